@@ -1,0 +1,137 @@
+//! The API versions kafkit speaks, in one table.
+//!
+//! This table, not `kafka_protocol`'s `ApiKey::valid_versions()`, is what the broker advertises in
+//! ApiVersions and what the producer negotiates against: the crate's own ranges disagree with its
+//! decoders for some APIs (OffsetCommit, OffsetFetch, InitProducerId), and advertising an API makes
+//! clients use it, so only what kafkit implements is listed.
+//!
+//! The ranges are chosen so that every client we know of finds a common version
+//! (reference/protocol-and-clients.md §3): Fetch must be advertised even by a producer-only broker
+//! because librdkafka gates record batch v2 on it, and FindCoordinator because librdkafka gates LZ4
+//! on it.
+//!
+//! # References
+//! - KIP-511 (ApiVersions fallback), KIP-896 (Kafka 4.0 minimum versions)
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+
+use crate::ErrorCode;
+
+/// An inclusive range of versions of one API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiVersionRange {
+    /// The API.
+    pub api_key: ApiKey,
+    /// Lowest version served.
+    pub min: i16,
+    /// Highest version served.
+    pub max: i16,
+}
+
+impl ApiVersionRange {
+    /// Whether `version` is inside the range.
+    pub const fn contains(&self, version: i16) -> bool {
+        version >= self.min && version <= self.max
+    }
+
+    /// The highest version both sides support, Java's rule: `min(ours.max, theirs.max)` provided it
+    /// is at least the larger of the two minimums.
+    pub fn negotiate(&self, theirs_min: i16, theirs_max: i16) -> Option<i16> {
+        let version = self.max.min(theirs_max);
+        (version >= self.min.max(theirs_min)).then_some(version)
+    }
+}
+
+const fn range(api_key: ApiKey, min: i16, max: i16) -> ApiVersionRange {
+    ApiVersionRange { api_key, min, max }
+}
+
+/// Every API kafkit implements, in ApiKey order.
+pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
+    range(ApiKey::Produce, 3, 11),
+    range(ApiKey::Fetch, 4, 12),
+    range(ApiKey::ListOffsets, 1, 7),
+    range(ApiKey::Metadata, 0, 12),
+    range(ApiKey::FindCoordinator, 0, 4),
+    range(ApiKey::ApiVersions, 0, 4),
+    range(ApiKey::CreateTopics, 2, 7),
+    range(ApiKey::DeleteTopics, 1, 6),
+    range(ApiKey::InitProducerId, 0, 5),
+];
+
+/// The range kafkit serves for `api_key`, if it serves that API at all.
+pub fn supported_range(api_key: ApiKey) -> Option<ApiVersionRange> {
+    SUPPORTED_APIS.iter().copied().find(|r| r.api_key == api_key)
+}
+
+/// Whether kafkit serves `api_key` at `version`.
+pub fn is_supported(api_key: ApiKey, version: i16) -> bool {
+    supported_range(api_key).is_some_and(|r| r.contains(version))
+}
+
+/// The KIP-511 reply to an ApiVersions request of a version kafkit does not serve: response
+/// header v0 and an ApiVersionsResponse v0 body carrying UNSUPPORTED_VERSION and only the
+/// ApiVersions range, so the client can retry at a version we do serve. Returned without the
+/// 4-byte length prefix.
+///
+/// ```
+/// let body = kafkit_protocol::versions::unsupported_api_versions_response(42);
+/// assert_eq!(&body[..], &[0, 0, 0, 42, 0, 35, 0, 0, 0, 1, 0, 18, 0, 0, 0, 4]);
+/// ```
+pub fn unsupported_api_versions_response(correlation_id: i32) -> Bytes {
+    let api_versions = supported_range(ApiKey::ApiVersions)
+        .unwrap_or(range(ApiKey::ApiVersions, 0, 0)); // invariant: ApiVersions is in the table
+    let mut out = BytesMut::with_capacity(16);
+    out.put_i32(correlation_id);
+    out.put_i16(ErrorCode::UnsupportedVersion.code());
+    out.put_i32(1);
+    out.put_i16(ApiKey::ApiVersions as i16);
+    out.put_i16(api_versions.min);
+    out.put_i16(api_versions.max);
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::ApiVersionsResponse;
+    use kafka_protocol::protocol::Decodable;
+
+    #[test]
+    fn table_is_in_api_key_order_and_well_formed() {
+        for pair in SUPPORTED_APIS.windows(2) {
+            assert!((pair[0].api_key as i16) < (pair[1].api_key as i16));
+        }
+        for r in SUPPORTED_APIS {
+            assert!(r.min <= r.max, "{:?}", r);
+        }
+    }
+
+    #[test]
+    fn table_stays_inside_what_the_crate_decodes() {
+        for r in SUPPORTED_APIS {
+            let crate_range = r.api_key.valid_versions();
+            assert!(r.min >= crate_range.min && r.max <= crate_range.max, "{:?}", r);
+        }
+    }
+
+    #[test]
+    fn kip511_reply_decodes_as_v0_response() {
+        let mut body = unsupported_api_versions_response(7).slice(4..);
+        let resp = ApiVersionsResponse::decode(&mut body, 0).expect("v0 body");
+        assert_eq!(resp.error_code, 35);
+        assert_eq!(resp.api_keys.len(), 1);
+        assert_eq!(resp.api_keys[0].api_key, 18);
+        assert_eq!((resp.api_keys[0].min_version, resp.api_keys[0].max_version), (0, 4));
+    }
+
+    #[test]
+    fn negotiation_follows_java() {
+        let produce = supported_range(ApiKey::Produce).expect("produce");
+        assert_eq!(produce.negotiate(0, 7), Some(7));
+        assert_eq!(produce.negotiate(3, 13), Some(11));
+        assert_eq!(produce.negotiate(0, 2), None);
+        assert_eq!(produce.negotiate(12, 13), None);
+    }
+}
