@@ -146,3 +146,6 @@ impl<'a> Header<'a> {
 pub fn crc32c(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)
 }
+
+#[cfg(test)]
+mod tests;
