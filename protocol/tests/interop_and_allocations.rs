@@ -1,7 +1,7 @@
 //! Cross-checks against kafka-protocol's own record codec, and the builder's allocation count.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
@@ -11,13 +11,25 @@ use kafka_protocol::records::{
 use kafkit_protocol::record::{Header, RecordBatchBuilder};
 use kafkit_protocol::{Compression, RecordBatch};
 
-/// Counts allocations made by this test binary.
+/// Counts allocations per thread, so tests running in parallel do not see each other's.
 struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn count_one() {
+    // `try_with`: allocations during thread teardown, after the slot is gone, are not counted.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -26,7 +38,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -49,11 +61,11 @@ fn builder_does_not_allocate_per_record_once_warm() {
         b.build().map(<[u8]>::len)
     };
     fill(&mut builder).expect("warm-up");
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     for _ in 0..10 {
         fill(&mut builder).expect("build");
     }
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0);
+    assert_eq!(allocations() - before, 0);
 }
 
 /// kafka-protocol's decoder reads kafkit's batches to the same records.

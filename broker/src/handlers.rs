@@ -1,0 +1,117 @@
+//! Request handlers: one module per API, in ApiKey order. Each is a plain function from the
+//! cluster state and a decoded request to a response, so it is tested without sockets. Every
+//! requested topic/partition gets exactly one entry in the response.
+//!
+//! `Err` from [`handle_frame`] means the connection is unusable and is closed; everything else
+//! is an error code inside a response.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
+use kafkit_protocol::request::{decode_request, RequestBody};
+
+use crate::cluster::ClusterState;
+use crate::Result;
+
+pub mod produce;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod find_coordinator;
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod init_producer_id;
+
+/// What a handler needs to know about where a request arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerContext<'a> {
+    /// The cluster.
+    pub state: &'a ClusterState,
+    /// The node the connection is on.
+    pub node_id: i32,
+    /// The connection, for logs.
+    pub connection_id: u64,
+}
+
+/// The outcome of one request frame.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// The response frame, length prefix included; `None` for acks=0 produce.
+    pub response: Option<Bytes>,
+    /// Close the connection after writing the response.
+    pub close: bool,
+}
+
+/// Decodes and handles one request frame.
+pub fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Reply> {
+    let request = decode_request(frame)?;
+    let header = &request.header;
+    let version = header.request_api_version;
+    tracing::trace!(
+        connection = ctx.connection_id,
+        api_key = header.request_api_key,
+        version,
+        correlation_id = header.correlation_id,
+        "request"
+    );
+    let response = match request.body {
+        RequestBody::Produce(r) => match produce::handle(ctx, version, r) {
+            produce::Outcome::Respond(resp) => encode(header, &resp)?,
+            produce::Outcome::NoResponse { failed } => return Ok(Reply { response: None, close: failed }),
+        },
+        RequestBody::Fetch(r) => encode(header, &fetch::handle(ctx, version, r))?,
+        RequestBody::ListOffsets(r) => encode(header, &list_offsets::handle(ctx, version, r))?,
+        RequestBody::Metadata(r) => encode(header, &metadata::handle(ctx, version, r))?,
+        RequestBody::FindCoordinator(r) => encode(header, &find_coordinator::handle(ctx, version, r))?,
+        RequestBody::ApiVersions(r) => encode(header, &api_versions::handle(ctx, version, r))?,
+        RequestBody::CreateTopics(r) => encode(header, &create_topics::handle(ctx, version, r))?,
+        RequestBody::DeleteTopics(r) => encode(header, &delete_topics::handle(ctx, version, r))?,
+        RequestBody::InitProducerId(r) => encode(header, &init_producer_id::handle(ctx, version, r))?,
+        RequestBody::UnsupportedApiVersions => {
+            let body = kafkit_protocol::versions::unsupported_api_versions_response(header.correlation_id);
+            let mut out = BytesMut::with_capacity(4 + body.len());
+            out.put_u32(body.len() as u32);
+            out.extend_from_slice(&body);
+            out.freeze()
+        }
+        _ => {
+            return Err(crate::Error::Protocol(kafkit_protocol::Error::UnsupportedVersion {
+                api_key: header.request_api_key,
+                version,
+            }))
+        }
+    };
+    Ok(Reply { response: Some(response), close: false })
+}
+
+/// Encodes a response frame: length prefix, response header of the API's header version, body.
+fn encode<R: Encodable + HeaderVersion>(request: &RequestHeader, body: &R) -> Result<Bytes> {
+    let version = request.request_api_version;
+    let mut out = BytesMut::with_capacity(128);
+    out.put_u32(0);
+    let fail = |what: &'static str, reason: String| {
+        crate::Error::Protocol(kafkit_protocol::Error::Encode { what, version, reason })
+    };
+    ResponseHeader::default()
+        .with_correlation_id(request.correlation_id)
+        .encode(&mut out, R::header_version(version))
+        .map_err(|e| fail("response header", e.to_string()))?;
+    body.encode(&mut out, version).map_err(|e| fail("response", e.to_string()))?;
+    let len = (out.len() - 4) as u32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(out.freeze())
+}
+
+/// A `StrBytes` from a string (allocation-free for `&'static str`).
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// Milliseconds since the Unix epoch: Kafka's `time.milliseconds()`.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

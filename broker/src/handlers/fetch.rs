@@ -1,0 +1,114 @@
+//! Fetch (ApiKey 1), versions 4..=12.
+//!
+//! # Behaviour
+//! Reads whole batches, exactly as stored, from the segment files of each requested partition,
+//! starting at the batch that contains `fetch_offset`, up to `partition_max_bytes` per partition
+//! and `max_bytes` per response; the first partition that has data returns at least one whole
+//! batch even when it is larger than both limits (KIP-74), so a consumer never stalls. An offset
+//! below the log start or above the high watermark is OFFSET_OUT_OF_RANGE. A
+//! `current_leader_epoch` (v9+) older than the partition's is FENCED_LEADER_EPOCH, a newer one
+//! UNKNOWN_LEADER_EPOCH. Only the leader serves fetches (NOT_LEADER_OR_FOLLOWER elsewhere).
+//!
+//! When nothing is returned and `min_bytes > 0`, the connection waits up to `max_wait_ms` for an
+//! append anywhere in the cluster and reads again (see [`crate::server`]).
+//!
+//! # Deviations from Kafka
+//! Fetch sessions (KIP-227) are not kept: every request is a full fetch and `session_id` is 0.
+//! No transactions, so the last stable offset is the high watermark and no aborted
+//! transactions are reported. `rack_id` and follower fetching are ignored.
+//!
+//! # Version notes
+//! v5 `log_start_offset`; v7 sessions; v9 `current_leader_epoch`; v11 `preferred_read_replica`;
+//! v12 flexible, `last_fetched_epoch`.
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafkit_protocol::ErrorCode;
+
+use super::HandlerContext;
+use crate::cluster::lock_log;
+
+/// A fetch response and how many record bytes it carries.
+#[derive(Debug)]
+pub struct FetchOutcome {
+    /// The response.
+    pub response: FetchResponse,
+    /// Record bytes returned, over all partitions.
+    pub bytes: usize,
+}
+
+/// Handles a Fetch request (one read; the connection decides whether to wait and read again).
+pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) -> FetchOutcome {
+    let mut budget = if request.max_bytes > 0 { request.max_bytes as usize } else { usize::MAX };
+    let mut total = 0usize;
+    let mut response = FetchResponse::default();
+    for topic in &request.topics {
+        let name = topic.topic.0.as_str();
+        let mut topic_response = FetchableTopicResponse::default().with_topic(topic.topic.clone());
+        for fp in &topic.partitions {
+            let mut data = PartitionData::default()
+                .with_partition_index(fp.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_aborted_transactions(None)
+                .with_preferred_read_replica(BrokerId(-1))
+                .with_records(Some(Bytes::new()));
+            match read_partition(ctx, version, name, fp, budget, total == 0) {
+                Ok((records, hw, log_start)) => {
+                    data.high_watermark = hw;
+                    data.last_stable_offset = hw;
+                    data.log_start_offset = log_start;
+                    budget = budget.saturating_sub(records.len());
+                    total += records.len();
+                    data.records = Some(records);
+                }
+                Err(code) => data.error_code = code.code(),
+            }
+            if version < 5 {
+                data.log_start_offset = -1;
+            }
+            topic_response.partitions.push(data);
+        }
+        response.responses.push(topic_response);
+    }
+    FetchOutcome { response, bytes: total }
+}
+
+fn read_partition(
+    ctx: &HandlerContext<'_>,
+    version: i16,
+    topic: &str,
+    fp: &kafka_protocol::messages::fetch_request::FetchPartition,
+    budget: usize,
+    first_with_data: bool,
+) -> Result<(Bytes, i64, i64), ErrorCode> {
+    let log = {
+        let metadata = ctx.state.metadata();
+        let p = metadata.partition(topic, fp.partition).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if p.leader != Some(ctx.node_id) || !metadata.is_up(ctx.node_id) {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if version >= 9 && fp.current_leader_epoch >= 0 {
+            if fp.current_leader_epoch < p.leader_epoch {
+                return Err(ErrorCode::FencedLeaderEpoch);
+            }
+            if fp.current_leader_epoch > p.leader_epoch {
+                return Err(ErrorCode::UnknownLeaderEpoch);
+            }
+        }
+        p.log.clone()
+    };
+    let log = lock_log(&log);
+    let (hw, log_start) = (log.high_watermark(), log.log_start_offset());
+    if fp.fetch_offset < log_start || fp.fetch_offset > hw {
+        return Err(ErrorCode::OffsetOutOfRange);
+    }
+    let max = (fp.partition_max_bytes.max(0) as usize).min(budget);
+    let records = log.read(fp.fetch_offset, max, first_with_data).map_err(|e| {
+        tracing::warn!(topic, partition = fp.partition, error = %e, "fetch read failed");
+        e.error_code()
+    })?;
+    Ok((records, hw, log_start))
+}

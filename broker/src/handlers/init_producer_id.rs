@@ -1,0 +1,41 @@
+//! InitProducerId (ApiKey 22), versions 0..=5.
+//!
+//! # Behaviour
+//! For an idempotent producer (`transactional_id` null) a fresh producer id is allocated from a
+//! cluster-wide counter, epoch 0, whatever producer id and epoch the request carries; this is what
+//! Kafka does. A request with exactly one of producer id / epoch set is INVALID_REQUEST; an empty
+//! transactional id is INVALID_REQUEST.
+//!
+//! # Deviations from Kafka
+//! Transactions are not implemented: a non-empty `transactional_id` is answered
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as a Kafka cluster does for a producer not allowed to
+//! use transactions.
+//!
+//! # Version notes
+//! v2 is flexible; v3 adds `producer_id`/`producer_epoch` (KIP-360).
+
+use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use kafkit_protocol::ErrorCode;
+
+use super::HandlerContext;
+
+/// Handles an InitProducerId request.
+pub fn handle(ctx: &HandlerContext<'_>, _version: i16, request: InitProducerIdRequest) -> InitProducerIdResponse {
+    let fail = |code: ErrorCode| {
+        InitProducerIdResponse::default()
+            .with_error_code(code.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    if (request.producer_id.0 == -1) != (request.producer_epoch == -1) {
+        return fail(ErrorCode::InvalidRequest);
+    }
+    match request.transactional_id.as_ref().map(|t| t.0.as_str()) {
+        Some("") => return fail(ErrorCode::InvalidRequest),
+        Some(_) => return fail(ErrorCode::TransactionalIdAuthorizationFailed),
+        None => {}
+    }
+    let producer_id = ctx.state.allocate_producer_id();
+    tracing::debug!(producer_id, "allocated producer id");
+    InitProducerIdResponse::default().with_producer_id(ProducerId(producer_id)).with_producer_epoch(0)
+}

@@ -1,0 +1,316 @@
+//! Validation of a produced partition's records, in the order and with the error codes of
+//! Kafka's `KafkaApis`/`ProduceRequest.validateRecords`, `UnifiedLog.analyzeAndValidateRecords`
+//! and `LogValidator` (reference/broker-storage-spec.md §2).
+//!
+//! Nothing here touches the log: a batch that passes is handed to
+//! [`PartitionLog::append_as_leader`](crate::storage::PartitionLog::append_as_leader) together
+//! with the timestamp to stamp. A batch that fails is answered with the error and nothing is
+//! appended.
+//!
+//! # Deviations from Kafka
+//! - Compressed batches are always kept as sent (Kafka's in-place path); kafkit never
+//!   re-compresses, because topics have no `compression.type` other than `producer`.
+//! - Decompression is capped at [`ValidationConfig::max_decompressed_bytes`]; a batch that
+//!   expands past it is answered like a batch that fails to decompress (UNKNOWN_SERVER_ERROR).
+
+use kafkit_protocol::record::{Batches, RecordBatch, TimestampType, MAGIC_V2, NO_TIMESTAMP};
+use kafkit_protocol::{Compression, ErrorCode};
+
+/// The topic and broker settings validation depends on.
+#[derive(Debug, Clone)]
+pub struct ValidationConfig {
+    /// `max.message.bytes`: the largest batch accepted (default 1048588).
+    pub max_message_bytes: usize,
+    /// `message.timestamp.type` (default CreateTime).
+    pub timestamp_type: TimestampType,
+    /// `message.timestamp.before.max.ms` (default: unlimited).
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms` (Kafka 4.x default: one hour).
+    pub timestamp_after_max_ms: i64,
+    /// `cleanup.policy` contains `compact`: records need keys.
+    pub compacted: bool,
+    /// kafkit's own cap on a batch's decompressed size, against decompression bombs.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            max_message_bytes: 1_048_588,
+            timestamp_type: TimestampType::CreateTime,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: 3_600_000,
+            compacted: false,
+            max_decompressed_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a partition's records were rejected: the partition's response fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The partition error code.
+    pub code: ErrorCode,
+    /// `error_message` (v8+): set only for per-record failures, as Kafka does.
+    pub message: Option<String>,
+    /// `record_errors` (v8+): `(batch_index, message)` of each failing record.
+    pub record_errors: Vec<(i32, String)>,
+    /// For logs: what was wrong.
+    pub reason: String,
+}
+
+impl ValidationError {
+    fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
+        ValidationError { code, message: None, record_errors: Vec::new(), reason: reason.into() }
+    }
+}
+
+impl From<kafkit_protocol::Error> for ValidationError {
+    fn from(e: kafkit_protocol::Error) -> Self {
+        ValidationError::new(e.error_code(), e.to_string())
+    }
+}
+
+/// A batch that passed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidatedBatch {
+    /// Size of the batch in bytes: the prefix of the partition's `records` to append (trailing
+    /// bytes after the only complete batch are dropped, as Kafka's `trimInvalidBytes` does).
+    pub size: usize,
+    /// Records in the batch.
+    pub records_count: i32,
+    /// The timestamp type to stamp.
+    pub timestamp_type: TimestampType,
+    /// The max timestamp to stamp: `now` under LogAppendTime, else the records' maximum.
+    pub max_timestamp: i64,
+    /// The batch's codec.
+    pub compression: Compression,
+}
+
+/// Validates one partition's `records` from a ProduceRequest of `request_version`.
+pub fn validate_records(
+    records: &[u8],
+    request_version: i16,
+    config: &ValidationConfig,
+    now_ms: i64,
+) -> Result<ValidatedBatch, ValidationError> {
+    // ProduceRequest.validateRecords: framing, one v2 batch, zstd needs v7+.
+    let mut batches = Batches::new(records);
+    let batch = match batches.next() {
+        None => return Err(ValidationError::new(ErrorCode::InvalidRecord, "produce request must have at least one record batch")),
+        Some(result) => result?,
+    };
+    debug_assert_eq!(batch.magic(), MAGIC_V2);
+    if request_version < 7 && batch.compression() == Some(Compression::Zstd) {
+        return Err(ValidationError::new(
+            ErrorCode::UnsupportedCompressionType,
+            format!("zstd compression needs produce version 7 or later, got {request_version}"),
+        ));
+    }
+    if let Some(second) = batches.next() {
+        second?;
+        return Err(ValidationError::new(
+            ErrorCode::InvalidRecord,
+            "produce request must contain exactly one record batch",
+        ));
+    }
+    // UnifiedLog.analyzeAndValidateRecords.
+    if batch.base_offset() != 0 {
+        return Err(ValidationError::new(
+            ErrorCode::InvalidRecord,
+            format!("the base offset of the record batch should be 0, but it is {}", batch.base_offset()),
+        ));
+    }
+    if batch.size_in_bytes() > config.max_message_bytes {
+        return Err(ValidationError::new(
+            ErrorCode::MessageTooLarge,
+            format!(
+                "record batch of {} bytes exceeds max.message.bytes {}",
+                batch.size_in_bytes(),
+                config.max_message_bytes
+            ),
+        ));
+    }
+    batch.ensure_valid()?;
+    // LogValidator.validateBatch, then every record.
+    batch.validate_header()?;
+    let max_record_ts = validate_each_record(&batch, config, now_ms)?;
+    let (timestamp_type, max_timestamp) = match config.timestamp_type {
+        TimestampType::LogAppendTime => (TimestampType::LogAppendTime, now_ms),
+        TimestampType::CreateTime => (TimestampType::CreateTime, max_record_ts),
+    };
+    Ok(ValidatedBatch {
+        size: batch.size_in_bytes(),
+        records_count: batch.records_count(),
+        timestamp_type,
+        max_timestamp,
+        compression: batch.compression().unwrap_or_default(),
+    })
+}
+
+/// Walks every record: structural failures fail the batch at once (INVALID_RECORD, no record
+/// errors); timestamp and key failures are collected per record, as `processRecordErrors` does.
+/// Returns the largest record timestamp.
+fn validate_each_record(batch: &RecordBatch<'_>, config: &ValidationConfig, now_ms: i64) -> Result<i64, ValidationError> {
+    let mut scratch = Vec::new();
+    let mut max_ts = NO_TIMESTAMP;
+    let mut record_errors = Vec::new();
+    let mut any_timestamp_error = false;
+    let log_append_bit = batch.timestamp_type() == TimestampType::LogAppendTime;
+    for (index, record) in batch.records(&mut scratch, config.max_decompressed_bytes)?.enumerate() {
+        let record = record?;
+        let index = index as i32;
+        max_ts = max_ts.max(record.timestamp);
+        if config.compacted && record.key.is_none() {
+            record_errors.push((index, "Compacted topic cannot accept message without key in topic partition.".to_string()));
+            continue;
+        }
+        if config.timestamp_type == TimestampType::CreateTime && record.timestamp != NO_TIMESTAMP {
+            let ts = record.timestamp;
+            let too_old = now_ms.saturating_sub(ts) > config.timestamp_before_max_ms;
+            let too_new = ts.saturating_sub(now_ms) > config.timestamp_after_max_ms;
+            if too_old || too_new {
+                any_timestamp_error = true;
+                record_errors.push((
+                    index,
+                    format!(
+                        "Timestamp {ts} of message with offset {} is out of range. The timestamp should be within [{}, {}]",
+                        record.offset_delta,
+                        now_ms.saturating_sub(config.timestamp_before_max_ms),
+                        now_ms.saturating_add(config.timestamp_after_max_ms)
+                    ),
+                ));
+            }
+        } else if config.timestamp_type == TimestampType::CreateTime && log_append_bit {
+            any_timestamp_error = true;
+            record_errors.push((
+                index,
+                "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.".to_string(),
+            ));
+        }
+    }
+    if record_errors.is_empty() {
+        return Ok(max_ts);
+    }
+    let (code, message) = if any_timestamp_error {
+        (ErrorCode::InvalidTimestamp, "One or more records have been rejected due to invalid timestamp".to_string())
+    } else {
+        let shown: Vec<&str> = record_errors.iter().take(3).map(|(_, m)| m.as_str()).collect();
+        (
+            ErrorCode::InvalidRecord,
+            format!(
+                "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                record_errors.len(),
+                shown.join(", ")
+            ),
+        )
+    };
+    Err(ValidationError { code, reason: message.clone(), message: Some(message), record_errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafkit_protocol::record::{Header, RecordBatchBuilder, RecordBatchMut};
+    use rstest::rstest;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn batch(codec: Compression, timestamps: &[i64]) -> Vec<u8> {
+        let mut b = RecordBatchBuilder::new(codec);
+        for &ts in timestamps {
+            b.append(ts, Some(b"k"), Some(b"v"), &[Header::new("h", None)]);
+        }
+        b.build().expect("build").to_vec()
+    }
+
+    fn check(records: &[u8]) -> Result<ValidatedBatch, ValidationError> {
+        validate_records(records, 9, &ValidationConfig::default(), NOW)
+    }
+
+    #[test]
+    fn a_good_batch_passes_with_its_max_timestamp() {
+        let ok = check(&batch(Compression::Lz4, &[NOW - 5, NOW - 1, NOW - 3])).expect("valid");
+        assert_eq!((ok.records_count, ok.max_timestamp, ok.timestamp_type), (3, NOW - 1, TimestampType::CreateTime));
+    }
+
+    #[test]
+    fn log_append_time_topics_stamp_now() {
+        let config = ValidationConfig { timestamp_type: TimestampType::LogAppendTime, ..Default::default() };
+        let ok = validate_records(&batch(Compression::None, &[5]), 9, &config, NOW).expect("valid");
+        assert_eq!((ok.timestamp_type, ok.max_timestamp), (TimestampType::LogAppendTime, NOW));
+    }
+
+    #[rstest]
+    #[case::empty(vec![], ErrorCode::InvalidRecord)]
+    #[case::partial_only(batch(Compression::None, &[NOW])[..40].to_vec(), ErrorCode::InvalidRecord)]
+    #[case::two_batches([batch(Compression::None, &[NOW]), batch(Compression::None, &[NOW])].concat(), ErrorCode::InvalidRecord)]
+    #[case::short_length(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 2], ErrorCode::CorruptMessage)]
+    fn framing_errors(#[case] records: Vec<u8>, #[case] code: ErrorCode) {
+        assert_eq!(check(&records).expect_err("invalid").code, code);
+    }
+
+    #[test]
+    fn zstd_needs_produce_v7() {
+        let b = batch(Compression::Zstd, &[NOW]);
+        let err = validate_records(&b, 6, &ValidationConfig::default(), NOW).expect_err("v6");
+        assert_eq!(err.code, ErrorCode::UnsupportedCompressionType);
+        assert!(validate_records(&b, 7, &ValidationConfig::default(), NOW).is_ok());
+    }
+
+    #[test]
+    fn nonzero_base_offset_is_invalid_record() {
+        let mut b = batch(Compression::None, &[NOW]);
+        RecordBatchMut::new(&mut b).expect("batch").set_base_offset(3);
+        assert_eq!(check(&b).expect_err("invalid").code, ErrorCode::InvalidRecord);
+    }
+
+    #[test]
+    fn oversized_batch_is_message_too_large() {
+        let b = batch(Compression::None, &[NOW]);
+        let config = ValidationConfig { max_message_bytes: b.len() - 1, ..Default::default() };
+        assert_eq!(validate_records(&b, 9, &config, NOW).expect_err("big").code, ErrorCode::MessageTooLarge);
+    }
+
+    #[test]
+    fn bad_crc_is_corrupt_message() {
+        let mut b = batch(Compression::None, &[NOW]);
+        let n = b.len();
+        b[n - 2] ^= 1;
+        assert_eq!(check(&b).expect_err("corrupt").code, ErrorCode::CorruptMessage);
+    }
+
+    #[test]
+    fn timestamps_out_of_range_are_per_record_errors() {
+        let b = batch(Compression::Gzip, &[NOW, NOW + 3_600_001, NOW - 10, NOW + 7_200_000]);
+        let err = check(&b).expect_err("future timestamps");
+        assert_eq!(err.code, ErrorCode::InvalidTimestamp);
+        let indexes: Vec<i32> = err.record_errors.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indexes, [1, 3]);
+        assert_eq!(err.message.as_deref(), Some("One or more records have been rejected due to invalid timestamp"));
+    }
+
+    #[test]
+    fn compacted_topics_need_keys() {
+        let mut b = RecordBatchBuilder::new(Compression::None);
+        b.append(NOW, None, Some(b"v"), &[]);
+        b.append(NOW, Some(b"k"), Some(b"v"), &[]);
+        let config = ValidationConfig { compacted: true, ..Default::default() };
+        let err = validate_records(b.build().expect("build"), 9, &config, NOW).expect_err("null key");
+        assert_eq!(err.code, ErrorCode::InvalidRecord);
+        assert_eq!(err.record_errors.len(), 1);
+        assert!(err.message.as_deref().is_some_and(|m| m.contains("1 record errors")));
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused() {
+        let mut b = RecordBatchBuilder::new(Compression::Zstd);
+        let big = vec![0u8; 1 << 20];
+        for _ in 0..8 {
+            b.append(NOW, None, Some(&big), &[]);
+        }
+        let config = ValidationConfig { max_decompressed_bytes: 1 << 20, ..Default::default() };
+        let err = validate_records(b.build().expect("build"), 9, &config, NOW).expect_err("bomb");
+        assert_eq!(err.code, ErrorCode::UnknownServerError);
+    }
+}

@@ -1,0 +1,117 @@
+//! Listeners and connections.
+//!
+//! One task per listener accepts connections; one task per connection reads frames, handles
+//! each request in order and writes the responses in order. Requests a client pipelines are
+//! decoded as they arrive and their responses written together. A Produce with acks=0 gets no
+//! response; if it failed, the connection is closed (as Kafka does, so the client refreshes its
+//! metadata). A frame that cannot be decoded, an unknown API, or a version kafkit does not serve
+//! (other than ApiVersions, which gets the KIP-511 reply) closes that connection and nothing
+//! else: the broker keeps serving every other connection.
+//!
+//! [`serve_connection`] works over any byte stream, so the test kit can connect a producer
+//! through an in-memory pipe instead of a socket.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::cluster::ClusterState;
+use crate::handlers::{self, HandlerContext};
+use crate::Result;
+
+/// Identifies connections in logs and in the test kit's journal.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Accepts connections on `listener` for node `node_id` until `shutdown` turns true.
+pub(crate) async fn run_listener(
+    state: Arc<ClusterState>,
+    node_id: i32,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(state.config().max_connections));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let (socket, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Accept errors (EMFILE and the like) are transient; keep serving.
+                tracing::warn!(node_id, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(node_id, %peer, "max.connections reached; closing new connection");
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_connection(state, node_id, socket, shutdown).await {
+                tracing::debug!(node_id, %peer, error = %e, "connection closed");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Serves one client connection on node `node_id` until the peer closes it, a request makes
+/// it unusable, or `shutdown` turns true.
+///
+/// Returns `Ok` on an orderly close and `Err` when kafkit closed the connection because of what
+/// the peer sent.
+pub async fn serve_connection<IO>(
+    state: Arc<ClusterState>,
+    node_id: i32,
+    io: IO,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let connection_id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+    let ctx = HandlerContext { state: &state, node_id, connection_id };
+    let max_frame = state.config().socket_request_max_bytes;
+    let (mut reader, mut writer) = tokio::io::split(io);
+    let mut input = BytesMut::with_capacity(64 * 1024);
+    let mut output = BytesMut::with_capacity(64 * 1024);
+    loop {
+        // Handle every complete frame already buffered, then write their responses at once.
+        let mut close = false;
+        while let Some(frame) = kafkit_protocol::frame::split_frame(&mut input, max_frame)? {
+            let reply = handlers::handle_frame(&ctx, frame)?;
+            if let Some(bytes) = reply.response {
+                output.extend_from_slice(&bytes);
+            }
+            if reply.close {
+                close = true;
+                break;
+            }
+        }
+        if !output.is_empty() {
+            writer.write_all(&output).await?;
+            output.clear();
+        }
+        if close {
+            writer.shutdown().await.ok();
+            return Ok(());
+        }
+        // Cancel safety: `read_buf` appends only what it read, so dropping it loses nothing.
+        let n = tokio::select! {
+            n = reader.read_buf(&mut input) => n?,
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
