@@ -102,6 +102,8 @@ pub struct ClusterState {
     metadata: RwLock<Metadata>,
     /// The next producer id InitProducerId hands out; cluster-wide and monotonic.
     next_producer_id: AtomicI64,
+    /// Woken after every successful append, for fetches waiting for data.
+    appended: tokio::sync::Notify,
 }
 
 impl ClusterState {
@@ -133,6 +135,7 @@ impl ClusterState {
             _temp_dir: temp_dir,
             metadata: RwLock::new(Metadata { brokers, topics: BTreeMap::new() }),
             next_producer_id: AtomicI64::new(1000),
+            appended: tokio::sync::Notify::new(),
         };
         state.load_topics(clean)?;
         Ok(state)
@@ -202,6 +205,11 @@ impl ClusterState {
     /// Write access to brokers, topics and leadership.
     pub fn metadata_mut(&self) -> RwLockWriteGuard<'_, Metadata> {
         self.metadata.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notified after every successful append.
+    pub fn appended(&self) -> &tokio::sync::Notify {
+        &self.appended
     }
 
     /// Allocates a fresh producer id.
@@ -283,4 +291,104 @@ fn new_partition(index: i32, brokers: &[i32], leader_epoch: i32, log: PartitionL
     let first = index as usize % n;
     let replicas: Vec<i32> = (0..brokers.len()).map(|i| brokers[(first + i) % n]).collect();
     PartitionState { index, leader: replicas.first().copied(), leader_epoch, replicas, log: Arc::new(Mutex::new(log)) }
+}
+
+/// A running cluster: the shared state plus one listener task per node.
+///
+/// Dropping it stops the listeners and connections without closing the logs cleanly (the next
+/// start from the same data directory recovers them, as after a crash); call
+/// [`Cluster::shutdown`] for a clean stop.
+///
+/// ```
+/// # tokio_test_runtime(async {
+/// use kafkit_broker::{Cluster, ClusterConfig};
+/// let cluster = Cluster::start(ClusterConfig { brokers: 2, ..Default::default() }).await?;
+/// assert_eq!(cluster.bootstrap_servers().split(',').count(), 2);
+/// cluster.shutdown().await?;
+/// # Ok::<(), kafkit_broker::Error>(())
+/// # });
+/// # fn tokio_test_runtime<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Cluster {
+    state: Arc<ClusterState>,
+    addrs: Vec<std::net::SocketAddr>,
+    /// Turning it true stops every listener and connection; each holds a receiver.
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Cluster {
+    /// Binds every node's listener, opens (or recovers) the data directory, and starts serving.
+    pub async fn start(config: ClusterConfig) -> Result<Cluster> {
+        if config.brokers == 0 {
+            return Err(Error::Config("brokers must be at least 1".to_string()));
+        }
+        let mut listeners = Vec::with_capacity(config.brokers);
+        for i in 0..config.brokers {
+            let port = if config.port == 0 { 0 } else { config.port.saturating_add(i as u16) };
+            let addr = format!("{}:{port}", config.host);
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+            listeners.push(listener);
+        }
+        let mut addrs = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            addrs.push(l.local_addr().map_err(|e| Error::Config(format!("listener address: {e}")))?);
+        }
+        let brokers = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| BrokerInfo { node_id: i as i32, host: config.host.clone(), port: i32::from(a.port()), up: true })
+            .collect();
+        let state = Arc::new(ClusterState::open(config, brokers)?);
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let tasks = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| tokio::spawn(crate::server::run_listener(state.clone(), i as i32, l, rx.clone())))
+            .collect();
+        tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
+        Ok(Cluster { state, addrs, shutdown, tasks })
+    }
+
+    /// `host:port` of every node, comma-separated: what clients take as `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// Each node's listening address, by node id.
+    pub fn addrs(&self) -> &[std::net::SocketAddr] {
+        &self.addrs
+    }
+
+    /// The shared state: topics, leadership, logs.
+    pub fn state(&self) -> &Arc<ClusterState> {
+        &self.state
+    }
+
+    /// A receiver that turns true when the cluster stops, for connections served outside the
+    /// listeners (in-memory transports).
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Stops serving, waits for the listeners, then closes every log cleanly and marks the data
+    /// directory clean.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        self.state.close()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
 }

@@ -44,7 +44,7 @@ pub struct Reply {
 }
 
 /// Decodes and handles one request frame.
-pub fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Reply> {
+pub async fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Reply> {
     let request = decode_request(frame)?;
     let header = &request.header;
     let version = header.request_api_version;
@@ -60,7 +60,7 @@ pub fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Reply> {
             produce::Outcome::Respond(resp) => encode(header, &resp)?,
             produce::Outcome::NoResponse { failed } => return Ok(Reply { response: None, close: failed }),
         },
-        RequestBody::Fetch(r) => encode(header, &fetch::handle(ctx, version, r))?,
+        RequestBody::Fetch(r) => encode(header, &fetch_with_wait(ctx, version, &r).await)?,
         RequestBody::ListOffsets(r) => encode(header, &list_offsets::handle(ctx, version, r))?,
         RequestBody::Metadata(r) => encode(header, &metadata::handle(ctx, version, r))?,
         RequestBody::FindCoordinator(r) => encode(header, &find_coordinator::handle(ctx, version, r))?,
@@ -83,6 +83,31 @@ pub fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Reply> {
         }
     };
     Ok(Reply { response: Some(response), close: false })
+}
+
+/// Fetch with Kafka's long poll: when the first read returns fewer than `min_bytes` and no
+/// partition failed, wait for appends (up to `max_wait_ms`) and read again.
+async fn fetch_with_wait(
+    ctx: &HandlerContext<'_>,
+    version: i16,
+    request: &kafka_protocol::messages::FetchRequest,
+) -> kafka_protocol::messages::FetchResponse {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    loop {
+        // Registered before reading, so an append between the read and the wait is not missed.
+        let appended = ctx.state.appended().notified();
+        tokio::pin!(appended);
+        appended.as_mut().enable();
+        let outcome = fetch::handle(ctx, version, request);
+        let failed = outcome.response.responses.iter().flat_map(|t| &t.partitions).any(|p| p.error_code != 0);
+        let enough = outcome.bytes >= request.min_bytes.max(0) as usize && outcome.bytes > 0;
+        if enough || failed || request.min_bytes <= 0 || tokio::time::Instant::now() >= deadline {
+            return outcome.response;
+        }
+        if tokio::time::timeout_at(deadline, appended).await.is_err() {
+            return fetch::handle(ctx, version, request).response;
+        }
+    }
 }
 
 /// Encodes a response frame: length prefix, response header of the API's header version, body.

@@ -88,7 +88,7 @@ where
         // Handle every complete frame already buffered, then write their responses at once.
         let mut close = false;
         while let Some(frame) = kafkit_protocol::frame::split_frame(&mut input, max_frame)? {
-            let reply = handlers::handle_frame(&ctx, frame)?;
+            let reply = handlers::handle_frame(&ctx, frame).await?;
             if let Some(bytes) = reply.response {
                 output.extend_from_slice(&bytes);
             }

@@ -149,11 +149,16 @@ fn produce_partition(
     let mut batch = records[..validated.size].to_vec();
     let mut log = lock_log(&log);
     match log.append_as_leader(&mut batch, leader_epoch, validated.timestamp_type, validated.max_timestamp, now) {
-        Ok(info) => PartitionProduceResponse::default()
-            .with_index(index)
-            .with_base_offset(info.first_offset)
-            .with_log_append_time_ms(info.log_append_time_ms)
-            .with_log_start_offset(log.log_start_offset()),
+        Ok(info) => {
+            let log_start_offset = log.log_start_offset();
+            drop(log);
+            ctx.state.appended().notify_waiters();
+            PartitionProduceResponse::default()
+                .with_index(index)
+                .with_base_offset(info.first_offset)
+                .with_log_append_time_ms(info.log_append_time_ms)
+                .with_log_start_offset(log_start_offset)
+        }
         Err(e) => {
             let code = e.error_code();
             tracing::debug!(topic, partition = index, %code, error = %e, "append failed");

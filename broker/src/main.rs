@@ -1,0 +1,161 @@
+//! `kafkit-broker`: a small Kafka-compatible broker.
+//!
+//! `kafkit-broker [serve] [--listen HOST:PORT] [--brokers N] [--data-dir DIR] [--partitions N]
+//! [--auto-create-topics true|false]` prints the bootstrap servers as its first stdout line and
+//! serves until SIGINT/SIGTERM, then stops cleanly. `kafkit-broker dump-log FILE... [--records]`
+//! describes segment files and exits non-zero on corruption. Logs go to stderr (`RUST_LOG`).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kafkit_broker::{Cluster, ClusterConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "kafkit-broker", version, about = "A small Kafka-compatible broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve Kafka clients (the default).
+    Serve(ServeArgs),
+    /// Describe .log, .index and .timeindex files, like kafka-dump-log.
+    DumpLog {
+        /// Segment files to read.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print every record too.
+        #[arg(long)]
+        records: bool,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ServeArgs {
+    /// Address of the first broker; broker i listens on PORT+i (port 0: any free port each).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: String,
+    /// Number of brokers.
+    #[arg(long, default_value_t = 1)]
+    brokers: usize,
+    /// Data directory (kept across restarts); a temporary one, removed at exit, by default.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Partitions of auto-created topics (num.partitions).
+    #[arg(long, default_value_t = 1)]
+    partitions: i32,
+    /// Create unknown topics on Metadata requests (auto.create.topics.enable).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    auto_create_topics: bool,
+    /// fsync after this many messages (Kafka's flush.messages); never by default.
+    #[arg(long)]
+    flush_messages: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::DumpLog { files, records }) => dump(&files, records),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn dump(files: &[PathBuf], records: bool) -> ExitCode {
+    let mut clean = true;
+    for file in files {
+        match kafkit_broker::dump_log::dump_file(file, records) {
+            Ok(report) => {
+                print!("{}", report.text);
+                clean &= report.problems.is_empty();
+            }
+            Err(e) => {
+                eprintln!("cannot read {}: {e}", file.display());
+                clean = false;
+            }
+        }
+    }
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let Some((host, port)) = args.listen.rsplit_once(':') else {
+        eprintln!("--listen: expected HOST:PORT, got {:?}", args.listen);
+        return ExitCode::FAILURE;
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        eprintln!("--listen: invalid port {port:?}");
+        return ExitCode::FAILURE;
+    };
+    let mut config = ClusterConfig {
+        brokers: args.brokers,
+        host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+        port,
+        data_dir: args.data_dir,
+        num_partitions: args.partitions,
+        auto_create_topics: args.auto_create_topics,
+        ..Default::default()
+    };
+    config.log.flush_messages = args.flush_messages;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let cluster = match Cluster::start(config).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kafkit-broker: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("{}", cluster.bootstrap_servers());
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        match cluster.shutdown().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kafkit-broker: unclean shutdown: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

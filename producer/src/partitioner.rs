@@ -1,0 +1,239 @@
+//! Choosing a partition, bit-exact with Java's producer.
+//!
+//! - A record with an explicit partition goes there.
+//! - A record with a key (an empty key included) goes to `murmur2(key) & 0x7fffffff % n`, where
+//!   `n` counts **all** partitions of the topic, available or not (Java's
+//!   `BuiltInPartitioner.partitionForKey`). librdkafka's default partitioner differs; kafkit does
+//!   not.
+//! - A record without a key goes to the topic's sticky partition (KIP-794 uniform sticky): the
+//!   partitioner stays on one partition until `batch.size` bytes were produced to it **and** its
+//!   last batch is full, or unconditionally once `2 * batch.size` bytes were produced; the next
+//!   partition is drawn at random among the partitions whose leader is known (all of them if none
+//!   is). The random source is seeded, so tests can make it deterministic.
+//! - A custom [`Partitioner`] replaces all of this for the records without an explicit partition.
+//!
+//! Adaptive partitioning (weighting partitions by queue length) is not implemented; with uniform
+//! sticky partitioning every available partition is equally likely.
+//!
+//! # References
+//! - `BuiltInPartitioner.java`, `Utils.murmur2`, `Utils.toPositive`; KIP-794, KIP-480
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Kafka's murmur2 hash (`Utils.murmur2`): 32-bit MurmurHash2 with seed `0x9747b28c`, reading
+/// little-endian words.
+///
+/// ```
+/// assert_eq!(kafkit_producer::partitioner::murmur2(b"21"), -973932308);
+/// ```
+pub fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = SEED ^ (data.len() as u32);
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        let mut k = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = words.remainder();
+    // Java's switch falls through from 3 to 2 to 1.
+    if tail.len() >= 3 {
+        h ^= u32::from(tail[2]) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= u32::from(tail[1]) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition Java's producer picks for `key` among `num_partitions` partitions:
+/// `toPositive(murmur2(key)) % num_partitions` (a mask, not `abs`).
+///
+/// ```
+/// assert_eq!(kafkit_producer::partitioner::partition_for_key(b"foobar", 12), 6);
+/// ```
+pub fn partition_for_key(key: &[u8], num_partitions: i32) -> i32 {
+    debug_assert!(num_partitions > 0);
+    (murmur2(key) & 0x7fff_ffff) % num_partitions.max(1)
+}
+
+/// A user-supplied partitioner (Java's `partitioner.class`).
+pub trait Partitioner: Send + Sync + fmt::Debug {
+    /// The partition, in `0..num_partitions`, for a record of `topic` that did not name one.
+    fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, num_partitions: i32) -> i32;
+}
+
+/// Per-topic sticky state.
+#[derive(Debug, Clone, Copy)]
+struct Sticky {
+    partition: i32,
+    produced_bytes: usize,
+}
+
+/// The built-in partitioner's state for keyless records: one sticky partition per topic.
+#[derive(Debug)]
+pub struct StickyPartitioner {
+    /// `batch.size`: the switch threshold.
+    batch_size: usize,
+    rng: StdRng,
+    topics: HashMap<String, Sticky>,
+}
+
+impl StickyPartitioner {
+    /// A partitioner switching after `batch_size` bytes, drawing from a generator seeded with
+    /// `seed` (random when `None`).
+    pub fn new(batch_size: usize, seed: Option<u64>) -> Self {
+        let rng = match seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_entropy(),
+        };
+        StickyPartitioner { batch_size: batch_size.max(1), rng, topics: HashMap::new() }
+    }
+
+    /// The current sticky partition of `topic`, drawing one if there is none yet.
+    /// `available` lists the partitions whose leader is known.
+    pub fn partition(&mut self, topic: &str, num_partitions: i32, available: &[i32]) -> i32 {
+        if let Some(s) = self.topics.get(topic) {
+            if s.partition < num_partitions {
+                return s.partition;
+            }
+        }
+        let partition = self.next_partition(num_partitions, available);
+        self.topics.insert(topic.to_string(), Sticky { partition, produced_bytes: 0 });
+        partition
+    }
+
+    /// Records `appended_bytes` produced to `partition` of `topic` and switches partitions when
+    /// KIP-794 says to. `last_batch_full`: the partition's newest batch cannot take more records.
+    pub fn update(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        appended_bytes: usize,
+        last_batch_full: bool,
+        num_partitions: i32,
+        available: &[i32],
+    ) {
+        let Some(mut sticky) = self.topics.get(topic).copied() else { return };
+        if sticky.partition != partition {
+            return;
+        }
+        sticky.produced_bytes += appended_bytes;
+        let enough = sticky.produced_bytes >= self.batch_size && last_batch_full;
+        let too_much = sticky.produced_bytes >= 2 * self.batch_size;
+        if enough || too_much {
+            sticky = Sticky { partition: self.next_partition(num_partitions, available), produced_bytes: 0 };
+        }
+        self.topics.insert(topic.to_string(), sticky);
+    }
+
+    fn next_partition(&mut self, num_partitions: i32, available: &[i32]) -> i32 {
+        let random = self.rng.gen::<u32>() & 0x7fff_ffff;
+        match available.len() {
+            0 => (random % num_partitions.max(1) as u32) as i32,
+            1 => available[0],
+            n => available[(random % n as u32) as usize],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Kafka's `UtilsTest.testMurmur2` vectors, plus the empty key.
+    #[rstest]
+    #[case("21", -973932308)]
+    #[case("foobar", -790332482)]
+    #[case("a-little-bit-long-string", -985981536)]
+    #[case("a-little-bit-longer-string", -1486304829)]
+    #[case("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971)]
+    #[case("abc", 479470107)]
+    #[case("", 275646681)]
+    fn murmur2_matches_kafka(#[case] key: &str, #[case] hash: i32) {
+        assert_eq!(murmur2(key.as_bytes()), hash);
+    }
+
+    #[rstest]
+    #[case("foobar", 12, 6)]
+    #[case("abc", 6, 3)]
+    #[case("", 6, 3)]
+    #[case("21", 1, 0)]
+    fn keyed_partitions_match_java(#[case] key: &str, #[case] n: i32, #[case] p: i32) {
+        assert_eq!(partition_for_key(key.as_bytes(), n), p);
+    }
+
+    #[test]
+    fn negative_hashes_are_masked_not_abs() {
+        // murmur2("21") is negative: abs would give a different partition than the mask.
+        let h = murmur2(b"21");
+        assert!(h < 0);
+        assert_eq!(partition_for_key(b"21", 7), (h & 0x7fff_ffff) % 7);
+        assert_ne!(partition_for_key(b"21", 7), h.unsigned_abs() as i32 % 7);
+    }
+
+    #[test]
+    fn sticky_switches_only_when_full_or_at_twice_batch_size() {
+        let mut p = StickyPartitioner::new(100, Some(7));
+        let all = [0, 1, 2, 3, 4, 5, 6, 7];
+        let first = p.partition("t", 8, &all);
+        p.update("t", first, 60, false, 8, &all);
+        p.update("t", first, 60, false, 8, &all);
+        assert_eq!(p.partition("t", 8, &all), first, "120 bytes, batch not full: stay");
+        p.update("t", first, 79, false, 8, &all);
+        assert_eq!((p.partition("t", 8, &all), p.topics["t"].produced_bytes), (first, 199), "below 2x: stay");
+        p.update("t", first, 1, false, 8, &all);
+        assert_eq!(p.topics["t"].produced_bytes, 0, "2 * batch.size: a hard switch, even with the batch not full");
+    }
+
+    #[test]
+    fn sticky_switches_when_threshold_met_and_batch_full() {
+        let mut p = StickyPartitioner::new(100, Some(1));
+        let all: Vec<i32> = (0..16).collect();
+        let mut switches = 0;
+        let mut current = p.partition("t", 16, &all);
+        for _ in 0..50 {
+            p.update("t", current, 100, true, 16, &all);
+            let next = p.partition("t", 16, &all);
+            assert_eq!(p.topics["t"].produced_bytes, 0);
+            if next != current {
+                switches += 1;
+            }
+            current = next;
+        }
+        assert!(switches > 40, "a fresh draw each time: {switches}");
+    }
+
+    #[test]
+    fn sticky_is_deterministic_with_a_seed_and_prefers_available_partitions() {
+        let draw = |seed| {
+            let mut p = StickyPartitioner::new(10, Some(seed));
+            (0..20)
+                .map(|_| {
+                    let part = p.partition("t", 6, &[1, 4]);
+                    p.update("t", part, 20, true, 6, &[1, 4]);
+                    part
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(42), draw(42));
+        assert!(draw(42).iter().all(|p| *p == 1 || *p == 4));
+    }
+}
