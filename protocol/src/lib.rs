@@ -4,8 +4,9 @@
 //! own JSON schemas); this crate adds what that crate does not do, or does not do safely or fast
 //! enough:
 //!
-//! - framing with a maximum frame size, and a guard that walks a request before the crate decodes
-//!   it, so no frame can make the decoder panic or reserve memory its bytes do not back;
+//! - framing with a maximum frame size, and a guard that walks every request and response
+//!   before the crate decodes it, so no frame can make the decoder panic or reserve memory its
+//!   bytes do not back;
 //! - the advertised version table and the KIP-511 ApiVersions fallback;
 //! - [`ErrorCode`], every Kafka error code with Java's retriable / metadata classification;
 //! - a hand-written record batch v2 layer: an allocation-free [`RecordBatchBuilder`], a zero-copy
@@ -13,8 +14,13 @@
 //!
 //! # Layout
 //! - [`error`]: this crate's [`Error`].
-//! - [`error_code`]: [`ErrorCode`].
+//! - [`error_code`]: [`ErrorCode`], every Kafka error code.
+//! - [`frame`]: length-prefixed frames ([`split_frame`]), encoding request and response frames.
+//! - [`request`]: [`decode_request`], the guarded decoder for the requests the broker serves.
+//! - [`response`]: [`decode_response`], the guarded decoder for the responses the producer reads.
 //! - [`versions`]: the API versions kafkit serves and negotiates, the KIP-511 reply.
+//! - `wire_shape` (private): the shape of every served message, and the walk that checks a
+//!   frame against it before the crate decodes it.
 //! - [`record`]: record batch v2 (builder, view, stamping, varints, compression).
 //!
 //! # Example
@@ -33,16 +39,41 @@
 //! assert_eq!(record.value, Some(&b"value"[..]));
 //! # Ok::<(), kafkit_protocol::Error>(())
 //! ```
+//!
+//! Framing and decoding a request, as the broker's connection task does:
+//! ```
+//! use bytes::BytesMut;
+//! use kafkit_protocol::frame::{encode_request_frame, request_header};
+//! use kafkit_protocol::kafka_protocol::messages::{ApiKey, MetadataRequest};
+//! use kafkit_protocol::{decode_request, split_frame, RequestBody, DEFAULT_MAX_FRAME_SIZE};
+//!
+//! let mut read_buf = BytesMut::new();
+//! let header = request_header(ApiKey::Metadata, 12, 1, Some("client"));
+//! encode_request_frame(&mut read_buf, &header, &MetadataRequest::default())?;
+//!
+//! while let Some(frame) = split_frame(&mut read_buf, DEFAULT_MAX_FRAME_SIZE)? {
+//!     let request = decode_request(frame)?;
+//!     assert!(matches!(request.body, RequestBody::Metadata(_)));
+//! }
+//! # Ok::<(), kafkit_protocol::Error>(())
+//! ```
 
 pub mod error;
 pub mod error_code;
+pub mod frame;
 pub mod record;
+pub mod request;
+pub mod response;
 pub mod versions;
+mod wire_shape;
 
 pub use error::{Error, Result};
 pub use error_code::ErrorCode;
+pub use frame::{split_frame, DEFAULT_MAX_FRAME_SIZE};
 pub use record::compression::Compression;
 pub use record::{RecordBatch, RecordBatchBuilder};
+pub use request::{decode_request, Request, RequestBody};
+pub use response::{decode_response, GuardedResponse, Response};
 
 /// The message types, re-exported so that users of kafkit need not pin the crate themselves.
 pub use kafka_protocol;

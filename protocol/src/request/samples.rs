@@ -1,0 +1,296 @@
+//! Non-trivial requests for every served version, for the round-trip tests: several topics and
+//! partitions, records, null and non-null nullable fields, every field the version has, and an
+//! unknown tagged field at each level that can carry one in flexible versions.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
+};
+use kafka_protocol::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
+use kafka_protocol::messages::fetch_request::{
+    FetchPartition, FetchRequest, FetchTopic, ForgottenTopic,
+};
+use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
+use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
+use kafka_protocol::messages::list_offsets_request::{
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
+};
+use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+use kafka_protocol::messages::produce_request::{
+    PartitionProduceData, ProduceRequest, TopicProduceData,
+};
+use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId, TopicName, TransactionalId};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use super::RequestBody;
+
+pub(crate) fn s(value: &'static str) -> StrBytes {
+    StrBytes::from_static_str(value)
+}
+
+pub(crate) fn topic(name: &'static str) -> TopicName {
+    TopicName(s(name))
+}
+
+pub(crate) const TOPIC_ID: Uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+
+/// Bytes standing in for a record batch; the crate treats records as opaque.
+pub(crate) fn records() -> Bytes {
+    Bytes::from_static(b"\x00\x00\x00\x00\x00\x00\x00\x00 not really a batch, opaque bytes")
+}
+
+/// One unknown tagged field in flexible versions, none otherwise.
+pub(crate) fn tags(flexible: bool) -> BTreeMap<i32, Bytes> {
+    let mut tags = BTreeMap::new();
+    if flexible {
+        tags.insert(42, Bytes::from_static(b"future"));
+    }
+    tags
+}
+
+/// A request of `api_key` at `version` with every field that version carries filled in.
+pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
+    let flex = api_key.request_header_version(v) >= 2;
+    match api_key {
+        ApiKey::Produce => RequestBody::Produce(produce(v, flex)),
+        ApiKey::Fetch => RequestBody::Fetch(fetch(v, flex)),
+        ApiKey::ListOffsets => RequestBody::ListOffsets(list_offsets(v, flex)),
+        ApiKey::Metadata => RequestBody::Metadata(metadata(v, flex)),
+        ApiKey::FindCoordinator => RequestBody::FindCoordinator(find_coordinator(v, flex)),
+        ApiKey::ApiVersions => RequestBody::ApiVersions(api_versions(v, flex)),
+        ApiKey::CreateTopics => RequestBody::CreateTopics(create_topics(flex)),
+        ApiKey::DeleteTopics => RequestBody::DeleteTopics(delete_topics(v, flex)),
+        ApiKey::InitProducerId => RequestBody::InitProducerId(init_producer_id(v, flex)),
+        other => panic!("no sample for {other:?}"),
+    }
+}
+
+fn produce(_v: i16, flex: bool) -> ProduceRequest {
+    let partition = |index, records| {
+        PartitionProduceData::default()
+            .with_index(index)
+            .with_records(records)
+            .with_unknown_tagged_fields(tags(flex))
+    };
+    ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(s("txn-1"))))
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(topic("orders"))
+                .with_partition_data(vec![partition(0, Some(records())), partition(3, None)])
+                .with_unknown_tagged_fields(tags(flex)),
+            TopicProduceData::default()
+                .with_name(topic("audit"))
+                .with_partition_data(vec![partition(1, Some(Bytes::new()))]),
+        ])
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+fn fetch(v: i16, flex: bool) -> FetchRequest {
+    let partition = |index| {
+        let mut p = FetchPartition::default()
+            .with_partition(index)
+            .with_fetch_offset(1_000 + i64::from(index))
+            .with_partition_max_bytes(1 << 20)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 5 {
+            p = p.with_log_start_offset(7);
+        }
+        if v >= 9 {
+            p = p.with_current_leader_epoch(5);
+        }
+        if v >= 12 {
+            p = p.with_last_fetched_epoch(4);
+        }
+        p
+    };
+    let mut request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(500)
+        .with_min_bytes(1)
+        .with_max_bytes(50 << 20)
+        .with_isolation_level(1)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(topic("orders"))
+                .with_partitions(vec![partition(0), partition(4)])
+                .with_unknown_tagged_fields(tags(flex)),
+            FetchTopic::default()
+                .with_topic(topic("audit"))
+                .with_partitions(vec![partition(1)]),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 7 {
+        request = request
+            .with_session_id(12)
+            .with_session_epoch(3)
+            .with_forgotten_topics_data(vec![ForgottenTopic::default()
+                .with_topic(topic("old"))
+                .with_partitions(vec![1, 2, 3])
+                .with_unknown_tagged_fields(tags(flex))]);
+    }
+    if v >= 11 {
+        request = request.with_rack_id(s("rack-a"));
+    }
+    if v >= 12 {
+        request = request.with_cluster_id(Some(s("cluster-x")));
+    }
+    request
+}
+
+fn list_offsets(v: i16, flex: bool) -> ListOffsetsRequest {
+    let partition = |index, timestamp| {
+        let p = ListOffsetsPartition::default()
+            .with_partition_index(index)
+            .with_timestamp(timestamp)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 4 {
+            p.with_current_leader_epoch(3)
+        } else {
+            p
+        }
+    };
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(topic("orders"))
+            .with_partitions(vec![partition(0, -1), partition(1, 1_700_000_000_000)])
+            .with_unknown_tagged_fields(tags(flex))])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 2 {
+        request.with_isolation_level(1)
+    } else {
+        request
+    }
+}
+
+fn metadata(v: i16, flex: bool) -> MetadataRequest {
+    let named = |name| {
+        let t = MetadataRequestTopic::default()
+            .with_name(Some(topic(name)))
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 10 {
+            t.with_topic_id(TOPIC_ID)
+        } else {
+            t
+        }
+    };
+    let mut topics = vec![named("orders"), named("audit")];
+    if v >= 10 {
+        topics.push(
+            MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(TOPIC_ID),
+        );
+    }
+    let mut request = MetadataRequest::default()
+        .with_topics(Some(topics))
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 4 {
+        request = request.with_allow_auto_topic_creation(false);
+    }
+    if (8..=10).contains(&v) {
+        request = request.with_include_cluster_authorized_operations(true);
+    }
+    if v >= 8 {
+        request = request.with_include_topic_authorized_operations(true);
+    }
+    request
+}
+
+fn find_coordinator(v: i16, flex: bool) -> FindCoordinatorRequest {
+    let mut request = FindCoordinatorRequest::default().with_unknown_tagged_fields(tags(flex));
+    if v <= 3 {
+        request = request.with_key(s("group-1"));
+    }
+    if v >= 1 {
+        request = request.with_key_type(1);
+    }
+    if v >= 4 {
+        request = request.with_coordinator_keys(vec![s("txn-1"), s("txn-2")]);
+    }
+    request
+}
+
+fn api_versions(v: i16, flex: bool) -> ApiVersionsRequest {
+    let request = ApiVersionsRequest::default().with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        request
+            .with_client_software_name(s("kafkit"))
+            .with_client_software_version(s("0.1.0"))
+    } else {
+        request
+    }
+}
+
+fn create_topics(flex: bool) -> CreateTopicsRequest {
+    let config = |name, value| {
+        CreatableTopicConfig::default()
+            .with_name(s(name))
+            .with_value(value)
+            .with_unknown_tagged_fields(tags(flex))
+    };
+    CreateTopicsRequest::default()
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(topic("orders"))
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+                .with_assignments(vec![CreatableReplicaAssignment::default()
+                    .with_partition_index(0)
+                    .with_broker_ids(vec![BrokerId(1), BrokerId(2)])
+                    .with_unknown_tagged_fields(tags(flex))])
+                .with_configs(vec![
+                    config("cleanup.policy", Some(s("compact"))),
+                    config("retention.ms", None),
+                ])
+                .with_unknown_tagged_fields(tags(flex)),
+            CreatableTopic::default()
+                .with_name(topic("audit"))
+                .with_num_partitions(3)
+                .with_replication_factor(1),
+        ])
+        .with_timeout_ms(30_000)
+        .with_validate_only(true)
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+fn delete_topics(v: i16, flex: bool) -> DeleteTopicsRequest {
+    let request = DeleteTopicsRequest::default()
+        .with_timeout_ms(15_000)
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 6 {
+        request.with_topics(vec![
+            DeleteTopicState::default()
+                .with_name(Some(topic("orders")))
+                .with_unknown_tagged_fields(tags(flex)),
+            DeleteTopicState::default().with_topic_id(TOPIC_ID),
+        ])
+    } else {
+        request.with_topic_names(vec![topic("orders"), topic("audit")])
+    }
+}
+
+fn init_producer_id(v: i16, flex: bool) -> InitProducerIdRequest {
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(if v % 2 == 0 {
+            Some(TransactionalId(s("txn-1")))
+        } else {
+            None
+        })
+        .with_transaction_timeout_ms(60_000)
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        request
+            .with_producer_id(ProducerId(1234))
+            .with_producer_epoch(5)
+    } else {
+        request
+    }
+}

@@ -1,0 +1,398 @@
+//! Non-trivial responses for every served version, for the round-trip tests: several entries per
+//! array, null and non-null nullable fields, every field the version has (known tagged fields
+//! included), and unknown tagged fields in flexible versions.
+
+use bytes::Bytes;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, ApiVersionsResponse, FinalizedFeatureKey, SupportedFeatureKey,
+};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
+};
+use kafka_protocol::messages::delete_topics_response::{
+    DeletableTopicResult, DeleteTopicsResponse,
+};
+use kafka_protocol::messages::fetch_response::{
+    self, AbortedTransaction, EpochEndOffset, FetchResponse, FetchableTopicResponse, PartitionData,
+    SnapshotId,
+};
+use kafka_protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
+use kafka_protocol::messages::init_producer_id_response::InitProducerIdResponse;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    ProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId};
+
+use crate::request::samples::{records, s, tags, topic, TOPIC_ID};
+
+fn flexible(api_key: ApiKey, v: i16) -> bool {
+    // The request header version marks flexible versions (ApiVersions' response header does not).
+    api_key.request_header_version(v) >= 2
+}
+
+pub(crate) fn produce(v: i16) -> ProduceResponse {
+    let flex = flexible(ApiKey::Produce, v);
+    let partition = |index, error_code| {
+        let mut p = PartitionProduceResponse::default()
+            .with_index(index)
+            .with_error_code(error_code)
+            .with_base_offset(42)
+            .with_log_append_time_ms(-1)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 5 {
+            p = p.with_log_start_offset(3);
+        }
+        if v >= 8 {
+            p = p
+                .with_record_errors(vec![
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(1)
+                        .with_batch_index_error_message(Some(s("bad timestamp")))
+                        .with_unknown_tagged_fields(tags(flex)),
+                    BatchIndexAndErrorMessage::default().with_batch_index(4),
+                ])
+                .with_error_message(Some(s("INVALID_TIMESTAMP")));
+        }
+        if v >= 10 {
+            p = p.with_current_leader(
+                LeaderIdAndEpoch::default()
+                    .with_leader_id(BrokerId(2))
+                    .with_leader_epoch(7),
+            );
+        }
+        p
+    };
+    let mut response = ProduceResponse::default()
+        .with_responses(vec![
+            TopicProduceResponse::default()
+                .with_name(topic("orders"))
+                .with_partition_responses(vec![partition(0, 0), partition(1, 6)])
+                .with_unknown_tagged_fields(tags(flex)),
+            TopicProduceResponse::default()
+                .with_name(topic("audit"))
+                .with_partition_responses(vec![partition(2, 0)]),
+        ])
+        .with_throttle_time_ms(5)
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 10 {
+        response = response.with_node_endpoints(vec![
+            NodeEndpoint::default()
+                .with_node_id(BrokerId(2))
+                .with_host(s("broker-2"))
+                .with_port(9092)
+                .with_rack(Some(s("rack-b")))
+                .with_unknown_tagged_fields(tags(flex)),
+            NodeEndpoint::default()
+                .with_node_id(BrokerId(3))
+                .with_host(s("broker-3"))
+                .with_port(9093),
+        ]);
+    }
+    response
+}
+
+pub(crate) fn fetch(v: i16) -> FetchResponse {
+    let flex = flexible(ApiKey::Fetch, v);
+    let partition = |index, aborted: Option<Vec<AbortedTransaction>>, records: Option<Bytes>| {
+        let mut p = PartitionData::default()
+            .with_partition_index(index)
+            .with_high_watermark(100)
+            .with_last_stable_offset(90)
+            .with_aborted_transactions(aborted)
+            .with_records(records)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 5 {
+            p = p.with_log_start_offset(10);
+        }
+        if v >= 11 {
+            p = p.with_preferred_read_replica(BrokerId(1));
+        }
+        if v >= 12 {
+            p = p
+                .with_diverging_epoch(EpochEndOffset::default().with_epoch(3).with_end_offset(80))
+                .with_current_leader(
+                    fetch_response::LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(2))
+                        .with_leader_epoch(7),
+                )
+                .with_snapshot_id(SnapshotId::default().with_end_offset(60).with_epoch(2));
+        }
+        p
+    };
+    let aborted = vec![
+        AbortedTransaction::default()
+            .with_producer_id(ProducerId(7))
+            .with_first_offset(50)
+            .with_unknown_tagged_fields(tags(flex)),
+        AbortedTransaction::default()
+            .with_producer_id(ProducerId(8))
+            .with_first_offset(55),
+    ];
+    let response = FetchResponse::default()
+        .with_throttle_time_ms(1)
+        .with_responses(vec![FetchableTopicResponse::default()
+            .with_topic(topic("orders"))
+            .with_partitions(vec![
+                partition(0, Some(aborted), Some(records())),
+                partition(1, None, None),
+                partition(2, Some(vec![]), Some(Bytes::new())),
+            ])
+            .with_unknown_tagged_fields(tags(flex))])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 7 {
+        response.with_error_code(0).with_session_id(99)
+    } else {
+        response
+    }
+}
+
+pub(crate) fn list_offsets(v: i16) -> ListOffsetsResponse {
+    let flex = flexible(ApiKey::ListOffsets, v);
+    let partition = |index, error_code| {
+        let p = ListOffsetsPartitionResponse::default()
+            .with_partition_index(index)
+            .with_error_code(error_code)
+            .with_timestamp(1_700_000_000_000)
+            .with_offset(100)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 4 {
+            p.with_leader_epoch(3)
+        } else {
+            p
+        }
+    };
+    let response = ListOffsetsResponse::default()
+        .with_topics(vec![ListOffsetsTopicResponse::default()
+            .with_name(topic("orders"))
+            .with_partitions(vec![partition(0, 0), partition(1, 6)])
+            .with_unknown_tagged_fields(tags(flex))])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 2 {
+        response.with_throttle_time_ms(2)
+    } else {
+        response
+    }
+}
+
+pub(crate) fn metadata(v: i16) -> MetadataResponse {
+    let flex = flexible(ApiKey::Metadata, v);
+    let broker = |id: i32, rack| {
+        let b = MetadataResponseBroker::default()
+            .with_node_id(BrokerId(id))
+            .with_host(s("localhost"))
+            .with_port(9092 + id)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 1 {
+            b.with_rack(rack)
+        } else {
+            b
+        }
+    };
+    let partition = |index| {
+        let mut p = MetadataResponsePartition::default()
+            .with_partition_index(index)
+            .with_leader_id(BrokerId(1))
+            .with_replica_nodes(vec![BrokerId(1), BrokerId(2)])
+            .with_isr_nodes(vec![BrokerId(1)])
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 5 {
+            p = p.with_offline_replicas(vec![BrokerId(2)]);
+        }
+        if v >= 7 {
+            p = p.with_leader_epoch(4);
+        }
+        p
+    };
+    let mut orders = MetadataResponseTopic::default()
+        .with_name(Some(topic("orders")))
+        .with_partitions(vec![partition(0), partition(1)])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        orders = orders.with_is_internal(true);
+    }
+    if v >= 8 {
+        orders = orders.with_topic_authorized_operations(0b1111_1000);
+    }
+    if v >= 10 {
+        orders = orders.with_topic_id(TOPIC_ID);
+    }
+    let mut topics = vec![
+        orders,
+        MetadataResponseTopic::default()
+            .with_error_code(3)
+            .with_name(Some(topic("gone"))),
+    ];
+    if v >= 12 {
+        topics.push(
+            MetadataResponseTopic::default()
+                .with_error_code(100)
+                .with_name(None),
+        );
+    }
+    let mut response = MetadataResponse::default()
+        .with_brokers(vec![broker(1, Some(s("rack-a"))), broker(2, None)])
+        .with_topics(topics)
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        response = response.with_controller_id(BrokerId(1));
+    }
+    if v >= 2 {
+        response = response.with_cluster_id(Some(s("kafkit-cluster")));
+    }
+    if v >= 3 {
+        response = response.with_throttle_time_ms(3);
+    }
+    if (8..=10).contains(&v) {
+        response = response.with_cluster_authorized_operations(0b1000);
+    }
+    response
+}
+
+pub(crate) fn find_coordinator(v: i16) -> FindCoordinatorResponse {
+    let flex = flexible(ApiKey::FindCoordinator, v);
+    let mut response = FindCoordinatorResponse::default().with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        response = response.with_throttle_time_ms(4);
+    }
+    if v <= 3 {
+        response = response
+            .with_node_id(BrokerId(1))
+            .with_host(s("localhost"))
+            .with_port(9092);
+    }
+    if (1..=3).contains(&v) {
+        response = response.with_error_message(None);
+    }
+    if v >= 4 {
+        response = response.with_coordinators(vec![
+            Coordinator::default()
+                .with_key(s("txn-1"))
+                .with_node_id(BrokerId(1))
+                .with_host(s("localhost"))
+                .with_port(9092)
+                .with_error_message(None)
+                .with_unknown_tagged_fields(tags(flex)),
+            Coordinator::default()
+                .with_key(s("txn-2"))
+                .with_node_id(BrokerId(-1))
+                .with_error_code(15)
+                .with_error_message(Some(s("COORDINATOR_NOT_AVAILABLE"))),
+        ]);
+    }
+    response
+}
+
+pub(crate) fn api_versions(v: i16) -> ApiVersionsResponse {
+    let flex = flexible(ApiKey::ApiVersions, v);
+    let api = |api_key, min_version, max_version| {
+        ApiVersion::default()
+            .with_api_key(api_key)
+            .with_min_version(min_version)
+            .with_max_version(max_version)
+            .with_unknown_tagged_fields(tags(flex))
+    };
+    let mut response = ApiVersionsResponse::default()
+        .with_api_keys(vec![api(0, 3, 11), api(18, 0, 4)])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        response = response.with_throttle_time_ms(6);
+    }
+    if v >= 3 {
+        response = response
+            .with_supported_features(vec![SupportedFeatureKey::default()
+                .with_name(s("metadata.version"))
+                .with_min_version(1)
+                .with_max_version(25)
+                .with_unknown_tagged_fields(tags(flex))])
+            .with_finalized_features_epoch(12)
+            .with_finalized_features(vec![FinalizedFeatureKey::default()
+                .with_name(s("metadata.version"))
+                .with_max_version_level(25)
+                .with_min_version_level(25)])
+            .with_zk_migration_ready(true);
+    }
+    response
+}
+
+pub(crate) fn create_topics(v: i16) -> CreateTopicsResponse {
+    let flex = flexible(ApiKey::CreateTopics, v);
+    let mut created = CreatableTopicResult::default()
+        .with_name(topic("orders"))
+        .with_error_message(None)
+        .with_unknown_tagged_fields(tags(flex));
+    let mut failed = CreatableTopicResult::default()
+        .with_name(topic("audit"))
+        .with_error_code(36)
+        .with_error_message(Some(s("Topic 'audit' already exists.")));
+    if v >= 5 {
+        created = created
+            .with_num_partitions(3)
+            .with_replication_factor(1)
+            .with_topic_config_error_code(29)
+            .with_configs(Some(vec![
+                CreatableTopicConfigs::default()
+                    .with_name(s("cleanup.policy"))
+                    .with_value(Some(s("delete")))
+                    .with_config_source(5)
+                    .with_unknown_tagged_fields(tags(flex)),
+                CreatableTopicConfigs::default()
+                    .with_name(s("sasl.secret"))
+                    .with_value(None)
+                    .with_read_only(true)
+                    .with_is_sensitive(true),
+            ]));
+        failed = failed.with_configs(None);
+    }
+    if v >= 7 {
+        created = created.with_topic_id(TOPIC_ID);
+    }
+    CreateTopicsResponse::default()
+        .with_throttle_time_ms(7)
+        .with_topics(vec![created, failed])
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+pub(crate) fn delete_topics(v: i16) -> DeleteTopicsResponse {
+    let flex = flexible(ApiKey::DeleteTopics, v);
+    let mut deleted = DeletableTopicResult::default()
+        .with_name(Some(topic("orders")))
+        .with_unknown_tagged_fields(tags(flex));
+    let mut unknown = DeletableTopicResult::default()
+        .with_name(Some(topic("audit")))
+        .with_error_code(3);
+    if v >= 5 {
+        unknown = unknown.with_error_message(Some(s("UNKNOWN_TOPIC_OR_PARTITION")));
+    }
+    if v >= 6 {
+        deleted = deleted.with_topic_id(TOPIC_ID);
+    }
+    let mut responses = vec![deleted, unknown];
+    if v >= 6 {
+        // Deleted by id: no name.
+        responses.push(
+            DeletableTopicResult::default()
+                .with_topic_id(TOPIC_ID)
+                .with_error_code(100),
+        );
+    }
+    DeleteTopicsResponse::default()
+        .with_throttle_time_ms(8)
+        .with_responses(responses)
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+pub(crate) fn init_producer_id(v: i16) -> InitProducerIdResponse {
+    InitProducerIdResponse::default()
+        .with_throttle_time_ms(9)
+        .with_error_code(if v == 0 { 0 } else { 47 })
+        .with_producer_id(ProducerId(1234))
+        .with_producer_epoch(5)
+        .with_unknown_tagged_fields(tags(flexible(ApiKey::InitProducerId, v)))
+}

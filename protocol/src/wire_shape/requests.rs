@@ -1,0 +1,204 @@
+//! The shapes of the requests kafkit serves, in ApiKey order, for the served versions only.
+//!
+//! Read off kafka-protocol 0.18.0's generated `decode` functions (`src/messages/*_request.rs`).
+//! Fields that exist only outside the served ranges (e.g. Produce v13 `topic_id`, Fetch v15+
+//! `replica_state`) are left out.
+
+use kafka_protocol::messages::ApiKey;
+
+use super::Kind::{Array, Bool, Bytes, ClassicStr, Int16, Int32, Int64, Int8, Str, Struct, Uuid};
+use super::{f, Field, Shape};
+
+/// Request header v1 (v2, flexible, adds a tagged-field section). `client_id` stays an int16
+/// string in v2 so that a broker can always read it.
+pub(crate) const REQUEST_HEADER: Shape = Shape {
+    name: "request header",
+    flexible_from: 2,
+    fields: &[
+        f("request_api_key", Int16),
+        f("request_api_version", Int16),
+        f("correlation_id", Int32),
+        f("client_id", ClassicStr),
+    ],
+};
+
+/// The shape of `api_key`'s request, if kafkit serves it.
+pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
+    Some(match api_key {
+        ApiKey::Produce => &PRODUCE,
+        ApiKey::Fetch => &FETCH,
+        ApiKey::ListOffsets => &LIST_OFFSETS,
+        ApiKey::Metadata => &METADATA,
+        ApiKey::FindCoordinator => &FIND_COORDINATOR,
+        ApiKey::ApiVersions => &API_VERSIONS,
+        ApiKey::CreateTopics => &CREATE_TOPICS,
+        ApiKey::DeleteTopics => &DELETE_TOPICS,
+        ApiKey::InitProducerId => &INIT_PRODUCER_ID,
+        _ => return None,
+    })
+}
+
+/// Produce, versions 3..=11, flexible from 9.
+const PRODUCE: Shape = Shape {
+    name: "Produce request",
+    flexible_from: 9,
+    fields: &[
+        f("transactional_id", Str),
+        f("acks", Int16),
+        f("timeout_ms", Int32),
+        f("topic_data", Array(&Struct(TOPIC_PRODUCE_DATA))),
+    ],
+};
+const TOPIC_PRODUCE_DATA: &[Field] = &[
+    f("name", Str),
+    f(
+        "partition_data",
+        Array(&Struct(&[f("index", Int32), f("records", Bytes)])),
+    ),
+];
+
+/// Fetch, versions 4..=12, flexible from 12.
+const FETCH: Shape = Shape {
+    name: "Fetch request",
+    flexible_from: 12,
+    fields: &[
+        f("replica_id", Int32),
+        f("max_wait_ms", Int32),
+        f("min_bytes", Int32),
+        f("max_bytes", Int32),
+        f("isolation_level", Int8),
+        f("session_id", Int32).since(7),
+        f("session_epoch", Int32).since(7),
+        f("topics", Array(&Struct(FETCH_TOPIC))),
+        f("forgotten_topics_data", Array(&Struct(FORGOTTEN_TOPIC))).since(7),
+        f("rack_id", Str).since(11),
+        f("cluster_id", Str).tag(0),
+    ],
+};
+const FETCH_TOPIC: &[Field] = &[
+    f("topic", Str),
+    f("partitions", Array(&Struct(FETCH_PARTITION))),
+];
+const FETCH_PARTITION: &[Field] = &[
+    f("partition", Int32),
+    f("current_leader_epoch", Int32).since(9),
+    f("fetch_offset", Int64),
+    f("last_fetched_epoch", Int32).since(12),
+    f("log_start_offset", Int64).since(5),
+    f("partition_max_bytes", Int32),
+];
+const FORGOTTEN_TOPIC: &[Field] = &[f("topic", Str), f("partitions", Array(&Int32))];
+
+/// ListOffsets, versions 1..=7, flexible from 6.
+const LIST_OFFSETS: Shape = Shape {
+    name: "ListOffsets request",
+    flexible_from: 6,
+    fields: &[
+        f("replica_id", Int32),
+        f("isolation_level", Int8).since(2),
+        f("topics", Array(&Struct(LIST_OFFSETS_TOPIC))),
+    ],
+};
+const LIST_OFFSETS_TOPIC: &[Field] = &[
+    f("name", Str),
+    f(
+        "partitions",
+        Array(&Struct(&[
+            f("partition_index", Int32),
+            f("current_leader_epoch", Int32).since(4),
+            f("timestamp", Int64),
+        ])),
+    ),
+];
+
+/// Metadata, versions 0..=12, flexible from 9.
+const METADATA: Shape = Shape {
+    name: "Metadata request",
+    flexible_from: 9,
+    fields: &[
+        f(
+            "topics",
+            Array(&Struct(&[f("topic_id", Uuid).since(10), f("name", Str)])),
+        ),
+        f("allow_auto_topic_creation", Bool).since(4),
+        f("include_cluster_authorized_operations", Bool)
+            .since(8)
+            .until(10),
+        f("include_topic_authorized_operations", Bool).since(8),
+    ],
+};
+
+/// FindCoordinator, versions 0..=4, flexible from 3.
+const FIND_COORDINATOR: Shape = Shape {
+    name: "FindCoordinator request",
+    flexible_from: 3,
+    fields: &[
+        f("key", Str).until(3),
+        f("key_type", Int8).since(1),
+        f("coordinator_keys", Array(&Str)).since(4),
+    ],
+};
+
+/// ApiVersions, versions 0..=4, flexible from 3 (v0-v2 have an empty body).
+const API_VERSIONS: Shape = Shape {
+    name: "ApiVersions request",
+    flexible_from: 3,
+    fields: &[
+        f("client_software_name", Str).since(3),
+        f("client_software_version", Str).since(3),
+    ],
+};
+
+/// CreateTopics, versions 2..=7, flexible from 5.
+const CREATE_TOPICS: Shape = Shape {
+    name: "CreateTopics request",
+    flexible_from: 5,
+    fields: &[
+        f("topics", Array(&Struct(CREATABLE_TOPIC))),
+        f("timeout_ms", Int32),
+        f("validate_only", Bool),
+    ],
+};
+const CREATABLE_TOPIC: &[Field] = &[
+    f("name", Str),
+    f("num_partitions", Int32),
+    f("replication_factor", Int16),
+    f(
+        "assignments",
+        Array(&Struct(&[
+            f("partition_index", Int32),
+            f("broker_ids", Array(&Int32)),
+        ])),
+    ),
+    f(
+        "configs",
+        Array(&Struct(&[f("name", Str), f("value", Str)])),
+    ),
+];
+
+/// DeleteTopics, versions 1..=6, flexible from 4.
+const DELETE_TOPICS: Shape = Shape {
+    name: "DeleteTopics request",
+    flexible_from: 4,
+    fields: &[
+        f(
+            "topics",
+            Array(&Struct(&[f("name", Str), f("topic_id", Uuid)])),
+        )
+        .since(6),
+        f("topic_names", Array(&Str)).until(5),
+        f("timeout_ms", Int32),
+    ],
+};
+
+/// InitProducerId, versions 0..=5, flexible from 2.
+const INIT_PRODUCER_ID: Shape = Shape {
+    name: "InitProducerId request",
+    flexible_from: 2,
+    fields: &[
+        f("transactional_id", Str),
+        f("transaction_timeout_ms", Int32),
+        f("producer_id", Int64).since(3),
+        f("producer_epoch", Int16).since(3),
+    ],
+};

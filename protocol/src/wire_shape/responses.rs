@@ -1,0 +1,303 @@
+//! The shapes of the responses to the requests kafkit serves, in ApiKey order, for the served
+//! versions only. The producer and the test kit decode these from brokers they do not control.
+//!
+//! Read off kafka-protocol 0.18.0's generated `decode` functions (`src/messages/*_response.rs`).
+//! Fields of structs that only travel in a tagged field, or only inside an array added in a later
+//! version, are listed without a version bound: the enclosing field already carries it.
+
+use kafka_protocol::messages::ApiKey;
+
+use super::Kind::{Array, Bool, Bytes, Int16, Int32, Int64, Int8, Str, Struct, Uuid};
+use super::{f, Field, Shape};
+
+/// Response header v0 (v1, flexible, adds a tagged-field section).
+pub(crate) const RESPONSE_HEADER: Shape = Shape {
+    name: "response header",
+    flexible_from: 1,
+    fields: &[f("correlation_id", Int32)],
+};
+
+/// The shape of `api_key`'s response, if kafkit serves that API.
+pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
+    Some(match api_key {
+        ApiKey::Produce => &PRODUCE,
+        ApiKey::Fetch => &FETCH,
+        ApiKey::ListOffsets => &LIST_OFFSETS,
+        ApiKey::Metadata => &METADATA,
+        ApiKey::FindCoordinator => &FIND_COORDINATOR,
+        ApiKey::ApiVersions => &API_VERSIONS,
+        ApiKey::CreateTopics => &CREATE_TOPICS,
+        ApiKey::DeleteTopics => &DELETE_TOPICS,
+        ApiKey::InitProducerId => &INIT_PRODUCER_ID,
+        _ => return None,
+    })
+}
+
+/// Produce, versions 3..=11, flexible from 9; v10 adds the KIP-951 leader hints as tagged fields.
+const PRODUCE: Shape = Shape {
+    name: "Produce response",
+    flexible_from: 9,
+    fields: &[
+        f("responses", Array(&Struct(TOPIC_PRODUCE_RESPONSE))),
+        f("throttle_time_ms", Int32),
+        f("node_endpoints", Array(&Struct(NODE_ENDPOINT)))
+            .since(10)
+            .tag(0),
+    ],
+};
+const TOPIC_PRODUCE_RESPONSE: &[Field] = &[
+    f("name", Str),
+    f(
+        "partition_responses",
+        Array(&Struct(PARTITION_PRODUCE_RESPONSE)),
+    ),
+];
+const PARTITION_PRODUCE_RESPONSE: &[Field] = &[
+    f("index", Int32),
+    f("error_code", Int16),
+    f("base_offset", Int64),
+    f("log_append_time_ms", Int64),
+    f("log_start_offset", Int64).since(5),
+    f(
+        "record_errors",
+        Array(&Struct(&[
+            f("batch_index", Int32),
+            f("batch_index_error_message", Str),
+        ])),
+    )
+    .since(8),
+    f("error_message", Str).since(8),
+    f("current_leader", Struct(LEADER_ID_AND_EPOCH))
+        .since(10)
+        .tag(0),
+];
+const LEADER_ID_AND_EPOCH: &[Field] = &[f("leader_id", Int32), f("leader_epoch", Int32)];
+const NODE_ENDPOINT: &[Field] = &[
+    f("node_id", Int32),
+    f("host", Str),
+    f("port", Int32),
+    f("rack", Str),
+];
+
+/// Fetch, versions 4..=12, flexible from 12.
+const FETCH: Shape = Shape {
+    name: "Fetch response",
+    flexible_from: 12,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("error_code", Int16).since(7),
+        f("session_id", Int32).since(7),
+        f(
+            "responses",
+            Array(&Struct(&[
+                f("topic", Str),
+                f("partitions", Array(&Struct(PARTITION_DATA))),
+            ])),
+        ),
+    ],
+};
+const PARTITION_DATA: &[Field] = &[
+    f("partition_index", Int32),
+    f("error_code", Int16),
+    f("high_watermark", Int64),
+    f("last_stable_offset", Int64),
+    f("log_start_offset", Int64).since(5),
+    f(
+        "aborted_transactions",
+        Array(&Struct(&[
+            f("producer_id", Int64),
+            f("first_offset", Int64),
+        ])),
+    ),
+    f("preferred_read_replica", Int32).since(11),
+    f("records", Bytes),
+    f(
+        "diverging_epoch",
+        Struct(&[f("epoch", Int32), f("end_offset", Int64)]),
+    )
+    .tag(0),
+    f("current_leader", Struct(LEADER_ID_AND_EPOCH)).tag(1),
+    f(
+        "snapshot_id",
+        Struct(&[f("end_offset", Int64), f("epoch", Int32)]),
+    )
+    .tag(2),
+];
+
+/// ListOffsets, versions 1..=7, flexible from 6.
+const LIST_OFFSETS: Shape = Shape {
+    name: "ListOffsets response",
+    flexible_from: 6,
+    fields: &[
+        f("throttle_time_ms", Int32).since(2),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f("partitions", Array(&Struct(LIST_OFFSETS_PARTITION))),
+            ])),
+        ),
+    ],
+};
+const LIST_OFFSETS_PARTITION: &[Field] = &[
+    f("partition_index", Int32),
+    f("error_code", Int16),
+    f("timestamp", Int64),
+    f("offset", Int64),
+    f("leader_epoch", Int32).since(4),
+];
+
+/// Metadata, versions 0..=12, flexible from 9.
+const METADATA: Shape = Shape {
+    name: "Metadata response",
+    flexible_from: 9,
+    fields: &[
+        f("throttle_time_ms", Int32).since(3),
+        f("brokers", Array(&Struct(METADATA_BROKER))),
+        f("cluster_id", Str).since(2),
+        f("controller_id", Int32).since(1),
+        f("topics", Array(&Struct(METADATA_TOPIC))),
+        f("cluster_authorized_operations", Int32).since(8).until(10),
+    ],
+};
+const METADATA_BROKER: &[Field] = &[
+    f("node_id", Int32),
+    f("host", Str),
+    f("port", Int32),
+    f("rack", Str).since(1),
+];
+const METADATA_TOPIC: &[Field] = &[
+    f("error_code", Int16),
+    f("name", Str),
+    f("topic_id", Uuid).since(10),
+    f("is_internal", Bool).since(1),
+    f("partitions", Array(&Struct(METADATA_PARTITION))),
+    f("topic_authorized_operations", Int32).since(8),
+];
+const METADATA_PARTITION: &[Field] = &[
+    f("error_code", Int16),
+    f("partition_index", Int32),
+    f("leader_id", Int32),
+    f("leader_epoch", Int32).since(7),
+    f("replica_nodes", Array(&Int32)),
+    f("isr_nodes", Array(&Int32)),
+    f("offline_replicas", Array(&Int32)).since(5),
+];
+
+/// FindCoordinator, versions 0..=4, flexible from 3; v4 (KIP-699) answers a list of keys.
+const FIND_COORDINATOR: Shape = Shape {
+    name: "FindCoordinator response",
+    flexible_from: 3,
+    fields: &[
+        f("throttle_time_ms", Int32).since(1),
+        f("error_code", Int16).until(3),
+        f("error_message", Str).since(1).until(3),
+        f("node_id", Int32).until(3),
+        f("host", Str).until(3),
+        f("port", Int32).until(3),
+        f("coordinators", Array(&Struct(COORDINATOR))).since(4),
+    ],
+};
+const COORDINATOR: &[Field] = &[
+    f("key", Str),
+    f("node_id", Int32),
+    f("host", Str),
+    f("port", Int32),
+    f("error_code", Int16),
+    f("error_message", Str),
+];
+
+/// ApiVersions, versions 0..=4, flexible from 3 (its response header stays v0 regardless).
+const API_VERSIONS: Shape = Shape {
+    name: "ApiVersions response",
+    flexible_from: 3,
+    fields: &[
+        f("error_code", Int16),
+        f(
+            "api_keys",
+            Array(&Struct(&[
+                f("api_key", Int16),
+                f("min_version", Int16),
+                f("max_version", Int16),
+            ])),
+        ),
+        f("throttle_time_ms", Int32).since(1),
+        f(
+            "supported_features",
+            Array(&Struct(&[
+                f("name", Str),
+                f("min_version", Int16),
+                f("max_version", Int16),
+            ])),
+        )
+        .tag(0),
+        f("finalized_features_epoch", Int64).tag(1),
+        f(
+            "finalized_features",
+            Array(&Struct(&[
+                f("name", Str),
+                f("max_version_level", Int16),
+                f("min_version_level", Int16),
+            ])),
+        )
+        .tag(2),
+        f("zk_migration_ready", Bool).tag(3),
+    ],
+};
+
+/// CreateTopics, versions 2..=7, flexible from 5.
+const CREATE_TOPICS: Shape = Shape {
+    name: "CreateTopics response",
+    flexible_from: 5,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("topics", Array(&Struct(CREATABLE_TOPIC_RESULT))),
+    ],
+};
+const CREATABLE_TOPIC_RESULT: &[Field] = &[
+    f("name", Str),
+    f("topic_id", Uuid).since(7),
+    f("error_code", Int16),
+    f("error_message", Str),
+    f("num_partitions", Int32).since(5),
+    f("replication_factor", Int16).since(5),
+    f("configs", Array(&Struct(CREATABLE_TOPIC_CONFIGS))).since(5),
+    f("topic_config_error_code", Int16).tag(0),
+];
+const CREATABLE_TOPIC_CONFIGS: &[Field] = &[
+    f("name", Str),
+    f("value", Str),
+    f("read_only", Bool),
+    f("config_source", Int8),
+    f("is_sensitive", Bool),
+];
+
+/// DeleteTopics, versions 1..=6, flexible from 4.
+const DELETE_TOPICS: Shape = Shape {
+    name: "DeleteTopics response",
+    flexible_from: 4,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f(
+            "responses",
+            Array(&Struct(&[
+                f("name", Str),
+                f("topic_id", Uuid).since(6),
+                f("error_code", Int16),
+                f("error_message", Str).since(5),
+            ])),
+        ),
+    ],
+};
+
+/// InitProducerId, versions 0..=5, flexible from 2.
+const INIT_PRODUCER_ID: Shape = Shape {
+    name: "InitProducerId response",
+    flexible_from: 2,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("error_code", Int16),
+        f("producer_id", Int64),
+        f("producer_epoch", Int16),
+    ],
+};
