@@ -5,8 +5,8 @@
 //! `Err` from [`handle_frame`] means the connection is unusable and is closed; everything else
 //! is an error code inside a response.
 
-use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{RequestHeader, ResponseHeader};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::RequestHeader;
 use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
 use kafkit_protocol::request::{decode_request, RequestBody};
 
@@ -71,8 +71,7 @@ pub async fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Repl
         RequestBody::UnsupportedApiVersions => {
             let body = kafkit_protocol::versions::unsupported_api_versions_response(header.correlation_id);
             let mut out = BytesMut::with_capacity(4 + body.len());
-            out.put_u32(body.len() as u32);
-            out.extend_from_slice(&body);
+            kafkit_protocol::frame::encode_frame(&mut out, &body)?;
             out.freeze()
         }
         _ => {
@@ -112,19 +111,8 @@ async fn fetch_with_wait(
 
 /// Encodes a response frame: length prefix, response header of the API's header version, body.
 fn encode<R: Encodable + HeaderVersion>(request: &RequestHeader, body: &R) -> Result<Bytes> {
-    let version = request.request_api_version;
     let mut out = BytesMut::with_capacity(128);
-    out.put_u32(0);
-    let fail = |what: &'static str, reason: String| {
-        crate::Error::Protocol(kafkit_protocol::Error::Encode { what, version, reason })
-    };
-    ResponseHeader::default()
-        .with_correlation_id(request.correlation_id)
-        .encode(&mut out, R::header_version(version))
-        .map_err(|e| fail("response header", e.to_string()))?;
-    body.encode(&mut out, version).map_err(|e| fail("response", e.to_string()))?;
-    let len = (out.len() - 4) as u32;
-    out[..4].copy_from_slice(&len.to_be_bytes());
+    kafkit_protocol::frame::encode_response_frame(&mut out, request.correlation_id, request.request_api_version, body)?;
     Ok(out.freeze())
 }
 
