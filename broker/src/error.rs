@@ -224,3 +224,55 @@ impl Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::invalid_topic(Error::InvalidTopic { topic: "..".into(), reason: "dots" }, ErrorCode::InvalidTopicException)]
+    #[case::too_large(
+        Error::RecordListTooLarge { topic: "t".into(), partition: 0, size: 2, segment_bytes: 1 },
+        ErrorCode::RecordListTooLarge
+    )]
+    #[case::out_of_range(
+        Error::OffsetOutOfRange { topic: "t".into(), partition: 0, offset: 9, log_start_offset: 0, log_end_offset: 1 },
+        ErrorCode::OffsetOutOfRange
+    )]
+    #[case::producer_epoch(
+        Error::InvalidProducerEpoch { topic: "t".into(), partition: 0, producer_id: 1, epoch: 0, current_epoch: 1, offset: 0 },
+        ErrorCode::InvalidProducerEpoch
+    )]
+    #[case::sequence(
+        Error::OutOfOrderSequence {
+            topic: "t".into(), partition: 0, producer_id: 1, epoch: 0, base_sequence: 5, last_sequence: 2, offset: 0
+        },
+        ErrorCode::OutOfOrderSequenceNumber
+    )]
+    #[case::io(
+        Error::io("write", std::path::Path::new("/x"), io::Error::other("disk")),
+        ErrorCode::KafkaStorageError
+    )]
+    fn error_codes(#[case] error: Error, #[case] code: ErrorCode) {
+        assert_eq!(error.error_code(), code);
+        let message = error.to_string();
+        assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");
+    }
+
+    #[test]
+    fn messages_carry_context() {
+        let e = Error::OffsetOutOfRange {
+            topic: "orders".into(),
+            partition: 3,
+            offset: 42,
+            log_start_offset: 0,
+            log_end_offset: 10,
+        };
+        assert_eq!(
+            e.to_string(),
+            "offset 42 is out of range for orders-3: log start offset 0, log end offset 10"
+        );
+    }
+}

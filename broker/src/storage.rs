@@ -19,18 +19,19 @@
 //! In code, outermost first:
 //!
 //! - [`partition_log`]: [`PartitionLog`] (Kafka's `UnifiedLog`/`LocalLog`): append as leader,
-//!   read for Fetch, offsets by timestamp, roll, flush, close; [`LogAppendInfo`], [`FetchData`].
-//! - [`loader`]: opening a partition directory, recovery after an unclean shutdown.
+//!   roll, flush, close; [`LogAppendInfo`].
+//! - [`fetch`]: reads for Fetch and ListOffsets, stored-batch iteration; [`FetchData`].
+//! - `loader`: opening a partition directory, recovery after an unclean shutdown.
 //! - [`segments`]: [`LogSegments`], the segments by base offset.
 //! - [`segment`]: [`LogSegment`], one `.log` with its two indexes; sparse indexing, roll rules,
 //!   per-segment recovery.
-//! - [`index`], [`offset_index`], [`time_index`]: the memory-mapped indexes ([`OffsetIndex`],
+//! - `index`, [`offset_index`], [`time_index`]: the memory-mapped indexes ([`OffsetIndex`],
 //!   [`TimeIndex`], [`OffsetPosition`], [`TimestampOffset`]).
-//! - [`file_records`]: walking the batches of a `.log` file.
+//! - `file_records`: walking the batches of a `.log` file.
 //! - [`producer_state`]: [`ProducerStateManager`], idempotent-producer deduplication.
 //! - [`leader_epoch`]: [`LeaderEpochFileCache`] and its checkpoint file.
 //! - [`partition_metadata`]: `partition.metadata` and Kafka's topic-id text.
-//! - [`checkpoint`]: atomic replacement of small text files.
+//! - `checkpoint`: atomic replacement of small text files.
 //! - [`paths`]: topic-name validation, partition directories, segment file names.
 //! - [`config`]: [`LogConfig`], the per-topic settings with Kafka's keys and defaults.
 //!
@@ -64,12 +65,13 @@
 //! - KIP-74 (fetch returns at least one message), KIP-98 (idempotent producer), KIP-101 and
 //!   KIP-279 (leader epochs), KIP-734 (ListOffsets max timestamp).
 
-pub mod checkpoint;
+mod checkpoint;
 pub mod config;
-pub mod file_records;
-pub mod index;
+pub mod fetch;
+mod file_records;
+mod index;
 pub mod leader_epoch;
-pub mod loader;
+mod loader;
 pub mod offset_index;
 pub mod partition_log;
 pub mod partition_metadata;
@@ -83,9 +85,10 @@ pub mod time_index;
 mod tests;
 
 pub use config::LogConfig;
+pub use fetch::{FetchData, StoredBatches};
 pub use leader_epoch::{EpochEntry, LeaderEpochFileCache};
 pub use offset_index::{OffsetIndex, OffsetPosition};
-pub use partition_log::{FetchData, LogAppendInfo, PartitionLog, SegmentInfo, StoredBatches};
+pub use partition_log::{LogAppendInfo, PartitionLog, SegmentInfo};
 pub use partition_metadata::PartitionMetadataFile;
 pub use paths::{partition_dir, validate_topic_name};
 pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};

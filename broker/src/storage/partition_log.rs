@@ -1,5 +1,6 @@
 //! [`PartitionLog`]: the log of one partition (Kafka's `UnifiedLog` + `LocalLog` for a
-//! single-node leader): appends as leader, fetch reads, offset lookups, rolls, flush and close.
+//! single-node leader): opening, appends as leader, rolls, flush and close; its reads are in
+//! [`fetch`](super::fetch).
 //!
 //! Offsets: `log_start_offset` (first segment's base: kafkit deletes nothing yet),
 //! `log_end_offset` (LEO, the next offset to assign), `high_watermark` (= LEO on a single-node
@@ -7,20 +8,18 @@
 
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use kafkit_protocol::record::{RecordBatchMut, TimestampType};
 use kafkit_protocol::RecordBatch;
 use uuid::Uuid;
 
 use super::checkpoint::sync_dir;
 use super::config::LogConfig;
-use super::file_records::FileBatches;
 use super::leader_epoch::LeaderEpochFileCache;
 use super::loader::{load, LoadedLog};
 use super::partition_metadata::PartitionMetadataFile;
 use super::paths;
 use super::producer_state::{ProducerStateEntry, ProducerStateManager};
-use super::segment::{LogSegment, RollParams, TimestampAndOffset};
+use super::segment::{LogSegment, RollParams};
 use super::segments::LogSegments;
 use crate::error::{Error, Result};
 
@@ -46,19 +45,6 @@ pub struct LogAppendInfo {
     pub duplicate: bool,
 }
 
-/// The answer to a fetch read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchData {
-    /// Whole stored batches, starting with the one that contains the fetch offset.
-    pub records: Bytes,
-    /// High watermark at the time of the read.
-    pub high_watermark: i64,
-    /// Log start offset at the time of the read.
-    pub log_start_offset: i64,
-    /// Log end offset at the time of the read.
-    pub log_end_offset: i64,
-}
-
 /// A summary of one segment, for inspection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
@@ -79,14 +65,14 @@ pub struct SegmentInfo {
 /// The log of one partition.
 #[derive(Debug)]
 pub struct PartitionLog {
-    dir: PathBuf,
-    topic: String,
-    partition: i32,
+    pub(super) dir: PathBuf,
+    pub(super) topic: String,
+    pub(super) partition: i32,
     config: LogConfig,
-    segments: LogSegments,
-    log_start_offset: i64,
-    log_end_offset: i64,
-    high_watermark: i64,
+    pub(super) segments: LogSegments,
+    pub(super) log_start_offset: i64,
+    pub(super) log_end_offset: i64,
+    pub(super) high_watermark: i64,
     recovery_point: i64,
     leader_epoch_cache: LeaderEpochFileCache,
     producer_state: ProducerStateManager,
@@ -250,8 +236,8 @@ impl PartitionLog {
     /// Appends one client batch as the leader in `leader_epoch`, in Kafka's order
     /// (`UnifiedLog.append`, reference/broker-storage-spec.md §2.4 and §9).
     ///
-    /// The batch must already have passed the produce validator (structure, CRC, records,
-    /// `max.message.bytes`). It is stamped in place: base offset = LEO and the partition leader
+    /// `batch` holds exactly one batch (bytes after it are ignored) that has already passed the
+    /// produce validator (structure, CRC, records, `max.message.bytes`). It is stamped in place: base offset = LEO and the partition leader
     /// epoch (both outside the CRC), and the max timestamp by the topic's
     /// `message.timestamp.type` (LogAppendTime: `now_ms`, with a CRC recompute; CreateTime: the
     /// header's max timestamp is kept, only clearing a LogAppendTime bit). Then:
@@ -427,105 +413,6 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Reads for Fetch: whole batches as stored, from the one containing `fetch_offset`, at
-    /// most `max_bytes` of them, but at least one whole batch when `min_one_message` (KIP-74).
-    /// A read stays within one segment, as Kafka's does. Empty at the LEO;
-    /// `OFFSET_OUT_OF_RANGE` below the log start or above the LEO.
-    pub fn read(
-        &self,
-        fetch_offset: i64,
-        max_bytes: usize,
-        min_one_message: bool,
-    ) -> Result<FetchData> {
-        let data = |records: Vec<u8>| FetchData {
-            records: Bytes::from(records),
-            high_watermark: self.high_watermark,
-            log_start_offset: self.log_start_offset,
-            log_end_offset: self.log_end_offset,
-        };
-        if fetch_offset == self.log_end_offset {
-            return Ok(data(Vec::new()));
-        }
-        let mut segment = match self.segments.floor(fetch_offset) {
-            Some(s)
-                if fetch_offset >= self.log_start_offset && fetch_offset < self.log_end_offset =>
-            {
-                s
-            }
-            _ => return Err(self.out_of_range(fetch_offset)),
-        };
-        loop {
-            if let Some(records) = segment.read(fetch_offset, max_bytes, min_one_message)? {
-                return Ok(data(records));
-            }
-            match self.segments.higher(segment.base_offset()) {
-                Some(next) => segment = next,
-                None => return Ok(data(Vec::new())),
-            }
-        }
-    }
-
-    fn out_of_range(&self, offset: i64) -> Error {
-        Error::OffsetOutOfRange {
-            topic: self.topic.clone(),
-            partition: self.partition,
-            offset,
-            log_start_offset: self.log_start_offset,
-            log_end_offset: self.log_end_offset,
-        }
-    }
-
-    /// ListOffsets by timestamp: the first record whose timestamp is `>= timestamp` (found via
-    /// the first segment whose max timestamp reaches it, then its time index, offset index and
-    /// a scan), or `None` if there is none. The sentinels are the caller's: earliest (-2) is
-    /// [`log_start_offset`](Self::log_start_offset), latest (-1) is
-    /// [`log_end_offset`](Self::log_end_offset), max timestamp (-3) is
-    /// [`max_timestamp_and_offset`](Self::max_timestamp_and_offset).
-    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<TimestampAndOffset>> {
-        match self
-            .segments
-            .iter()
-            .find(|s| s.max_timestamp_and_offset_so_far().timestamp >= timestamp)
-        {
-            Some(segment) => segment.find_offset_by_timestamp(timestamp, self.log_start_offset),
-            None => Ok(None),
-        }
-    }
-
-    /// ListOffsets `MAX_TIMESTAMP` (-3, KIP-734): the first record carrying the log's largest
-    /// timestamp, `None` for an empty log.
-    pub fn max_timestamp_and_offset(&self) -> Result<Option<TimestampAndOffset>> {
-        let mut best: Option<&LogSegment> = None;
-        for segment in self.segments.iter() {
-            let ts = segment.max_timestamp_and_offset_so_far().timestamp;
-            if best.is_none_or(|b| ts > b.max_timestamp_and_offset_so_far().timestamp) {
-                best = Some(segment);
-            }
-        }
-        match best {
-            Some(segment) => segment.max_timestamp_record(),
-            None => Ok(None),
-        }
-    }
-
-    /// The stored batches from the one containing `offset` to the end, each as its own bytes:
-    /// what the test kit shows. Offsets below the log start begin at the first batch.
-    pub fn batches_from(&self, offset: i64) -> StoredBatches<'_> {
-        let segment = self
-            .segments
-            .floor(offset)
-            .or_else(|| self.segments.first());
-        let current = segment.map(|s| {
-            let position = s.offset_index().lookup(offset).position;
-            (s.base_offset(), s.batches_from(u64::from(position)))
-        });
-        StoredBatches {
-            log: self,
-            current,
-            from_offset: offset,
-        }
-    }
-
     /// fsyncs the active segment (rolled segments were flushed when rolled) and moves the
     /// recovery point to the LEO.
     pub fn flush(&mut self) -> Result<()> {
@@ -550,52 +437,6 @@ impl PartitionLog {
         }
         tracing::debug!(topic = %self.topic, partition = self.partition, leo = self.log_end_offset, "closed partition log");
         Ok(())
-    }
-}
-
-/// The batches of a partition from an offset on, read segment by segment (see
-/// [`PartitionLog::batches_from`]).
-pub struct StoredBatches<'a> {
-    log: &'a PartitionLog,
-    current: Option<(i64, FileBatches<'a>)>,
-    from_offset: i64,
-}
-
-impl std::fmt::Debug for StoredBatches<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredBatches")
-            .field("segment", &self.current.as_ref().map(|(base, _)| *base))
-            .field("from_offset", &self.from_offset)
-            .finish()
-    }
-}
-
-impl Iterator for StoredBatches<'_> {
-    type Item = Result<Bytes>;
-
-    fn next(&mut self) -> Option<Result<Bytes>> {
-        loop {
-            let (base, batches) = self.current.as_mut()?;
-            match batches.next_batch() {
-                Ok(Some((_, batch))) => {
-                    if batch.last_offset() >= self.from_offset {
-                        return Some(Ok(Bytes::copy_from_slice(batch.as_bytes())));
-                    }
-                }
-                Ok(None) => {
-                    let base = *base;
-                    self.current = self
-                        .log
-                        .segments
-                        .higher(base)
-                        .map(|s| (s.base_offset(), s.batches_from(0)));
-                }
-                Err(e) => {
-                    self.current = None;
-                    return Some(Err(e));
-                }
-            }
-        }
     }
 }
 
