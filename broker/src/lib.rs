@@ -1,1 +1,32 @@
-//! skeleton
+//! kafkit's broker: a small Kafka-compatible broker that stores partitions in Kafka's own
+//! on-disk format, so the test kit can run real producers against it in-process and read back
+//! exactly what landed on disk.
+//!
+//! # Layout
+//! - [`error`]: the crate's [`Error`](error::Error), each variant mapped to its Kafka error code.
+//! - [`storage`]: partition logs — segments, indexes, recovery, leader epochs, producer state.
+//!
+//! # Example
+//! ```
+//! use kafkit_broker::storage::{partition_dir, LogConfig, PartitionLog};
+//! use kafkit_protocol::RecordBatchBuilder;
+//! use kafkit_protocol::Compression;
+//!
+//! let data_dir = tempfile::tempdir()?;
+//! let dir = partition_dir(data_dir.path(), "orders", 0)?;
+//! let mut log = PartitionLog::open(dir, LogConfig::default(), true, 0)?;
+//!
+//! let mut builder = RecordBatchBuilder::new(Compression::None);
+//! builder.append(1_700_000_000_000, None, Some(b"hi"), &[]);
+//! let mut batch = builder.build()?.to_vec();
+//! let info = log.append_as_leader(&mut batch, 0, 1_700_000_000_001)?;
+//! assert_eq!((info.first_offset, log.log_end_offset()), (0, 1));
+//!
+//! let fetched = log.read(0, 1 << 20, true)?;
+//! assert_eq!(&fetched.records[..], &batch[..]);
+//! log.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod error;
+pub mod storage;
