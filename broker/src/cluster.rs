@@ -112,14 +112,14 @@ impl ClusterState {
     pub(crate) fn open(config: ClusterConfig, brokers: Vec<BrokerInfo>) -> Result<Self> {
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
                 (dir.clone(), None)
             }
             None => {
                 let temp = tempfile::Builder::new()
                     .prefix("kafkit-")
                     .tempdir()
-                    .map_err(|e| Error::io(Path::new("temporary data dir"), e))?;
+                    .map_err(|e| Error::io("create", Path::new("temporary data dir"), e))?;
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
@@ -127,7 +127,7 @@ impl ClusterState {
         let clean = marker.exists();
         if clean {
             // Deleted before loading: a crash while loading makes the next start unclean.
-            std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+            std::fs::remove_file(&marker).map_err(|e| Error::io("remove", &marker, e))?;
         }
         let state = ClusterState {
             config,
@@ -144,9 +144,9 @@ impl ClusterState {
     /// Re-opens every `<topic>-<partition>` directory of the data directory.
     fn load_topics(&self, clean: bool) -> Result<()> {
         let mut found: BTreeMap<String, BTreeMap<i32, PathBuf>> = BTreeMap::new();
-        let entries = std::fs::read_dir(&self.data_dir).map_err(|e| Error::io(&self.data_dir, e))?;
+        let entries = std::fs::read_dir(&self.data_dir).map_err(|e| Error::io("read", &self.data_dir, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&self.data_dir, e))?;
+            let entry = entry.map_err(|e| Error::io("read", &self.data_dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             let Some((topic, partition)) = name.rsplit_once('-') else { continue };
@@ -171,10 +171,11 @@ impl ClusterState {
             let mut states = Vec::with_capacity(count);
             let mut topic_id = None;
             for (index, dir) in partitions {
-                let log = PartitionLog::open(&dir, self.config.log.clone(), clean)?;
+                let log = PartitionLog::open(&dir, self.config.log.clone(), clean, 0)?;
                 topic_id = topic_id.or(log.topic_id());
-                max_producer_id = max_producer_id.max(log.max_producer_id().unwrap_or(-1));
-                let leader_epoch = log.latest_epoch().unwrap_or(0);
+                let newest_producer = log.producer_state_snapshot().iter().map(|p| p.producer_id).max();
+                max_producer_id = max_producer_id.max(newest_producer.unwrap_or(-1));
+                let leader_epoch = log.leader_epoch_cache().latest_epoch().unwrap_or(0);
                 states.push(new_partition(index, &brokers, leader_epoch, log));
             }
             let id = topic_id.unwrap_or_else(Uuid::new_v4);
@@ -237,7 +238,12 @@ impl ClusterState {
         let mut states = Vec::with_capacity(partitions as usize);
         for index in 0..partitions {
             let dir = storage::partition_dir(&self.data_dir, name, index).map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
-            let log = PartitionLog::create(&dir, self.config.log.clone(), id)
+            let mut log_config = self.config.log.clone();
+            if let Some(t) = config.timestamp_type {
+                log_config.message_timestamp_type = t;
+            }
+            let log = PartitionLog::open(&dir, log_config, true, 0)
+                .and_then(|mut log| log.assign_topic_id(id).map(|()| log))
                 .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
             states.push(new_partition(index, &brokers, 0, log));
         }
@@ -274,7 +280,7 @@ impl ClusterState {
             }
         }
         let marker = self.data_dir.join(CLEAN_SHUTDOWN_FILE);
-        std::fs::write(&marker, b"{\"version\":0}\n").map_err(|e| Error::io(&marker, e))?;
+        std::fs::write(&marker, b"{\"version\":0}\n").map_err(|e| Error::io("write", &marker, e))?;
         Ok(())
     }
 }

@@ -185,6 +185,17 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A setting that cannot work (no brokers, a port that cannot be bound, ...).
+    #[error("invalid broker configuration: {0}")]
+    Config(String),
+    /// A data directory whose contents do not add up.
+    #[error("corrupt data directory {path}: {reason}")]
+    Corrupt {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -206,7 +217,8 @@ impl Error {
             | Error::CorruptIndex { .. }
             | Error::CorruptCheckpoint { .. }
             | Error::InvalidPartitionDir { .. } => ErrorCode::KafkaStorageError,
-            Error::InvalidOffset { .. } | Error::InvalidConfig { .. } => {
+            Error::Corrupt { .. } => ErrorCode::KafkaStorageError,
+            Error::InvalidOffset { .. } | Error::InvalidConfig { .. } | Error::Config(_) => {
                 ErrorCode::UnknownServerError
             }
         }

@@ -3,8 +3,14 @@
 //! exactly what landed on disk.
 //!
 //! # Layout
-//! - [`error`]: the crate's [`Error`](error::Error), each variant mapped to its Kafka error code.
+//! - [`cluster`]: [`Cluster`] (N nodes on loopback ports, one shared set of logs) and its state.
+//! - [`config`]: [`ClusterConfig`] and per-topic [`TopicConfig`](config::TopicConfig).
+//! - [`server`]: listeners and the per-connection loop (any byte stream, not only TCP).
+//! - [`handlers`]: one module per API, in ApiKey order.
+//! - [`log_validator`]: Kafka's produce validation and its error codes.
 //! - [`storage`]: partition logs — segments, indexes, recovery, leader epochs, producer state.
+//! - [`dump_log`]: the `kafkit-broker dump-log` report.
+//! - [`error`]: the crate's [`Error`](error::Error), each variant mapped to its Kafka error code.
 //!
 //! # Example
 //! ```
@@ -28,5 +34,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cluster;
+pub mod config;
+pub mod dump_log;
 pub mod error;
+pub mod handlers;
+pub mod log_validator;
+pub mod server;
 pub mod storage;
+
+pub use cluster::{Cluster, ClusterState};
+pub use config::ClusterConfig;
+pub use error::{Error, Result};

@@ -51,7 +51,8 @@ async fn produce_all(bootstrap: &str, topic: &str, codec: &str) -> BTreeMap<(i32
     }
     let mut stored = BTreeMap::new();
     for (delivery, record) in sends {
-        let (partition, offset) = delivery.await.expect("delivery future").expect("delivered");
+        let d = delivery.await.expect("delivery future").expect("delivered");
+        let (partition, offset) = (d.partition, d.offset);
         assert!(stored.insert((partition, offset), record).is_none(), "two records at {partition}/{offset}");
     }
     stored

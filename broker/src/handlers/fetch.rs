@@ -110,5 +110,5 @@ fn read_partition(
         tracing::warn!(topic, partition = fp.partition, error = %e, "fetch read failed");
         e.error_code()
     })?;
-    Ok((records, hw, log_start))
+    Ok((records.records, hw, log_start))
 }

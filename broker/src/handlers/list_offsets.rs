@@ -79,18 +79,26 @@ fn lookup(
         (p.log.clone(), p.leader_epoch)
     };
     let log = lock_log(&log);
-    let epoch_of = |offset: i64| log.epoch_for_offset(offset).unwrap_or(leader_epoch);
+    let found = |r: Option<crate::storage::TimestampAndOffset>| match r {
+        Some(t) => (t.timestamp, t.offset, t.leader_epoch.unwrap_or(leader_epoch)),
+        None => (-1, -1, -1),
+    };
     match timestamp {
-        EARLIEST => Ok((-1, log.log_start_offset(), epoch_of(log.log_start_offset()))),
+        EARLIEST => Ok((-1, log.log_start_offset(), leader_epoch_at(&log, log.log_start_offset(), leader_epoch))),
         LATEST => Ok((-1, log.high_watermark(), leader_epoch)),
-        MAX_TIMESTAMP if version >= 7 => match log.max_timestamp_and_offset() {
-            Some((ts, offset)) => Ok((ts, offset, epoch_of(offset))),
-            None => Ok((-1, -1, -1)),
-        },
+        MAX_TIMESTAMP if version >= 7 => log.max_timestamp_and_offset().map(found).map_err(|e| e.error_code()),
         ts if ts < 0 => Err(ErrorCode::UnsupportedVersion),
-        ts => match log.offset_for_timestamp(ts).map_err(|e| e.error_code())? {
-            Some((found_ts, offset)) => Ok((found_ts, offset, epoch_of(offset))),
-            None => Ok((-1, -1, -1)),
-        },
+        ts => log.offset_for_timestamp(ts).map(found).map_err(|e| e.error_code()),
     }
+}
+
+/// The leader epoch in which `offset` was written: the last epoch-cache entry starting at or
+/// before it.
+fn leader_epoch_at(log: &crate::storage::PartitionLog, offset: i64, current: i32) -> i32 {
+    log.leader_epoch_cache()
+        .entries()
+        .iter()
+        .rev()
+        .find(|e| e.start_offset <= offset)
+        .map_or(current, |e| e.epoch)
 }

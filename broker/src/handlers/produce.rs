@@ -27,6 +27,7 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
+use kafkit_protocol::record::{RecordBatchMut, TimestampType};
 use kafkit_protocol::ErrorCode;
 
 use super::metadata::INTERNAL_TOPICS;
@@ -147,8 +148,15 @@ fn produce_partition(
         Err(e) => return validation_failure(ctx, index, &log, e),
     };
     let mut batch = records[..validated.size].to_vec();
+    if validated.timestamp_type == TimestampType::CreateTime {
+        // Kafka's LogValidator corrects a header max timestamp that disagrees with the records
+        // (recomputing the CRC); LogAppendTime is stamped by the log itself.
+        if let Ok(mut m) = RecordBatchMut::new(&mut batch) {
+            m.set_max_timestamp(TimestampType::CreateTime, validated.max_timestamp);
+        }
+    }
     let mut log = lock_log(&log);
-    match log.append_as_leader(&mut batch, leader_epoch, validated.timestamp_type, validated.max_timestamp, now) {
+    match log.append_as_leader(&mut batch, leader_epoch, now) {
         Ok(info) => {
             let log_start_offset = log.log_start_offset();
             drop(log);
@@ -156,7 +164,7 @@ fn produce_partition(
             PartitionProduceResponse::default()
                 .with_index(index)
                 .with_base_offset(info.first_offset)
-                .with_log_append_time_ms(info.log_append_time_ms)
+                .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
                 .with_log_start_offset(log_start_offset)
         }
         Err(e) => {

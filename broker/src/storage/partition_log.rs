@@ -430,8 +430,8 @@ impl PartitionLog {
 
     /// Clean close: each segment gets its final time-index entry, trimmed indexes and an fsync.
     /// Dropping a `PartitionLog` without closing it is what a crash looks like to the next
-    /// open.
-    pub fn close(mut self) -> Result<()> {
+    /// open. The log holds no segments afterwards: reopen it to use it again.
+    pub fn close(&mut self) -> Result<()> {
         for segment in self.segments.take_all() {
             segment.close()?;
         }

@@ -56,7 +56,7 @@ fn reopen_after_clean_close_trusts_the_indexes(partition: Partition) {
     log.close().expect("close");
     let closed = segment_files(&partition.dir);
 
-    let log = open(&partition.dir, &config());
+    let mut log = open(&partition.dir, &config());
     assert_eq!(
         (
             log.log_end_offset(),
@@ -106,7 +106,7 @@ fn recovery_after_a_crash_rebuilds_indexes_byte_for_byte(partition: Partition) {
             fs::write(&path, vec![0x5a; len]).expect("scribble");
         }
     }
-    let recovered = open_unclean(&crash_image, &config());
+    let mut recovered = open_unclean(&crash_image, &config());
     assert_eq!(recovered.log_end_offset(), leo);
     assert_eq!(stored(&recovered), batches);
     assert_eq!(recovered.leader_epoch_cache().latest_epoch(), Some(2));
@@ -245,7 +245,7 @@ fn clean_open_rebuilds_a_missing_or_corrupt_index_and_deletes_orphans(partition:
     )
     .expect("orphan");
 
-    let log = open(&partition.dir, &config());
+    let mut log = open(&partition.dir, &config());
     log.close().expect("close");
     assert_eq!(segment_files(&partition.dir), closed);
 }
