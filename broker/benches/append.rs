@@ -21,12 +21,7 @@ fn batch_16k() -> Vec<u8> {
     let mut b = RecordBatchBuilder::new(Compression::None);
     let value = vec![0x61u8; 1000];
     for i in 0..16 {
-        b.append(
-            T0 + i,
-            Some(format!("key-{i}").as_bytes()),
-            Some(&value),
-            &[],
-        );
+        b.append(T0 + i, Some(format!("key-{i}").as_bytes()), Some(&value), &[]);
     }
     b.into_vec().expect("build")
 }

@@ -78,7 +78,10 @@ pub struct Metadata {
 impl Metadata {
     /// The partition `topic`/`partition`, if it exists.
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionState> {
-        self.topics.get(topic)?.partitions.get(usize::try_from(partition).ok()?)
+        self.topics
+            .get(topic)?
+            .partitions
+            .get(usize::try_from(partition).ok()?)
     }
 
     /// The node `node_id`.
@@ -133,7 +136,10 @@ impl ClusterState {
             config,
             data_dir,
             _temp_dir: temp_dir,
-            metadata: RwLock::new(Metadata { brokers, topics: BTreeMap::new() }),
+            metadata: RwLock::new(Metadata {
+                brokers,
+                topics: BTreeMap::new(),
+            }),
             next_producer_id: AtomicI64::new(1000),
             appended: tokio::sync::Notify::new(),
         };
@@ -149,12 +155,19 @@ impl ClusterState {
             let entry = entry.map_err(|e| Error::io("read", &self.data_dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let Some((topic, partition)) = name.rsplit_once('-') else { continue };
-            let Ok(partition) = partition.parse::<i32>() else { continue };
+            let Some((topic, partition)) = name.rsplit_once('-') else {
+                continue;
+            };
+            let Ok(partition) = partition.parse::<i32>() else {
+                continue;
+            };
             if storage::validate_topic_name(topic).is_err() || !entry.path().is_dir() {
                 continue;
             }
-            found.entry(topic.to_string()).or_default().insert(partition, entry.path());
+            found
+                .entry(topic.to_string())
+                .or_default()
+                .insert(partition, entry.path());
         }
         let mut metadata = self.metadata_mut();
         let brokers: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
@@ -165,7 +178,10 @@ impl ClusterState {
             if partitions.keys().copied().ne(0..count as i32) {
                 return Err(Error::Corrupt {
                     path: self.data_dir.clone(),
-                    reason: format!("topic {topic} has partition directories {:?}, not 0..{count}", partitions.keys()),
+                    reason: format!(
+                        "topic {topic} has partition directories {:?}, not 0..{count}",
+                        partitions.keys()
+                    ),
                 });
             }
             let mut states = Vec::with_capacity(count);
@@ -180,9 +196,18 @@ impl ClusterState {
             }
             let id = topic_id.unwrap_or_else(Uuid::new_v4);
             tracing::info!(%topic, partitions = count, "loaded topic");
-            metadata.topics.insert(topic.clone(), TopicState { name: topic, id, config: TopicConfig::default(), partitions: states });
+            metadata.topics.insert(
+                topic.clone(),
+                TopicState {
+                    name: topic,
+                    id,
+                    config: TopicConfig::default(),
+                    partitions: states,
+                },
+            );
         }
-        self.next_producer_id.fetch_max(max_producer_id + 1, Ordering::Relaxed);
+        self.next_producer_id
+            .fetch_max(max_producer_id + 1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -220,24 +245,42 @@ impl ClusterState {
 
     /// Creates a topic with `partitions` partitions, leaders spread round-robin over the nodes.
     /// Errors: INVALID_TOPIC_EXCEPTION for a bad name, TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS.
-    pub fn create_topic(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<Uuid, (ErrorCode, String)> {
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<Uuid, (ErrorCode, String)> {
         storage::validate_topic_name(name).map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
         if partitions < 1 {
-            return Err((ErrorCode::InvalidPartitions, format!("number of partitions must be at least 1, got {partitions}")));
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("number of partitions must be at least 1, got {partitions}"),
+            ));
         }
         let mut metadata = self.metadata_mut();
         if metadata.topics.contains_key(name) {
-            return Err((ErrorCode::TopicAlreadyExists, format!("topic '{name}' already exists")));
+            return Err((
+                ErrorCode::TopicAlreadyExists,
+                format!("topic '{name}' already exists"),
+            ));
         }
-        let collides = metadata.topics.keys().find(|t| t.replace('.', "_") == name.replace('.', "_"));
+        let collides = metadata
+            .topics
+            .keys()
+            .find(|t| t.replace('.', "_") == name.replace('.', "_"));
         if let Some(other) = collides {
-            return Err((ErrorCode::InvalidTopicException, format!("topic '{name}' collides with existing topic '{other}'")));
+            return Err((
+                ErrorCode::InvalidTopicException,
+                format!("topic '{name}' collides with existing topic '{other}'"),
+            ));
         }
         let id = Uuid::new_v4();
         let brokers: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
         let mut states = Vec::with_capacity(partitions as usize);
         for index in 0..partitions {
-            let dir = storage::partition_dir(&self.data_dir, name, index).map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
+            let dir = storage::partition_dir(&self.data_dir, name, index)
+                .map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
             let mut log_config = self.config.log.clone();
             if let Some(t) = config.timestamp_type {
                 log_config.message_timestamp_type = t;
@@ -254,13 +297,25 @@ impl ClusterState {
             }
         }
         tracing::info!(topic = name, partitions, %id, "created topic");
-        metadata.topics.insert(name.to_string(), TopicState { name: name.to_string(), id, config, partitions: states });
+        metadata.topics.insert(
+            name.to_string(),
+            TopicState {
+                name: name.to_string(),
+                id,
+                config,
+                partitions: states,
+            },
+        );
         Ok(id)
     }
 
     /// Deletes a topic and its files.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ErrorCode> {
-        let topic = self.metadata_mut().topics.remove(name).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        let topic = self
+            .metadata_mut()
+            .topics
+            .remove(name)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         for p in &topic.partitions {
             let dir = lock_log(&p.log).dir().to_path_buf();
             if let Err(e) = std::fs::remove_dir_all(&dir) {
@@ -296,7 +351,13 @@ fn new_partition(index: i32, brokers: &[i32], leader_epoch: i32, log: PartitionL
     let n = brokers.len().max(1);
     let first = index as usize % n;
     let replicas: Vec<i32> = (0..brokers.len()).map(|i| brokers[(first + i) % n]).collect();
-    PartitionState { index, leader: replicas.first().copied(), leader_epoch, replicas, log: Arc::new(Mutex::new(log)) }
+    PartitionState {
+        index,
+        leader: replicas.first().copied(),
+        leader_epoch,
+        replicas,
+        log: Arc::new(Mutex::new(log)),
+    }
 }
 
 /// A running cluster: the shared state plus one listener task per node.
@@ -334,7 +395,11 @@ impl Cluster {
         }
         let mut listeners = Vec::with_capacity(config.brokers);
         for i in 0..config.brokers {
-            let port = if config.port == 0 { 0 } else { config.port.saturating_add(i as u16) };
+            let port = if config.port == 0 {
+                0
+            } else {
+                config.port.saturating_add(i as u16)
+            };
             let addr = format!("{}:{port}", config.host);
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
@@ -343,27 +408,51 @@ impl Cluster {
         }
         let mut addrs = Vec::with_capacity(listeners.len());
         for l in &listeners {
-            addrs.push(l.local_addr().map_err(|e| Error::Config(format!("listener address: {e}")))?);
+            addrs.push(
+                l.local_addr()
+                    .map_err(|e| Error::Config(format!("listener address: {e}")))?,
+            );
         }
         let brokers = addrs
             .iter()
             .enumerate()
-            .map(|(i, a)| BrokerInfo { node_id: i as i32, host: config.host.clone(), port: i32::from(a.port()), up: true })
+            .map(|(i, a)| BrokerInfo {
+                node_id: i as i32,
+                host: config.host.clone(),
+                port: i32::from(a.port()),
+                up: true,
+            })
             .collect();
         let state = Arc::new(ClusterState::open(config, brokers)?);
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         let tasks = listeners
             .into_iter()
             .enumerate()
-            .map(|(i, l)| tokio::spawn(crate::server::run_listener(state.clone(), i as i32, l, rx.clone())))
+            .map(|(i, l)| {
+                tokio::spawn(crate::server::run_listener(
+                    state.clone(),
+                    i as i32,
+                    l,
+                    rx.clone(),
+                ))
+            })
             .collect();
         tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
-        Ok(Cluster { state, addrs, shutdown, tasks })
+        Ok(Cluster {
+            state,
+            addrs,
+            shutdown,
+            tasks,
+        })
     }
 
     /// `host:port` of every node, comma-separated: what clients take as `bootstrap.servers`.
     pub fn bootstrap_servers(&self) -> String {
-        self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        self.addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Each node's listening address, by node id.

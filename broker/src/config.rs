@@ -82,8 +82,11 @@ impl TopicConfig {
                 })
             }
             "max.message.bytes" => {
-                self.max_message_bytes =
-                    Some(value.parse().map_err(|_| format!("invalid value {value:?} for max.message.bytes"))?)
+                self.max_message_bytes = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("invalid value {value:?} for max.message.bytes"))?,
+                )
             }
             "cleanup.policy" => self.compacted = value.split(',').any(|p| p.trim() == "compact"),
             _ => {}

@@ -35,7 +35,9 @@ pub fn dump_file(path: &Path, records: bool) -> std::io::Result<DumpReport> {
     } else if name.ends_with(".index") {
         dump_index(&bytes, base_offset, 8, &mut report);
     } else {
-        report.problems.push(format!("{name}: not a .log, .index or .timeindex file"));
+        report
+            .problems
+            .push(format!("{name}: not a .log, .index or .timeindex file"));
     }
     for p in &report.problems {
         let _ = writeln!(report.text, "CORRUPTION: {p}");
@@ -80,7 +82,10 @@ fn dump_log(bytes: &[u8], base_offset: i64, records: bool, report: &mut DumpRepo
             batch.crc(),
         );
         if !valid {
-            report.problems.push(format!("position {position}: crc {:#010x} does not match the batch", batch.crc()));
+            report.problems.push(format!(
+                "position {position}: crc {:#010x} does not match the batch",
+                batch.crc()
+            ));
         }
         if batch.base_offset() < expected_next {
             report.problems.push(format!(
@@ -98,8 +103,14 @@ fn dump_log(bytes: &[u8], base_offset: i64, records: bool, report: &mut DumpRepo
                 for r in iter {
                     match r {
                         Ok(r) if records => {
-                            let ts = if r.timestamp == NO_TIMESTAMP { "none".to_string() } else { r.timestamp.to_string() };
-                            let show = |b: Option<&[u8]>| b.map_or("null".to_string(), |b| String::from_utf8_lossy(b).into_owned());
+                            let ts = if r.timestamp == NO_TIMESTAMP {
+                                "none".to_string()
+                            } else {
+                                r.timestamp.to_string()
+                            };
+                            let show = |b: Option<&[u8]>| {
+                                b.map_or("null".to_string(), |b| String::from_utf8_lossy(b).into_owned())
+                            };
                             let headers: Vec<String> = r
                                 .headers
                                 .map(|h| format!("{}={}", String::from_utf8_lossy(h.key), show(h.value)))
@@ -137,7 +148,10 @@ fn dump_log(bytes: &[u8], base_offset: i64, records: bool, report: &mut DumpRepo
 
 fn dump_index(bytes: &[u8], base_offset: i64, entry: usize, report: &mut DumpReport) {
     if bytes.len() % entry != 0 {
-        report.problems.push(format!("index length {} is not a multiple of {entry}", bytes.len()));
+        report.problems.push(format!(
+            "index length {} is not a multiple of {entry}",
+            bytes.len()
+        ));
     }
     let mut last: Option<(i64, i64)> = None;
     for (i, e) in bytes.chunks_exact(entry).enumerate() {
@@ -162,7 +176,9 @@ fn dump_index(bytes: &[u8], base_offset: i64, entry: usize, report: &mut DumpRep
         }
         if let Some((k, v)) = last {
             if key < k || value < v {
-                report.problems.push(format!("entry {i} ({key}, {value}) goes backwards from ({k}, {v})"));
+                report.problems.push(format!(
+                    "entry {i} ({key}, {value}) goes backwards from ({k}, {v})"
+                ));
             }
         }
         last = Some((key, value));

@@ -47,9 +47,7 @@ pub enum Error {
     #[error(transparent)]
     Protocol(#[from] kafkit_protocol::Error),
     /// The batch is larger than `segment.bytes`: Kafka's `RecordBatchTooLargeException`.
-    #[error(
-        "record batch of {size} bytes for {topic}-{partition} exceeds segment.bytes {segment_bytes}"
-    )]
+    #[error("record batch of {size} bytes for {topic}-{partition} exceeds segment.bytes {segment_bytes}")]
     RecordListTooLarge {
         /// Topic.
         topic: String,
@@ -144,9 +142,7 @@ pub enum Error {
     },
     /// An offset that does not fit the segment (relative offset outside `0..=i32::MAX`) or an
     /// index append that is not monotonic.
-    #[error(
-        "invalid offset {offset} for segment with base offset {base_offset} ({path}): {reason}"
-    )]
+    #[error("invalid offset {offset} for segment with base offset {base_offset} ({path}): {reason}")]
     InvalidOffset {
         /// The file involved.
         path: PathBuf,

@@ -13,15 +13,15 @@ use kafkit_protocol::request::{decode_request, RequestBody};
 use crate::cluster::ClusterState;
 use crate::Result;
 
-pub mod produce;
-pub mod fetch;
-pub mod list_offsets;
-pub mod metadata;
-pub mod find_coordinator;
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_topics;
+pub mod fetch;
+pub mod find_coordinator;
 pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
 
 /// What a handler needs to know about where a request arrived.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,12 @@ pub async fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Repl
     let response = match request.body {
         RequestBody::Produce(r) => match produce::handle(ctx, version, r) {
             produce::Outcome::Respond(resp) => encode(header, &resp)?,
-            produce::Outcome::NoResponse { failed } => return Ok(Reply { response: None, close: failed }),
+            produce::Outcome::NoResponse { failed } => {
+                return Ok(Reply {
+                    response: None,
+                    close: failed,
+                })
+            }
         },
         RequestBody::Fetch(r) => encode(header, &fetch_with_wait(ctx, version, &r).await)?,
         RequestBody::ListOffsets(r) => encode(header, &list_offsets::handle(ctx, version, r))?,
@@ -75,13 +80,18 @@ pub async fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Repl
             out.freeze()
         }
         _ => {
-            return Err(crate::Error::Protocol(kafkit_protocol::Error::UnsupportedVersion {
-                api_key: header.request_api_key,
-                version,
-            }))
+            return Err(crate::Error::Protocol(
+                kafkit_protocol::Error::UnsupportedVersion {
+                    api_key: header.request_api_key,
+                    version,
+                },
+            ))
         }
     };
-    Ok(Reply { response: Some(response), close: false })
+    Ok(Reply {
+        response: Some(response),
+        close: false,
+    })
 }
 
 /// Fetch with Kafka's long poll: when the first read returns fewer than `min_bytes` and no
@@ -91,14 +101,20 @@ async fn fetch_with_wait(
     version: i16,
     request: &kafka_protocol::messages::FetchRequest,
 ) -> kafka_protocol::messages::FetchResponse {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(request.max_wait_ms.max(0) as u64);
     loop {
         // Registered before reading, so an append between the read and the wait is not missed.
         let appended = ctx.state.appended().notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
         let outcome = fetch::handle(ctx, version, request);
-        let failed = outcome.response.responses.iter().flat_map(|t| &t.partitions).any(|p| p.error_code != 0);
+        let failed = outcome
+            .response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .any(|p| p.error_code != 0);
         let enough = outcome.bytes >= request.min_bytes.max(0) as usize && outcome.bytes > 0;
         if enough || failed || request.min_bytes <= 0 || tokio::time::Instant::now() >= deadline {
             return outcome.response;
@@ -112,7 +128,12 @@ async fn fetch_with_wait(
 /// Encodes a response frame: length prefix, response header of the API's header version, body.
 fn encode<R: Encodable + HeaderVersion>(request: &RequestHeader, body: &R) -> Result<Bytes> {
     let mut out = BytesMut::with_capacity(128);
-    kafkit_protocol::frame::encode_response_frame(&mut out, request.correlation_id, request.request_api_version, body)?;
+    kafkit_protocol::frame::encode_response_frame(
+        &mut out,
+        request.correlation_id,
+        request.request_api_version,
+        body,
+    )?;
     Ok(out.freeze())
 }
 

@@ -61,7 +61,12 @@ pub struct ValidationError {
 
 impl ValidationError {
     fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
-        ValidationError { code, message: None, record_errors: Vec::new(), reason: reason.into() }
+        ValidationError {
+            code,
+            message: None,
+            record_errors: Vec::new(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -97,7 +102,12 @@ pub fn validate_records(
     // ProduceRequest.validateRecords: framing, one v2 batch, zstd needs v7+.
     let mut batches = Batches::new(records);
     let batch = match batches.next() {
-        None => return Err(ValidationError::new(ErrorCode::InvalidRecord, "produce request must have at least one record batch")),
+        None => {
+            return Err(ValidationError::new(
+                ErrorCode::InvalidRecord,
+                "produce request must have at least one record batch",
+            ))
+        }
         Some(result) => result?,
     };
     debug_assert_eq!(batch.magic(), MAGIC_V2);
@@ -118,7 +128,10 @@ pub fn validate_records(
     if batch.base_offset() != 0 {
         return Err(ValidationError::new(
             ErrorCode::InvalidRecord,
-            format!("the base offset of the record batch should be 0, but it is {}", batch.base_offset()),
+            format!(
+                "the base offset of the record batch should be 0, but it is {}",
+                batch.base_offset()
+            ),
         ));
     }
     if batch.size_in_bytes() > config.max_message_bytes {
@@ -151,18 +164,28 @@ pub fn validate_records(
 /// Walks every record: structural failures fail the batch at once (INVALID_RECORD, no record
 /// errors); timestamp and key failures are collected per record, as `processRecordErrors` does.
 /// Returns the largest record timestamp.
-fn validate_each_record(batch: &RecordBatch<'_>, config: &ValidationConfig, now_ms: i64) -> Result<i64, ValidationError> {
+fn validate_each_record(
+    batch: &RecordBatch<'_>,
+    config: &ValidationConfig,
+    now_ms: i64,
+) -> Result<i64, ValidationError> {
     let mut scratch = Vec::new();
     let mut max_ts = NO_TIMESTAMP;
     let mut record_errors = Vec::new();
     let mut any_timestamp_error = false;
     let log_append_bit = batch.timestamp_type() == TimestampType::LogAppendTime;
-    for (index, record) in batch.records(&mut scratch, config.max_decompressed_bytes)?.enumerate() {
+    for (index, record) in batch
+        .records(&mut scratch, config.max_decompressed_bytes)?
+        .enumerate()
+    {
         let record = record?;
         let index = index as i32;
         max_ts = max_ts.max(record.timestamp);
         if config.compacted && record.key.is_none() {
-            record_errors.push((index, "Compacted topic cannot accept message without key in topic partition.".to_string()));
+            record_errors.push((
+                index,
+                "Compacted topic cannot accept message without key in topic partition.".to_string(),
+            ));
             continue;
         }
         if config.timestamp_type == TimestampType::CreateTime && record.timestamp != NO_TIMESTAMP {
@@ -185,7 +208,8 @@ fn validate_each_record(batch: &RecordBatch<'_>, config: &ValidationConfig, now_
             any_timestamp_error = true;
             record_errors.push((
                 index,
-                "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.".to_string(),
+                "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime."
+                    .to_string(),
             ));
         }
     }
@@ -193,7 +217,10 @@ fn validate_each_record(batch: &RecordBatch<'_>, config: &ValidationConfig, now_
         return Ok(max_ts);
     }
     let (code, message) = if any_timestamp_error {
-        (ErrorCode::InvalidTimestamp, "One or more records have been rejected due to invalid timestamp".to_string())
+        (
+            ErrorCode::InvalidTimestamp,
+            "One or more records have been rejected due to invalid timestamp".to_string(),
+        )
     } else {
         let shown: Vec<&str> = record_errors.iter().take(3).map(|(_, m)| m.as_str()).collect();
         (
@@ -205,7 +232,12 @@ fn validate_each_record(batch: &RecordBatch<'_>, config: &ValidationConfig, now_
             ),
         )
     };
-    Err(ValidationError { code, reason: message.clone(), message: Some(message), record_errors })
+    Err(ValidationError {
+        code,
+        reason: message.clone(),
+        message: Some(message),
+        record_errors,
+    })
 }
 
 #[cfg(test)]
@@ -231,14 +263,23 @@ mod tests {
     #[test]
     fn a_good_batch_passes_with_its_max_timestamp() {
         let ok = check(&batch(Compression::Lz4, &[NOW - 5, NOW - 1, NOW - 3])).expect("valid");
-        assert_eq!((ok.records_count, ok.max_timestamp, ok.timestamp_type), (3, NOW - 1, TimestampType::CreateTime));
+        assert_eq!(
+            (ok.records_count, ok.max_timestamp, ok.timestamp_type),
+            (3, NOW - 1, TimestampType::CreateTime)
+        );
     }
 
     #[test]
     fn log_append_time_topics_stamp_now() {
-        let config = ValidationConfig { timestamp_type: TimestampType::LogAppendTime, ..Default::default() };
+        let config = ValidationConfig {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..Default::default()
+        };
         let ok = validate_records(&batch(Compression::None, &[5]), 9, &config, NOW).expect("valid");
-        assert_eq!((ok.timestamp_type, ok.max_timestamp), (TimestampType::LogAppendTime, NOW));
+        assert_eq!(
+            (ok.timestamp_type, ok.max_timestamp),
+            (TimestampType::LogAppendTime, NOW)
+        );
     }
 
     #[rstest]
@@ -268,8 +309,14 @@ mod tests {
     #[test]
     fn oversized_batch_is_message_too_large() {
         let b = batch(Compression::None, &[NOW]);
-        let config = ValidationConfig { max_message_bytes: b.len() - 1, ..Default::default() };
-        assert_eq!(validate_records(&b, 9, &config, NOW).expect_err("big").code, ErrorCode::MessageTooLarge);
+        let config = ValidationConfig {
+            max_message_bytes: b.len() - 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_records(&b, 9, &config, NOW).expect_err("big").code,
+            ErrorCode::MessageTooLarge
+        );
     }
 
     #[test]
@@ -282,12 +329,18 @@ mod tests {
 
     #[test]
     fn timestamps_out_of_range_are_per_record_errors() {
-        let b = batch(Compression::Gzip, &[NOW, NOW + 3_600_001, NOW - 10, NOW + 7_200_000]);
+        let b = batch(
+            Compression::Gzip,
+            &[NOW, NOW + 3_600_001, NOW - 10, NOW + 7_200_000],
+        );
         let err = check(&b).expect_err("future timestamps");
         assert_eq!(err.code, ErrorCode::InvalidTimestamp);
         let indexes: Vec<i32> = err.record_errors.iter().map(|(i, _)| *i).collect();
         assert_eq!(indexes, [1, 3]);
-        assert_eq!(err.message.as_deref(), Some("One or more records have been rejected due to invalid timestamp"));
+        assert_eq!(
+            err.message.as_deref(),
+            Some("One or more records have been rejected due to invalid timestamp")
+        );
     }
 
     #[test]
@@ -295,11 +348,17 @@ mod tests {
         let mut b = RecordBatchBuilder::new(Compression::None);
         b.append(NOW, None, Some(b"v"), &[]);
         b.append(NOW, Some(b"k"), Some(b"v"), &[]);
-        let config = ValidationConfig { compacted: true, ..Default::default() };
+        let config = ValidationConfig {
+            compacted: true,
+            ..Default::default()
+        };
         let err = validate_records(b.build().expect("build"), 9, &config, NOW).expect_err("null key");
         assert_eq!(err.code, ErrorCode::InvalidRecord);
         assert_eq!(err.record_errors.len(), 1);
-        assert!(err.message.as_deref().is_some_and(|m| m.contains("1 record errors")));
+        assert!(err
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("1 record errors")));
     }
 
     #[test]
@@ -309,7 +368,10 @@ mod tests {
         for _ in 0..8 {
             b.append(NOW, None, Some(&big), &[]);
         }
-        let config = ValidationConfig { max_decompressed_bytes: 1 << 20, ..Default::default() };
+        let config = ValidationConfig {
+            max_decompressed_bytes: 1 << 20,
+            ..Default::default()
+        };
         let err = validate_records(b.build().expect("build"), 9, &config, NOW).expect_err("bomb");
         assert_eq!(err.code, ErrorCode::UnknownServerError);
     }

@@ -79,7 +79,11 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
-    let ctx = HandlerContext { state: &state, node_id, connection_id };
+    let ctx = HandlerContext {
+        state: &state,
+        node_id,
+        connection_id,
+    };
     let max_frame = state.config().socket_request_max_bytes;
     let (mut reader, mut writer) = tokio::io::split(io);
     let mut input = BytesMut::with_capacity(64 * 1024);

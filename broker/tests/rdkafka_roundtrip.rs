@@ -45,15 +45,29 @@ async fn produce_all(bootstrap: &str, topic: &str, codec: &str) -> BTreeMap<(i32
             .key(&key)
             .payload(&value)
             .timestamp(timestamp)
-            .headers(OwnedHeaders::new().insert(Header { key: "trace", value: Some(&header) }));
+            .headers(OwnedHeaders::new().insert(Header {
+                key: "trace",
+                value: Some(&header),
+            }));
         let delivery = producer.send_result(record).expect("enqueue");
-        sends.push((delivery, Stored { key: key.into_bytes(), value: value.into_bytes(), header: header.into_bytes(), timestamp }));
+        sends.push((
+            delivery,
+            Stored {
+                key: key.into_bytes(),
+                value: value.into_bytes(),
+                header: header.into_bytes(),
+                timestamp,
+            },
+        ));
     }
     let mut stored = BTreeMap::new();
     for (delivery, record) in sends {
         let d = delivery.await.expect("delivery future").expect("delivered");
         let (partition, offset) = (d.partition, d.offset);
-        assert!(stored.insert((partition, offset), record).is_none(), "two records at {partition}/{offset}");
+        assert!(
+            stored.insert((partition, offset), record).is_none(),
+            "two records at {partition}/{offset}"
+        );
     }
     stored
 }
@@ -67,15 +81,22 @@ fn consume_all(bootstrap: &str, topic: &str, expected: usize) -> BTreeMap<(i32, 
         .expect("consumer");
     let mut assignment = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        assignment.add_partition_offset(topic, p, Offset::Beginning).expect("assign");
+        assignment
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .expect("assign");
     }
     consumer.assign(&assignment).expect("assign");
     let mut read = BTreeMap::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while read.len() < expected && std::time::Instant::now() < deadline {
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
         let m = message.expect("consume");
-        let header = m.headers().and_then(|h| h.get_as::<[u8]>(0).ok()).and_then(|h| h.value.map(<[u8]>::to_vec));
+        let header = m
+            .headers()
+            .and_then(|h| h.get_as::<[u8]>(0).ok())
+            .and_then(|h| h.value.map(<[u8]>::to_vec));
         let stored = Stored {
             key: m.key().expect("key").to_vec(),
             value: m.payload().expect("value").to_vec(),
@@ -92,7 +113,11 @@ fn consume_all(bootstrap: &str, topic: &str, expected: usize) -> BTreeMap<(i32, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn librdkafka_round_trips_every_codec() {
     let dir = tempfile::tempdir().expect("data dir");
-    let config = ClusterConfig { num_partitions: PARTITIONS, data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+    let config = ClusterConfig {
+        num_partitions: PARTITIONS,
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
     let cluster = Cluster::start(config).await.expect("cluster");
     let bootstrap = cluster.bootstrap_servers();
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
@@ -100,13 +125,26 @@ async fn librdkafka_round_trips_every_codec() {
         let produced = produce_all(&bootstrap, &topic, codec).await;
         assert_eq!(produced.len(), RECORDS);
         for p in 0..PARTITIONS {
-            let offsets: Vec<i64> = produced.keys().filter(|(part, _)| *part == p).map(|(_, o)| *o).collect();
-            assert_eq!(offsets, (0..offsets.len() as i64).collect::<Vec<_>>(), "{codec}: partition {p} offsets");
+            let offsets: Vec<i64> = produced
+                .keys()
+                .filter(|(part, _)| *part == p)
+                .map(|(_, o)| *o)
+                .collect();
+            assert_eq!(
+                offsets,
+                (0..offsets.len() as i64).collect::<Vec<_>>(),
+                "{codec}: partition {p} offsets"
+            );
         }
         let b = bootstrap.clone();
         let t = topic.clone();
-        let consumed = tokio::task::spawn_blocking(move || consume_all(&b, &t, RECORDS)).await.expect("consumer task");
-        assert_eq!(consumed, produced, "{codec}: consumed records differ from acknowledged ones");
+        let consumed = tokio::task::spawn_blocking(move || consume_all(&b, &t, RECORDS))
+            .await
+            .expect("consumer task");
+        assert_eq!(
+            consumed, produced,
+            "{codec}: consumed records differ from acknowledged ones"
+        );
     }
     cluster.shutdown().await.expect("clean shutdown");
     let mut files = 0;
@@ -125,5 +163,9 @@ async fn librdkafka_round_trips_every_codec() {
             }
         }
     }
-    assert_eq!(files, 5 * PARTITIONS as usize * 3, "one segment (log + 2 indexes) per partition");
+    assert_eq!(
+        files,
+        5 * PARTITIONS as usize * 3,
+        "one segment (log + 2 indexes) per partition"
+    );
 }

@@ -27,8 +27,16 @@ struct Case {
 }
 
 const CASES: [Case; 2] = [
-    Case { name: "128x100B", count: 128, value_len: 100 },
-    Case { name: "1x16KiB", count: 1, value_len: 16 * 1024 },
+    Case {
+        name: "128x100B",
+        count: 128,
+        value_len: 100,
+    },
+    Case {
+        name: "1x16KiB",
+        count: 1,
+        value_len: 16 * 1024,
+    },
 ];
 
 fn crate_records(case: &Case) -> Vec<Record> {
@@ -58,7 +66,8 @@ fn build(c: &mut Criterion) {
     for case in &CASES {
         group.throughput(Throughput::Elements(case.count as u64));
         let value = vec![0x61u8; case.value_len];
-        let mut builder = RecordBatchBuilder::with_capacity(Compression::None, case.count * (case.value_len + 32));
+        let mut builder =
+            RecordBatchBuilder::with_capacity(Compression::None, case.count * (case.value_len + 32));
         group.bench_function(BenchmarkId::new("kafkit", case.name), |b| {
             b.iter(|| {
                 builder.reset();
@@ -70,7 +79,10 @@ fn build(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("kafka-protocol+records", case.name), |b| {
             let mut out = BytesMut::with_capacity(case.count * (case.value_len + 32) + 61);
-            let options = RecordEncodeOptions { version: 2, compression: CrateCompression::None };
+            let options = RecordEncodeOptions {
+                version: 2,
+                compression: CrateCompression::None,
+            };
             b.iter(|| {
                 out.clear();
                 let records = crate_records(case);
@@ -79,7 +91,10 @@ fn build(c: &mut Criterion) {
             })
         });
         let records = crate_records(case);
-        let options = RecordEncodeOptions { version: 2, compression: CrateCompression::None };
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: CrateCompression::None,
+        };
         let mut out = BytesMut::with_capacity(case.count * (case.value_len + 32) + 61);
         group.bench_function(BenchmarkId::new("kafka-protocol", case.name), |b| {
             b.iter(|| {

@@ -93,16 +93,17 @@ impl Error {
     pub fn error_code(&self) -> ErrorCode {
         match self {
             Error::InvalidBatch { code, .. } => *code,
-            Error::Compression { .. } | Error::DecompressedTooLarge { .. } => {
-                ErrorCode::UnknownServerError
-            }
+            Error::Compression { .. } | Error::DecompressedTooLarge { .. } => ErrorCode::UnknownServerError,
             Error::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
             _ => ErrorCode::InvalidRequest,
         }
     }
 
     pub(crate) fn batch(code: ErrorCode, reason: impl Into<Cow<'static, str>>) -> Self {
-        Error::InvalidBatch { code, reason: reason.into() }
+        Error::InvalidBatch {
+            code,
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn invalid_record(reason: impl Into<Cow<'static, str>>) -> Self {

@@ -83,11 +83,7 @@ pub fn encode_frame(dst: &mut BytesMut, payload: &[u8]) -> Result<()> {
 /// require), `body` at `header.request_api_version`.
 ///
 /// `header.request_api_key` must be `R`'s key. On error nothing is appended.
-pub fn encode_request_frame<R: Request>(
-    dst: &mut BytesMut,
-    header: &RequestHeader,
-    body: &R,
-) -> Result<()> {
+pub fn encode_request_frame<R: Request>(dst: &mut BytesMut, header: &RequestHeader, body: &R) -> Result<()> {
     let version = header.request_api_version;
     let what = short_type_name::<R>();
     if header.request_api_key != R::KEY {
@@ -197,8 +193,7 @@ mod tests {
     #[test]
     fn complete_frames_split_off_in_order() {
         let mut buf = BytesMut::from(&[0, 0, 0, 1, 7, 0, 0, 0, 0, 0, 0, 0, 2, 8, 9][..]);
-        let frames: Vec<Bytes> =
-            std::iter::from_fn(|| split_frame(&mut buf, MAX).expect("ok")).collect();
+        let frames: Vec<Bytes> = std::iter::from_fn(|| split_frame(&mut buf, MAX).expect("ok")).collect();
         assert_eq!(frames, [&[7][..], &[][..], &[8, 9][..]]);
         assert!(buf.is_empty());
     }
@@ -227,10 +222,7 @@ mod tests {
         let mut buf = BytesMut::new();
         encode_frame(&mut buf, &[0; MAX]).expect("encodes");
         assert_eq!(
-            split_frame(&mut buf, MAX)
-                .expect("ok")
-                .expect("complete")
-                .len(),
+            split_frame(&mut buf, MAX).expect("ok").expect("complete").len(),
             MAX
         );
     }
@@ -253,8 +245,8 @@ mod tests {
     fn request_frame_refuses_a_mismatched_header_and_appends_nothing() {
         let mut dst = BytesMut::new();
         let header = request_header(ApiKey::Produce, 9, 1, None);
-        let error = encode_request_frame(&mut dst, &header, &MetadataRequest::default())
-            .expect_err("mismatch");
+        let error =
+            encode_request_frame(&mut dst, &header, &MetadataRequest::default()).expect_err("mismatch");
         assert!(
             matches!(
                 error,
@@ -291,9 +283,7 @@ mod tests {
     fn response_header_version_follows_the_crate(#[case] version: i16, #[case] header_len: usize) {
         let mut dst = BytesMut::new();
         encode_response_frame(&mut dst, 7, version, &ProduceResponse::default()).expect("encodes");
-        let body_len = ProduceResponse::default()
-            .compute_size(version)
-            .expect("size");
+        let body_len = ProduceResponse::default().compute_size(version).expect("size");
         assert_eq!(dst.len(), PREFIX + header_len + body_len);
         assert_eq!(&dst[PREFIX..PREFIX + 4], &7i32.to_be_bytes());
     }

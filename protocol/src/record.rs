@@ -132,7 +132,10 @@ pub struct Header<'a> {
 impl<'a> Header<'a> {
     /// A header with a text key.
     pub const fn new(key: &'a str, value: Option<&'a [u8]>) -> Self {
-        Header { key: key.as_bytes(), value }
+        Header {
+            key: key.as_bytes(),
+            value,
+        }
     }
 
     /// The key as text, if it is valid UTF-8.

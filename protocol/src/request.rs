@@ -22,8 +22,8 @@
 use bytes::Bytes;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, FetchRequest,
-    FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
-    ProduceRequest, RequestHeader,
+    FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    RequestHeader,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -95,9 +95,7 @@ impl RequestBody {
             RequestBody::ListOffsets(_) => ApiKey::ListOffsets,
             RequestBody::Metadata(_) => ApiKey::Metadata,
             RequestBody::FindCoordinator(_) => ApiKey::FindCoordinator,
-            RequestBody::ApiVersions(_) | RequestBody::UnsupportedApiVersions => {
-                ApiKey::ApiVersions
-            }
+            RequestBody::ApiVersions(_) | RequestBody::UnsupportedApiVersions => ApiKey::ApiVersions,
             RequestBody::CreateTopics(_) => ApiKey::CreateTopics,
             RequestBody::DeleteTopics(_) => ApiKey::DeleteTopics,
             RequestBody::InitProducerId(_) => ApiKey::InitProducerId,
@@ -153,15 +151,11 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::Fetch => RequestBody::Fetch(decode_body(&mut buf, api_key, version)?),
         ApiKey::ListOffsets => RequestBody::ListOffsets(decode_body(&mut buf, api_key, version)?),
         ApiKey::Metadata => RequestBody::Metadata(decode_body(&mut buf, api_key, version)?),
-        ApiKey::FindCoordinator => {
-            RequestBody::FindCoordinator(decode_body(&mut buf, api_key, version)?)
-        }
+        ApiKey::FindCoordinator => RequestBody::FindCoordinator(decode_body(&mut buf, api_key, version)?),
         ApiKey::ApiVersions => RequestBody::ApiVersions(decode_body(&mut buf, api_key, version)?),
         ApiKey::CreateTopics => RequestBody::CreateTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(decode_body(&mut buf, api_key, version)?),
-        ApiKey::InitProducerId => {
-            RequestBody::InitProducerId(decode_body(&mut buf, api_key, version)?)
-        }
+        ApiKey::InitProducerId => RequestBody::InitProducerId(decode_body(&mut buf, api_key, version)?),
         // Invariant: every API in versions::SUPPORTED_APIS has an arm above (tested).
         _ => {
             return Err(Error::UnsupportedVersion {
@@ -233,10 +227,7 @@ mod tests {
     }
 
     fn sample_frame(api_key: ApiKey, version: i16) -> Bytes {
-        frame(
-            &header_for(api_key, version),
-            &samples::request(api_key, version),
-        )
+        frame(&header_for(api_key, version), &samples::request(api_key, version))
     }
 
     #[test]
@@ -260,14 +251,9 @@ mod tests {
             let body_bytes = &frame[header_size.expect("size")..];
             let shape = request_shape(api_key).expect("shape");
             let walked = walk(shape, version, body_bytes);
-            assert_eq!(
-                walked.ok(),
-                Some(body_bytes.len()),
-                "{api_key:?} v{version}"
-            );
+            assert_eq!(walked.ok(), Some(body_bytes.len()), "{api_key:?} v{version}");
 
-            let request =
-                decode_request(frame).unwrap_or_else(|e| panic!("{api_key:?} v{version}: {e}"));
+            let request = decode_request(frame).unwrap_or_else(|e| panic!("{api_key:?} v{version}: {e}"));
             assert_eq!(request.header, header, "{api_key:?} v{version}");
             assert_eq!(request.body, body, "{api_key:?} v{version}");
         }
@@ -315,8 +301,7 @@ mod tests {
         buf.put_i16(version);
         buf.put_i32(1);
         buf.put_i16(-1); // null client id
-        let header_version =
-            ApiKey::try_from(api_key).map_or(1, |k| k.request_header_version(version));
+        let header_version = ApiKey::try_from(api_key).map_or(1, |k| k.request_header_version(version));
         if header_version >= 2 {
             buf.put_u8(0); // no tagged fields
         }
@@ -336,9 +321,7 @@ mod tests {
         frame.put_slice(&[0x7f, 0xff, 0xff, 0xff]);
         let error = malformed(decode_request(frame.freeze()));
         assert!(
-            error.contains(
-                "Metadata request (api key 3, version 1): topics: array of 2147483647 elements"
-            ),
+            error.contains("Metadata request (api key 3, version 1): topics: array of 2147483647 elements"),
             "{error}"
         );
     }
@@ -371,9 +354,7 @@ mod tests {
             let mut buf = BytesMut::new();
             buf.put_i32(len as i32);
             buf.put_bytes(0, len);
-            let frame = split_frame(&mut buf, 1024)
-                .expect("valid")
-                .expect("complete");
+            let frame = split_frame(&mut buf, 1024).expect("valid").expect("complete");
             let result = decode_request(frame);
             assert!(
                 matches!(result, Err(Error::FrameTooShort { size }) if size == len),
@@ -387,8 +368,7 @@ mod tests {
         let frame = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0x7f, 0xff]);
         let error = malformed(decode_request(frame));
         assert!(
-            error
-                .contains("request header (api key 3, version 1): client_id: 32767 bytes declared"),
+            error.contains("request header (api key 3, version 1): client_id: 32767 bytes declared"),
             "{error}"
         );
     }

@@ -21,8 +21,8 @@
 use bytes::Bytes;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, CreateTopicsResponse, DeleteTopicsResponse, FetchResponse,
-    FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse,
-    ProduceResponse, ResponseHeader,
+    FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse, ProduceResponse,
+    ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -178,20 +178,11 @@ mod tests {
         for version in served(T::API_KEY) {
             let body = sample(version);
             let frame = frame(version, &body);
-            let header_size = if T::header_version(version) >= 1 {
-                5
-            } else {
-                4
-            };
+            let header_size = if T::header_version(version) >= 1 { 5 } else { 4 };
             let body_bytes = &frame[header_size..];
             let shape = response_shape(T::API_KEY).expect("shape");
             let walked = walk(shape, version, body_bytes);
-            assert_eq!(
-                walked.ok(),
-                Some(body_bytes.len()),
-                "{:?} v{version}",
-                T::API_KEY
-            );
+            assert_eq!(walked.ok(), Some(body_bytes.len()), "{:?} v{version}", T::API_KEY);
 
             let response = decode_response::<T>(frame, version)
                 .unwrap_or_else(|e| panic!("{:?} v{version}: {e}", T::API_KEY));
@@ -317,10 +308,7 @@ mod tests {
             1, 0, 5, // one tagged field: tag 0 (node_endpoints), 5 bytes
             0xff, 0xff, 0xff, 0xff, 0x0f, // an array of 2^32 - 2 endpoints
         ];
-        let error = malformed(decode_response::<ProduceResponse>(
-            with_header(true, &body),
-            10,
-        ));
+        let error = malformed(decode_response::<ProduceResponse>(with_header(true, &body), 10));
         assert!(
             error.contains("_tagged_fields.node_endpoints: array of 4294967294"),
             "{error}"
@@ -332,10 +320,7 @@ mod tests {
     #[rstest]
     #[case::supported_features(0, "supported_features")]
     #[case::finalized_features(2, "finalized_features")]
-    fn api_versions_v3_feature_tags_with_huge_counts_are_refused(
-        #[case] tag: u8,
-        #[case] field: &str,
-    ) {
+    fn api_versions_v3_feature_tags_with_huge_counts_are_refused(#[case] tag: u8, #[case] field: &str) {
         let body = [
             0, 0, // error code
             1, // no api keys
@@ -353,14 +338,8 @@ mod tests {
         // node_endpoints only exists from v10; at v9 tag 0 is unknown to the walker (skipped by
         // size) and rejected by the crate.
         let body = [1, 0, 0, 0, 0, 1, 0, 1, 0xff];
-        let error = malformed(decode_response::<ProduceResponse>(
-            with_header(true, &body),
-            9,
-        ));
-        assert!(
-            error.contains("Tag 0 is not valid for version 9"),
-            "{error}"
-        );
+        let error = malformed(decode_response::<ProduceResponse>(with_header(true, &body), 9));
+        assert!(error.contains("Tag 0 is not valid for version 9"), "{error}");
     }
 
     #[rstest]
@@ -390,9 +369,7 @@ mod tests {
     fn unserved_versions_are_refused(#[case] version: i16) {
         let frame = with_header(false, &[0; 16]);
         let error = decode_response::<ProduceResponse>(frame, version).expect_err("refused");
-        assert!(
-            matches!(error, Error::UnsupportedVersion { api_key: 0, version: v } if v == version)
-        );
+        assert!(matches!(error, Error::UnsupportedVersion { api_key: 0, version: v } if v == version));
     }
 
     #[rstest]
@@ -422,19 +399,11 @@ mod tests {
             ApiKey::Fetch => decode_response::<FetchResponse>(frame, version).map(drop),
             ApiKey::ListOffsets => decode_response::<ListOffsetsResponse>(frame, version).map(drop),
             ApiKey::Metadata => decode_response::<MetadataResponse>(frame, version).map(drop),
-            ApiKey::FindCoordinator => {
-                decode_response::<FindCoordinatorResponse>(frame, version).map(drop)
-            }
+            ApiKey::FindCoordinator => decode_response::<FindCoordinatorResponse>(frame, version).map(drop),
             ApiKey::ApiVersions => decode_response::<ApiVersionsResponse>(frame, version).map(drop),
-            ApiKey::CreateTopics => {
-                decode_response::<CreateTopicsResponse>(frame, version).map(drop)
-            }
-            ApiKey::DeleteTopics => {
-                decode_response::<DeleteTopicsResponse>(frame, version).map(drop)
-            }
-            ApiKey::InitProducerId => {
-                decode_response::<InitProducerIdResponse>(frame, version).map(drop)
-            }
+            ApiKey::CreateTopics => decode_response::<CreateTopicsResponse>(frame, version).map(drop),
+            ApiKey::DeleteTopics => decode_response::<DeleteTopicsResponse>(frame, version).map(drop),
+            ApiKey::InitProducerId => decode_response::<InitProducerIdResponse>(frame, version).map(drop),
             other => panic!("not served: {other:?}"),
         };
     }

@@ -80,8 +80,7 @@ pub fn is_supported(api_key: ApiKey, version: i16) -> bool {
 /// assert_eq!(&body[..], &[0, 0, 0, 42, 0, 35, 0, 0, 0, 1, 0, 18, 0, 0, 0, 4]);
 /// ```
 pub fn unsupported_api_versions_response(correlation_id: i32) -> Bytes {
-    let api_versions = supported_range(ApiKey::ApiVersions)
-        .unwrap_or(range(ApiKey::ApiVersions, 0, 0)); // invariant: ApiVersions is in the table
+    let api_versions = supported_range(ApiKey::ApiVersions).unwrap_or(range(ApiKey::ApiVersions, 0, 0)); // invariant: ApiVersions is in the table
     let mut out = BytesMut::with_capacity(16);
     out.put_i32(correlation_id);
     out.put_i16(ErrorCode::UnsupportedVersion.code());
@@ -123,7 +122,10 @@ mod tests {
         assert_eq!(resp.error_code, 35);
         assert_eq!(resp.api_keys.len(), 1);
         assert_eq!(resp.api_keys[0].api_key, 18);
-        assert_eq!((resp.api_keys[0].min_version, resp.api_keys[0].max_version), (0, 4));
+        assert_eq!(
+            (resp.api_keys[0].min_version, resp.api_keys[0].max_version),
+            (0, 4)
+        );
     }
 
     #[test]

@@ -294,12 +294,8 @@ impl<'a> Walker<'a> {
 
     fn walk_struct(&mut self, fields: &[Field]) -> Walk<()> {
         let version = self.version;
-        for field in fields
-            .iter()
-            .filter(|f| f.tag.is_none() && f.is_in(version))
-        {
-            self.walk_kind(&field.kind)
-                .map_err(|e| e.within(field.name))?;
+        for field in fields.iter().filter(|f| f.tag.is_none() && f.is_in(version)) {
+            self.walk_kind(&field.kind).map_err(|e| e.within(field.name))?;
         }
         if self.flexible {
             self.walk_tagged_fields(fields)
@@ -324,10 +320,7 @@ impl<'a> Walker<'a> {
             let size = self.unsigned_varint()? as usize;
             let value = self.take(size)?;
             let version = self.version;
-            let Some(field) = fields
-                .iter()
-                .find(|f| f.tag == Some(tag) && f.is_in(version))
-            else {
+            let Some(field) = fields.iter().find(|f| f.tag == Some(tag) && f.is_in(version)) else {
                 continue;
             };
             let mut inner = Walker {
@@ -335,9 +328,7 @@ impl<'a> Walker<'a> {
                 version,
                 flexible: self.flexible,
             };
-            inner
-                .walk_kind(&field.kind)
-                .map_err(|e| e.within(field.name))?;
+            inner.walk_kind(&field.kind).map_err(|e| e.within(field.name))?;
             if !inner.buf.is_empty() {
                 return Err(WalkError::new(format!(
                     "tagged field {tag} declares {size} bytes but holds {}",

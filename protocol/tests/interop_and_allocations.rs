@@ -80,11 +80,17 @@ fn crate_decoder_reads_our_batches() {
     let set = RecordBatchDecoder::decode(&mut buf).expect("crate decodes");
     assert_eq!(set.records.len(), 3);
     let r = &set.records[0];
-    assert_eq!((r.producer_id, r.producer_epoch, r.sequence, r.timestamp), (42, 3, 17, 1000));
+    assert_eq!(
+        (r.producer_id, r.producer_epoch, r.sequence, r.timestamp),
+        (42, 3, 17, 1000)
+    );
     assert_eq!(r.key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(r.headers.len(), 1);
     let r = &set.records[1];
-    assert_eq!((r.offset, r.sequence, r.timestamp, r.key.is_none()), (1, 18, 990, true));
+    assert_eq!(
+        (r.offset, r.sequence, r.timestamp, r.key.is_none()),
+        (1, 18, 990, true)
+    );
     assert_eq!(r.value.as_deref(), Some(&b""[..]));
     let r = &set.records[2];
     assert_eq!((r.key.as_deref(), r.value.is_none()), (Some(&b""[..]), true));
@@ -111,12 +117,19 @@ fn our_view_reads_crate_batches_and_bytes_match() {
         })
         .collect();
     let mut out = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: CrateCompression::None };
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: CrateCompression::None,
+    };
     RecordBatchEncoder::encode(&mut out, records.iter(), &options).expect("encode");
     let batch = RecordBatch::parse(&out).expect("parse");
     assert!(batch.is_crc_valid());
     let mut scratch = Vec::new();
-    let read: Vec<_> = batch.records(&mut scratch, 1 << 20).expect("iter").collect::<Result<_, _>>().expect("ok");
+    let read: Vec<_> = batch
+        .records(&mut scratch, 1 << 20)
+        .expect("iter")
+        .collect::<Result<_, _>>()
+        .expect("ok");
     assert_eq!(read.len(), 5);
     assert_eq!(read[4].value, Some(&[4u8; 10][..]));
 

@@ -21,13 +21,19 @@ use super::HandlerContext;
 pub fn handle(_ctx: &HandlerContext<'_>, version: i16, request: ApiVersionsRequest) -> ApiVersionsResponse {
     let mut response = ApiVersionsResponse::default();
     if version >= 3
-        && !(valid_software_field(&request.client_software_name) && valid_software_field(&request.client_software_version))
+        && !(valid_software_field(&request.client_software_name)
+            && valid_software_field(&request.client_software_version))
     {
         response.error_code = ErrorCode::InvalidRequest.code();
     }
     response.api_keys = SUPPORTED_APIS
         .iter()
-        .map(|r| ApiVersion::default().with_api_key(r.api_key as i16).with_min_version(r.min).with_max_version(r.max))
+        .map(|r| {
+            ApiVersion::default()
+                .with_api_key(r.api_key as i16)
+                .with_min_version(r.min)
+                .with_max_version(r.max)
+        })
         .collect();
     response
 }
@@ -36,7 +42,10 @@ pub fn handle(_ctx: &HandlerContext<'_>, version: i16, request: ApiVersionsReque
 fn valid_software_field(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: &u8| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.';
-    !b.is_empty() && b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(ok)
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(ok)
 }
 
 #[cfg(test)]

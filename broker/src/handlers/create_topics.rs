@@ -28,20 +28,38 @@ use crate::config::TopicConfig;
 /// Handles a CreateTopics request.
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: CreateTopicsRequest) -> CreateTopicsResponse {
     let mut seen = HashSet::new();
-    let duplicates: HashSet<String> =
-        request.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.0.to_string()))
+        .map(|t| t.name.0.to_string())
+        .collect();
     let brokers = ctx.state.metadata().brokers.len() as i16;
     let mut response = CreateTopicsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.to_string();
-        let partitions = if topic.num_partitions == -1 { ctx.state.config().num_partitions } else { topic.num_partitions };
-        let replication = if topic.replication_factor == -1 { brokers } else { topic.replication_factor };
+        let partitions = if topic.num_partitions == -1 {
+            ctx.state.config().num_partitions
+        } else {
+            topic.num_partitions
+        };
+        let replication = if topic.replication_factor == -1 {
+            brokers
+        } else {
+            topic.replication_factor
+        };
         let outcome = (|| {
             if duplicates.contains(&name) {
-                return Err((ErrorCode::InvalidRequest, format!("topic '{name}' appears more than once in the request")));
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    format!("topic '{name}' appears more than once in the request"),
+                ));
             }
             if !topic.assignments.is_empty() {
-                return Err((ErrorCode::InvalidReplicaAssignment, "kafkit does not support manual replica assignment".to_string()));
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    "kafkit does not support manual replica assignment".to_string(),
+                ));
             }
             if replication < 1 || replication > brokers {
                 return Err((
@@ -52,15 +70,24 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: CreateTopicsReque
             let mut config = TopicConfig::default();
             for c in &topic.configs {
                 let value = c.value.as_ref().map(|v| v.as_str()).unwrap_or_default();
-                config.set(c.name.as_str(), value).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+                config
+                    .set(c.name.as_str(), value)
+                    .map_err(|m| (ErrorCode::InvalidConfig, m))?;
             }
             if request.validate_only {
-                crate::storage::validate_topic_name(&name).map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
+                crate::storage::validate_topic_name(&name)
+                    .map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
                 if partitions < 1 {
-                    return Err((ErrorCode::InvalidPartitions, format!("number of partitions must be at least 1, got {partitions}")));
+                    return Err((
+                        ErrorCode::InvalidPartitions,
+                        format!("number of partitions must be at least 1, got {partitions}"),
+                    ));
                 }
                 if ctx.state.metadata().topics.contains_key(&name) {
-                    return Err((ErrorCode::TopicAlreadyExists, format!("topic '{name}' already exists")));
+                    return Err((
+                        ErrorCode::TopicAlreadyExists,
+                        format!("topic '{name}' already exists"),
+                    ));
                 }
                 return Ok(uuid::Uuid::nil());
             }

@@ -19,15 +19,27 @@ use super::{str_bytes, HandlerContext};
 /// Handles a DeleteTopics request.
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
-        request.topics.into_iter().map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id)).collect()
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+            .collect()
     } else {
-        request.topic_names.into_iter().map(|n| (Some(n.0.to_string()), Uuid::nil())).collect()
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+            .collect()
     };
     let mut response = DeleteTopicsResponse::default();
     for (name, id) in wanted {
         let name = name.or_else(|| {
             let metadata = ctx.state.metadata();
-            metadata.topics.values().find(|t| t.id == id).map(|t| t.name.clone())
+            metadata
+                .topics
+                .values()
+                .find(|t| t.id == id)
+                .map(|t| t.name.clone())
         });
         let mut result = DeletableTopicResult::default();
         match name {

@@ -40,7 +40,11 @@ pub struct FetchOutcome {
 
 /// Handles a Fetch request (one read; the connection decides whether to wait and read again).
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) -> FetchOutcome {
-    let mut budget = if request.max_bytes > 0 { request.max_bytes as usize } else { usize::MAX };
+    let mut budget = if request.max_bytes > 0 {
+        request.max_bytes as usize
+    } else {
+        usize::MAX
+    };
     let mut total = 0usize;
     let mut response = FetchResponse::default();
     for topic in &request.topics {
@@ -73,7 +77,10 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
         }
         response.responses.push(topic_response);
     }
-    FetchOutcome { response, bytes: total }
+    FetchOutcome {
+        response,
+        bytes: total,
+    }
 }
 
 fn read_partition(
@@ -86,7 +93,9 @@ fn read_partition(
 ) -> Result<(Bytes, i64, i64), ErrorCode> {
     let log = {
         let metadata = ctx.state.metadata();
-        let p = metadata.partition(topic, fp.partition).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        let p = metadata
+            .partition(topic, fp.partition)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         if p.leader != Some(ctx.node_id) || !metadata.is_up(ctx.node_id) {
             return Err(ErrorCode::NotLeaderOrFollower);
         }

@@ -20,7 +20,11 @@ use super::{str_bytes, HandlerContext};
 const MESSAGE: &str = "kafkit does not implement group or transaction coordinators";
 
 /// Handles a FindCoordinator request.
-pub fn handle(_ctx: &HandlerContext<'_>, version: i16, request: FindCoordinatorRequest) -> FindCoordinatorResponse {
+pub fn handle(
+    _ctx: &HandlerContext<'_>,
+    version: i16,
+    request: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
     let code = ErrorCode::CoordinatorNotAvailable.code();
     let mut response = FindCoordinatorResponse::default();
     if version >= 4 {

@@ -20,7 +20,11 @@ use kafkit_protocol::ErrorCode;
 use super::HandlerContext;
 
 /// Handles an InitProducerId request.
-pub fn handle(ctx: &HandlerContext<'_>, _version: i16, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub fn handle(
+    ctx: &HandlerContext<'_>,
+    _version: i16,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let fail = |code: ErrorCode| {
         InitProducerIdResponse::default()
             .with_error_code(code.code())
@@ -37,5 +41,7 @@ pub fn handle(ctx: &HandlerContext<'_>, _version: i16, request: InitProducerIdRe
     }
     let producer_id = ctx.state.allocate_producer_id();
     tracing::debug!(producer_id, "allocated producer id");
-    InitProducerIdResponse::default().with_producer_id(ProducerId(producer_id)).with_producer_epoch(0)
+    InitProducerIdResponse::default()
+        .with_producer_id(ProducerId(producer_id))
+        .with_producer_epoch(0)
 }

@@ -14,7 +14,9 @@
 //! v2 isolation level; v4 `current_leader_epoch` and `leader_epoch`; v6 flexible; v7 max
 //! timestamp (KIP-734).
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafkit_protocol::ErrorCode;
 
@@ -37,7 +39,14 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ListOffsetsReques
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(-1);
-            match lookup(ctx, version, &name, p.partition_index, p.current_leader_epoch, p.timestamp) {
+            match lookup(
+                ctx,
+                version,
+                &name,
+                p.partition_index,
+                p.current_leader_epoch,
+                p.timestamp,
+            ) {
                 Ok((timestamp, offset, epoch)) => {
                     r.timestamp = timestamp;
                     r.offset = offset;
@@ -64,7 +73,9 @@ fn lookup(
 ) -> Result<(i64, i64, i32), ErrorCode> {
     let (log, leader_epoch) = {
         let metadata = ctx.state.metadata();
-        let p = metadata.partition(topic, partition).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        let p = metadata
+            .partition(topic, partition)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
         if p.leader != Some(ctx.node_id) || !metadata.is_up(ctx.node_id) {
             return Err(ErrorCode::NotLeaderOrFollower);
         }
@@ -84,11 +95,21 @@ fn lookup(
         None => (-1, -1, -1),
     };
     match timestamp {
-        EARLIEST => Ok((-1, log.log_start_offset(), leader_epoch_at(&log, log.log_start_offset(), leader_epoch))),
+        EARLIEST => Ok((
+            -1,
+            log.log_start_offset(),
+            leader_epoch_at(&log, log.log_start_offset(), leader_epoch),
+        )),
         LATEST => Ok((-1, log.high_watermark(), leader_epoch)),
-        MAX_TIMESTAMP if version >= 7 => log.max_timestamp_and_offset().map(found).map_err(|e| e.error_code()),
+        MAX_TIMESTAMP if version >= 7 => log
+            .max_timestamp_and_offset()
+            .map(found)
+            .map_err(|e| e.error_code()),
         ts if ts < 0 => Err(ErrorCode::UnsupportedVersion),
-        ts => log.offset_for_timestamp(ts).map(found).map_err(|e| e.error_code()),
+        ts => log
+            .offset_for_timestamp(ts)
+            .map(found)
+            .map_err(|e| e.error_code()),
     }
 }
 

@@ -17,7 +17,9 @@
 //! v1 null topics = all; v2 cluster id; v4 auto-creation flag; v7 leader epoch; v9 flexible;
 //! v10 topic ids (v12 may ask by id: an unknown id is UNKNOWN_TOPIC_ID).
 
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafkit_protocol::ErrorCode;
 use uuid::Uuid;
@@ -29,7 +31,8 @@ use crate::config::TopicConfig;
 /// Kafka's "authorized operations not requested" sentinel.
 const OPERATIONS_OMITTED: i32 = i32::MIN;
 /// Topics Kafka keeps for itself.
-pub(crate) const INTERNAL_TOPICS: [&str; 3] = ["__consumer_offsets", "__transaction_state", "__share_group_state"];
+pub(crate) const INTERNAL_TOPICS: [&str; 3] =
+    ["__consumer_offsets", "__transaction_state", "__share_group_state"];
 
 /// Handles a Metadata request.
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: MetadataRequest) -> MetadataResponse {
@@ -37,7 +40,8 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: MetadataRequest) 
         None => true,
         Some(t) => version == 0 && t.is_empty(),
     };
-    let allow_create = ctx.state.config().auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    let allow_create =
+        ctx.state.config().auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
     if !all_topics && allow_create {
         create_missing(ctx, request.topics.as_deref().unwrap_or_default());
     }
@@ -47,7 +51,12 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: MetadataRequest) 
         .brokers
         .iter()
         .filter(|b| b.up)
-        .map(|b| MetadataResponseBroker::default().with_node_id(BrokerId(b.node_id)).with_host(str_bytes(&b.host)).with_port(b.port))
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.node_id))
+                .with_host(str_bytes(&b.host))
+                .with_port(b.port)
+        })
         .collect();
     if version >= 2 {
         response.cluster_id = Some(str_bytes(&ctx.state.config().cluster_id));
@@ -57,7 +66,11 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: MetadataRequest) 
         response.cluster_authorized_operations = OPERATIONS_OMITTED;
     }
     if all_topics {
-        response.topics = metadata.topics.values().map(|t| describe(&metadata, t, version)).collect();
+        response.topics = metadata
+            .topics
+            .values()
+            .map(|t| describe(&metadata, t, version))
+            .collect();
     } else {
         for wanted in request.topics.unwrap_or_default() {
             let topic = match &wanted.name {
@@ -74,7 +87,10 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: MetadataRequest) 
 }
 
 /// Auto-creates the requested topics that do not exist and have valid names.
-fn create_missing(ctx: &HandlerContext<'_>, wanted: &[kafka_protocol::messages::metadata_request::MetadataRequestTopic]) {
+fn create_missing(
+    ctx: &HandlerContext<'_>,
+    wanted: &[kafka_protocol::messages::metadata_request::MetadataRequestTopic],
+) {
     let missing: Vec<String> = {
         let metadata = ctx.state.metadata();
         wanted
@@ -86,7 +102,10 @@ fn create_missing(ctx: &HandlerContext<'_>, wanted: &[kafka_protocol::messages::
     };
     for name in missing {
         // Another connection may create it first: TOPIC_ALREADY_EXISTS is fine here.
-        match ctx.state.create_topic(&name, ctx.state.config().num_partitions, TopicConfig::default()) {
+        match ctx
+            .state
+            .create_topic(&name, ctx.state.config().num_partitions, TopicConfig::default())
+        {
             Ok(_) => tracing::info!(topic = %name, "auto-created topic"),
             Err((code, message)) if code != ErrorCode::TopicAlreadyExists => {
                 tracing::warn!(topic = %name, %code, %message, "auto-creation failed")
@@ -137,7 +156,13 @@ fn describe(metadata: &Metadata, topic: &TopicState, version: i16) -> MetadataRe
         .partitions
         .iter()
         .map(|p| {
-            let live: Vec<BrokerId> = p.replicas.iter().copied().filter(|&r| metadata.is_up(r)).map(BrokerId).collect();
+            let live: Vec<BrokerId> = p
+                .replicas
+                .iter()
+                .copied()
+                .filter(|&r| metadata.is_up(r))
+                .map(BrokerId)
+                .collect();
             let leader = p.leader.filter(|&l| metadata.is_up(l));
             let mut part = MetadataResponsePartition::default()
                 .with_partition_index(p.index)
@@ -151,8 +176,13 @@ fn describe(metadata: &Metadata, topic: &TopicState, version: i16) -> MetadataRe
                 part.leader_epoch = p.leader_epoch;
             }
             if version >= 5 {
-                part.offline_replicas =
-                    p.replicas.iter().copied().filter(|&r| !metadata.is_up(r)).map(BrokerId).collect();
+                part.offline_replicas = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|&r| !metadata.is_up(r))
+                    .map(BrokerId)
+                    .collect();
             }
             part
         })

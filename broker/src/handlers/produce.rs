@@ -67,7 +67,14 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
         for partition in topic.partition_data {
             let mut p = match whole_request_error {
                 Some(code) => error_partition(partition.index, code),
-                None => produce_partition(ctx, version, &name, partition.index, partition.records.as_deref(), now),
+                None => produce_partition(
+                    ctx,
+                    version,
+                    &name,
+                    partition.index,
+                    partition.records.as_deref(),
+                    now,
+                ),
             };
             if p.error_code != 0 {
                 failed = true;
@@ -98,7 +105,12 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
         response.node_endpoints = leaders_named
             .into_iter()
             .filter_map(|id| metadata.broker(id))
-            .map(|b| NodeEndpoint::default().with_node_id(BrokerId(b.node_id)).with_host(str_bytes(&b.host)).with_port(b.port))
+            .map(|b| {
+                NodeEndpoint::default()
+                    .with_node_id(BrokerId(b.node_id))
+                    .with_host(str_bytes(&b.host))
+                    .with_port(b.port)
+            })
             .collect();
     }
     Outcome::Respond(response)
@@ -136,11 +148,17 @@ fn produce_partition(
         if p.leader != Some(ctx.node_id) || !metadata.is_up(ctx.node_id) {
             let mut resp = error_partition(index, ErrorCode::NotLeaderOrFollower);
             if let Some(leader) = p.leader.filter(|&l| metadata.is_up(l)) {
-                resp.current_leader = LeaderIdAndEpoch::default().with_leader_id(BrokerId(leader)).with_leader_epoch(p.leader_epoch);
+                resp.current_leader = LeaderIdAndEpoch::default()
+                    .with_leader_id(BrokerId(leader))
+                    .with_leader_epoch(p.leader_epoch);
             }
             return resp;
         }
-        (p.log.clone(), p.leader_epoch, t.config.validation(&ctx.state.config().validation))
+        (
+            p.log.clone(),
+            p.leader_epoch,
+            t.config.validation(&ctx.state.config().validation),
+        )
     };
     let records = records.unwrap_or_default();
     let validated = match validate_records(records, version, &validation, now) {

@@ -79,10 +79,7 @@ pub(crate) fn format_checkpoint(version: u32, entries: &[String]) -> String {
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
 }
@@ -98,10 +95,7 @@ mod tests {
         assert_eq!(read_checkpoint(&path, 0).expect("read"), None);
         let entries = vec!["0 0".to_owned(), "3 1257".to_owned()];
         write_atomically(&path, format_checkpoint(0, &entries).as_bytes()).expect("write");
-        assert_eq!(
-            fs::read_to_string(&path).expect("read"),
-            "0\n2\n0 0\n3 1257\n"
-        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), "0\n2\n0 0\n3 1257\n");
         assert_eq!(read_checkpoint(&path, 0).expect("read"), Some(entries));
         assert!(!dir.path().join("cp.tmp").exists());
         fs::write(&path, "0\n3\n0 0\n").expect("write");

@@ -27,12 +27,7 @@ impl PartitionLog {
     /// most `max_bytes` of them, but at least one whole batch when `min_one_message` (KIP-74).
     /// A read stays within one segment, as Kafka's does. Empty at the LEO;
     /// `OFFSET_OUT_OF_RANGE` below the log start or above the LEO.
-    pub fn read(
-        &self,
-        fetch_offset: i64,
-        max_bytes: usize,
-        min_one_message: bool,
-    ) -> Result<FetchData> {
+    pub fn read(&self, fetch_offset: i64, max_bytes: usize, min_one_message: bool) -> Result<FetchData> {
         let data = |records: Vec<u8>| FetchData {
             records: Bytes::from(records),
             high_watermark: self.high_watermark,
@@ -43,11 +38,7 @@ impl PartitionLog {
             return Ok(data(Vec::new()));
         }
         let mut segment = match self.segments.floor(fetch_offset) {
-            Some(s)
-                if fetch_offset >= self.log_start_offset && fetch_offset < self.log_end_offset =>
-            {
-                s
-            }
+            Some(s) if fetch_offset >= self.log_start_offset && fetch_offset < self.log_end_offset => s,
             _ => return Err(self.out_of_range(fetch_offset)),
         };
         loop {
@@ -107,10 +98,7 @@ impl PartitionLog {
     /// The stored batches from the one containing `offset` to the end, each as its own bytes:
     /// what the test kit shows. Offsets below the log start begin at the first batch.
     pub fn batches_from(&self, offset: i64) -> StoredBatches<'_> {
-        let segment = self
-            .segments
-            .floor(offset)
-            .or_else(|| self.segments.first());
+        let segment = self.segments.floor(offset).or_else(|| self.segments.first());
         let current = segment.map(|s| {
             let position = s.offset_index().lookup(offset).position;
             (s.base_offset(), s.batches_from(u64::from(position)))

@@ -51,10 +51,7 @@ impl IndexFile {
                 .map_err(|e| Error::io("preallocate", &path, e))?;
             len
         } else {
-            let len = file
-                .metadata()
-                .map_err(|e| Error::io("stat", &path, e))?
-                .len();
+            let len = file.metadata().map_err(|e| Error::io("stat", &path, e))?.len();
             round_down(usize::try_from(len).unwrap_or(usize::MAX), entry_size)
         };
         let mut index = IndexFile {
@@ -125,10 +122,7 @@ impl IndexFile {
             }
             _ => Err(Error::CorruptIndex {
                 path: self.path.clone(),
-                reason: format!(
-                    "attempt to append to a full index ({} entries)",
-                    self.max_entries
-                ),
+                reason: format!("attempt to append to a full index ({} entries)", self.max_entries),
             }),
         }
     }
@@ -178,11 +172,7 @@ impl IndexFile {
 
     /// Kafka's `largestLowerBoundSlotFor`: the slot of the last entry whose key is `<= target`,
     /// or `None` if every key is greater (or the index is empty). Searches the warm tail first.
-    pub(crate) fn largest_lower_bound_slot(
-        &self,
-        target: i64,
-        key: impl Fn(&[u8]) -> i64,
-    ) -> Option<usize> {
+    pub(crate) fn largest_lower_bound_slot(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> Option<usize> {
         if self.entries == 0 {
             return None;
         }

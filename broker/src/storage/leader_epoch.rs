@@ -50,21 +50,12 @@ impl LeaderEpochFileCache {
                 reason: format!("malformed line {line:?}"),
             };
             let mut fields = line.split_whitespace();
-            let epoch = fields
-                .next()
-                .and_then(|f| f.parse().ok())
-                .ok_or_else(malformed)?;
-            let start_offset = fields
-                .next()
-                .and_then(|f| f.parse().ok())
-                .ok_or_else(malformed)?;
+            let epoch = fields.next().and_then(|f| f.parse().ok()).ok_or_else(malformed)?;
+            let start_offset = fields.next().and_then(|f| f.parse().ok()).ok_or_else(malformed)?;
             if fields.next().is_some() {
                 return Err(malformed());
             }
-            entries.push(EpochEntry {
-                epoch,
-                start_offset,
-            });
+            entries.push(EpochEntry { epoch, start_offset });
         }
         let monotonic = entries
             .windows(2)
@@ -116,9 +107,7 @@ impl LeaderEpochFileCache {
         if epoch < 0 || start_offset < 0 {
             return Err(Error::CorruptCheckpoint {
                 path: self.path.clone(),
-                reason: format!(
-                    "invalid leader epoch entry: epoch {epoch}, start offset {start_offset}"
-                ),
+                reason: format!("invalid leader epoch entry: epoch {epoch}, start offset {start_offset}"),
             });
         }
         let update_needed = match self.latest_entry() {
@@ -135,10 +124,7 @@ impl LeaderEpochFileCache {
         {
             self.entries.pop();
         }
-        self.entries.push(EpochEntry {
-            epoch,
-            start_offset,
-        });
+        self.entries.push(EpochEntry { epoch, start_offset });
         tracing::debug!(path = %self.path.display(), epoch, start_offset, "assigned leader epoch start offset");
         self.write()?;
         Ok(true)
@@ -154,12 +140,7 @@ impl LeaderEpochFileCache {
             return Some((requested_epoch, log_end_offset));
         }
         let higher = self.entries.iter().find(|e| e.epoch > requested_epoch)?;
-        match self
-            .entries
-            .iter()
-            .rev()
-            .find(|e| e.epoch <= requested_epoch)
-        {
+        match self.entries.iter().rev().find(|e| e.epoch <= requested_epoch) {
             Some(floor) => Some((floor.epoch, higher.start_offset)),
             None => Some((requested_epoch, higher.start_offset)),
         }

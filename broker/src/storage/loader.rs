@@ -27,9 +27,7 @@ use kafkit_protocol::RecordBatch;
 
 use super::config::LogConfig;
 use super::leader_epoch::{EpochEntry, LeaderEpochFileCache};
-use super::paths::{
-    self, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX,
-};
+use super::paths::{self, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX};
 use super::producer_state::ProducerStateManager;
 use super::segment::{LogSegment, RecoveryStop};
 use super::segments::LogSegments;
@@ -66,8 +64,8 @@ pub(crate) fn load(
     let mut segments = LogSegments::default();
     let mut needs_recovery = BTreeSet::new();
     for &base in &log_bases {
-        let index_missing = !paths::offset_index_file(dir, base).exists()
-            || !paths::time_index_file(dir, base).exists();
+        let index_missing =
+            !paths::offset_index_file(dir, base).exists() || !paths::time_index_file(dir, base).exists();
         let segment = LogSegment::open(
             dir,
             base,
@@ -151,12 +149,10 @@ pub(crate) fn load(
         )?);
     }
     let log_start_offset = segments.first().map_or(0, LogSegment::base_offset);
-    let active = segments
-        .active_mut()
-        .ok_or_else(|| Error::InvalidPartitionDir {
-            path: dir.to_path_buf(),
-            reason: "no active segment after load".to_owned(),
-        })?;
+    let active = segments.active_mut().ok_or_else(|| Error::InvalidPartitionDir {
+        path: dir.to_path_buf(),
+        reason: "no active segment after load".to_owned(),
+    })?;
     let log_end_offset = active.read_next_offset()?;
     active.resize_indexes(config.segment_index_bytes)?;
     epoch_cache.truncate_from_end(log_end_offset)?;
@@ -187,20 +183,13 @@ fn clean_directory(dir: &Path) -> Result<Vec<i64>> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if [".tmp", ".deleted", ".cleaned"]
-            .iter()
-            .any(|s| name.ends_with(s))
-        {
+        if [".tmp", ".deleted", ".cleaned"].iter().any(|s| name.ends_with(s)) {
             remove(&entry.path())?;
         } else if let Some(base) = paths::offset_from_file_name(&name, LOG_FILE_SUFFIX) {
             logs.insert(base);
-        } else if let Some(base) = [
-            INDEX_FILE_SUFFIX,
-            TIME_INDEX_FILE_SUFFIX,
-            TXN_INDEX_FILE_SUFFIX,
-        ]
-        .iter()
-        .find_map(|suffix| paths::offset_from_file_name(&name, suffix))
+        } else if let Some(base) = [INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX]
+            .iter()
+            .find_map(|suffix| paths::offset_from_file_name(&name, suffix))
         {
             indexes.push((base, entry.path()));
         }

@@ -130,8 +130,7 @@ impl OffsetIndex {
         }
         let relative = relative_offset(self.base_offset, offset)
             .ok_or_else(|| invalid("relative offset does not fit int32"))?;
-        let position =
-            i32::try_from(position).map_err(|_| invalid("position does not fit int32"))?;
+        let position = i32::try_from(position).map_err(|_| invalid("position does not fit int32"))?;
         let mut entry = [0u8; OFFSET_INDEX_ENTRY_SIZE];
         entry[..4].copy_from_slice(&relative.to_be_bytes());
         entry[4..].copy_from_slice(&position.to_be_bytes());

@@ -273,9 +273,7 @@ impl PartitionLog {
             stamp.set_base_offset(first_offset);
             stamp.set_partition_leader_epoch(leader_epoch);
             match self.config.message_timestamp_type {
-                TimestampType::LogAppendTime => {
-                    stamp.set_max_timestamp(TimestampType::LogAppendTime, now_ms)
-                }
+                TimestampType::LogAppendTime => stamp.set_max_timestamp(TimestampType::LogAppendTime, now_ms),
                 TimestampType::CreateTime => {
                     let max = stamp.view().max_timestamp();
                     stamp.set_max_timestamp(TimestampType::CreateTime, max)
@@ -310,13 +308,7 @@ impl PartitionLog {
             });
         }
         self.leader_epoch_cache.assign(leader_epoch, first_offset)?;
-        self.maybe_roll(
-            size as u64,
-            max_timestamp,
-            first_offset,
-            last_offset,
-            now_ms,
-        )?;
+        self.maybe_roll(size as u64, max_timestamp, first_offset, last_offset, now_ms)?;
         self.active_segment_mut()?
             .append(last_offset, max_timestamp, last_offset, bytes)?;
         self.log_end_offset = last_offset + 1;
@@ -351,12 +343,10 @@ impl PartitionLog {
     }
 
     fn active_segment(&self) -> Result<&LogSegment> {
-        self.segments
-            .active()
-            .ok_or_else(|| Error::InvalidPartitionDir {
-                path: self.dir.clone(),
-                reason: "the log has no active segment".to_owned(),
-            })
+        self.segments.active().ok_or_else(|| Error::InvalidPartitionDir {
+            path: self.dir.clone(),
+            reason: "the log has no active segment".to_owned(),
+        })
     }
 
     /// Kafka's `maybeRoll`.

@@ -150,10 +150,7 @@ mod tests {
         let id = Uuid::from_u64_pair(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
         file.write(id).expect("write");
         let text = fs::read_to_string(file.path()).expect("read");
-        assert_eq!(
-            text,
-            format!("version: 0\ntopic_id: {}", topic_id_to_string(id))
-        );
+        assert_eq!(text, format!("version: 0\ntopic_id: {}", topic_id_to_string(id)));
         assert_eq!(file.read().expect("read"), Some(id));
     }
 

@@ -147,10 +147,7 @@ mod tests {
         let result = validate_topic_name(topic);
         assert_eq!(result.is_ok(), valid, "{topic:?}: {result:?}");
         if let Err(e) = result {
-            assert_eq!(
-                e.error_code(),
-                kafkit_protocol::ErrorCode::InvalidTopicException
-            );
+            assert_eq!(e.error_code(), kafkit_protocol::ErrorCode::InvalidTopicException);
         }
     }
 
@@ -196,9 +193,6 @@ mod tests {
             Some(1257)
         );
         assert_eq!(offset_from_file_name("1257.log", ".log"), None);
-        assert_eq!(
-            offset_from_file_name("00000000000000001257.index", ".log"),
-            None
-        );
+        assert_eq!(offset_from_file_name("00000000000000001257.index", ".log"), None);
     }
 }

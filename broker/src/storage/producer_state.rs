@@ -326,10 +326,7 @@ mod tests {
         let mut m = ProducerStateManager::new("t", 0);
         append(&mut m, &batch(9, 3, 1234, 1, 0));
         assert!(check(&m, &batch(9, 3, 1236, 1, 1)).is_err());
-        assert_eq!(
-            m.remove_expired_producers(1_000 + 86_400_000, 86_400_000),
-            1
-        );
+        assert_eq!(m.remove_expired_producers(1_000 + 86_400_000, 86_400_000), 1);
         assert!(m.is_empty());
         append(&mut m, &batch(9, 3, 1236, 1, 1));
     }

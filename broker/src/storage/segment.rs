@@ -97,10 +97,7 @@ impl LogSegment {
             .truncate(false)
             .open(&log_path)
             .map_err(|e| Error::io("open", &log_path, e))?;
-        let size = log
-            .metadata()
-            .map_err(|e| Error::io("stat", &log_path, e))?
-            .len();
+        let size = log.metadata().map_err(|e| Error::io("stat", &log_path, e))?.len();
         let offset_index = OffsetIndex::open(
             paths::offset_index_file(dir, base_offset),
             base_offset,
@@ -149,13 +146,7 @@ impl LogSegment {
                 Err(e) => return Err(Error::io("delete", &path, e)),
             }
         }
-        Self::open(
-            dir,
-            base_offset,
-            max_index_size,
-            index_interval_bytes,
-            created_ms,
-        )
+        Self::open(dir, base_offset, max_index_size, index_interval_bytes, created_ms)
     }
 
     fn first_batch_max_timestamp(&self) -> Result<Option<i64>> {
@@ -263,8 +254,7 @@ impl LogSegment {
             // Rolling beforehand guarantees room in both indexes (neither is full).
             self.offset_index.append(largest_offset, index_position)?;
             let max = self.max_timestamp_and_offset_so_far;
-            self.time_index
-                .maybe_append(max.timestamp, max.offset, false)?;
+            self.time_index.maybe_append(max.timestamp, max.offset, false)?;
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += records.len();
@@ -399,17 +389,9 @@ impl LogSegment {
     /// Kafka's `readNextOffset`: one past the last batch (scanning from the last index
     /// entry), or the base offset when empty.
     pub(crate) fn read_next_offset(&self) -> Result<i64> {
-        let start = self
-            .offset_index
-            .lookup(self.offset_index.last_offset())
-            .position;
-        let mut batches = FileBatches::new(
-            &self.log,
-            &self.log_path,
-            u64::from(start),
-            self.size,
-            SCAN_CHUNK,
-        );
+        let start = self.offset_index.lookup(self.offset_index.last_offset()).position;
+        let mut batches =
+            FileBatches::new(&self.log, &self.log_path, u64::from(start), self.size, SCAN_CHUNK);
         let mut next = self.base_offset;
         while let Some((_, batch)) = batches.next_batch()? {
             next = batch.next_offset();
@@ -419,13 +401,7 @@ impl LogSegment {
 
     /// The batches of this segment from `position`, for full scans.
     pub(crate) fn batches_from(&self, position: u64) -> FileBatches<'_> {
-        FileBatches::new(
-            &self.log,
-            &self.log_path,
-            position,
-            self.size,
-            RECOVERY_CHUNK,
-        )
+        FileBatches::new(&self.log, &self.log_path, position, self.size, RECOVERY_CHUNK)
     }
 
     /// Kafka's `LogSegment.recover`: rebuilds both indexes from the batches, checking each
@@ -517,8 +493,7 @@ impl LogSegment {
     /// trimmed to their entries.
     pub(crate) fn on_become_inactive(&mut self) -> Result<()> {
         let max = self.max_timestamp_and_offset_so_far;
-        self.time_index
-            .maybe_append(max.timestamp, max.offset, true)?;
+        self.time_index.maybe_append(max.timestamp, max.offset, true)?;
         self.offset_index.trim_to_valid_size()?;
         self.time_index.trim_to_valid_size()?;
         Ok(())

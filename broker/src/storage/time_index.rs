@@ -130,12 +130,7 @@ impl TimeIndex {
     /// Kafka's `maybeAppend`: appends `(timestamp, offset)` only if the timestamp is greater
     /// than the last entry's. Going backwards in offset or timestamp is an error; so is a full
     /// index unless `skip_full_check` (the roll/close entry, which uses the reserved slot).
-    pub(crate) fn maybe_append(
-        &mut self,
-        timestamp: i64,
-        offset: i64,
-        skip_full_check: bool,
-    ) -> Result<()> {
+    pub(crate) fn maybe_append(&mut self, timestamp: i64, offset: i64, skip_full_check: bool) -> Result<()> {
         let invalid = |reason| Error::InvalidOffset {
             path: self.path().to_path_buf(),
             base_offset: self.base_offset,
@@ -247,10 +242,7 @@ mod tests {
             index.maybe_append(999, 108, false).is_err(),
             "timestamp went back"
         );
-        assert!(
-            index.maybe_append(2000, 104, false).is_err(),
-            "offset went back"
-        );
+        assert!(index.maybe_append(2000, 104, false).is_err(), "offset went back");
         index.maybe_append(2000, 110, false).expect("append");
         assert!(index.is_full(), "2 of 3 slots used: the last is reserved");
         assert!(index.maybe_append(3000, 120, false).is_err());

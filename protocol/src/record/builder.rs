@@ -133,7 +133,11 @@ impl RecordBatchBuilder {
     /// An upper bound of the bytes a record takes in any batch, whatever its position and
     /// timestamp (Kafka's `estimateSizeInBytesUpperBound`): what a producer reserves before it
     /// knows which batch the record lands in.
-    pub fn record_size_upper_bound(key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header<'_>]) -> usize {
+    pub fn record_size_upper_bound(
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> usize {
         // Worst-case varints for the offset delta (5) and the timestamp delta (10).
         Self::record_size(i32::MAX, i64::MAX, key, value, headers)
     }
@@ -191,7 +195,10 @@ impl RecordBatchBuilder {
     /// the next batch. Fails on an empty batch (Kafka rejects those) or a codec error.
     pub fn build(&mut self) -> Result<&[u8]> {
         if self.count == 0 {
-            return Err(Error::batch(ErrorCode::InvalidRecord, "a batch needs at least one record"));
+            return Err(Error::batch(
+                ErrorCode::InvalidRecord,
+                "a batch needs at least one record",
+            ));
         }
         let mut attrs = i16::from(self.compression.id());
         if self.transactional {
@@ -212,7 +219,8 @@ impl RecordBatchBuilder {
         } else {
             self.compressed.clear();
             self.compressed.resize(BATCH_HEADER_LEN, 0);
-            self.compression.compress(&self.buf[BATCH_HEADER_LEN..], &mut self.compressed)?;
+            self.compression
+                .compress(&self.buf[BATCH_HEADER_LEN..], &mut self.compressed)?;
             &mut self.compressed
         };
         header.write(out)?;
@@ -223,7 +231,11 @@ impl RecordBatchBuilder {
     /// the batch).
     pub fn into_vec(mut self) -> Result<Vec<u8>> {
         self.build()?;
-        Ok(if self.compression == Compression::None { self.buf } else { self.compressed })
+        Ok(if self.compression == Compression::None {
+            self.buf
+        } else {
+            self.compressed
+        })
     }
 }
 

@@ -40,7 +40,9 @@ pub enum Compression {
 }
 
 /// Magic bytes that open a xerial snappy stream, followed by version 1 and minimum version 1.
-const XERIAL_HEADER: [u8; 16] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1];
+const XERIAL_HEADER: [u8; 16] = [
+    0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1,
+];
 /// snappy-java's default block size: input is cut into blocks of this many bytes.
 const XERIAL_BLOCK: usize = 32 * 1024;
 /// Kafka's default zstd level.
@@ -87,7 +89,10 @@ impl Compression {
 
     /// Appends `input`, compressed, to `out`.
     pub fn compress(self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        let fail = |e: &dyn fmt::Display| Error::Compression { codec: self, reason: e.to_string() };
+        let fail = |e: &dyn fmt::Display| Error::Compression {
+            codec: self,
+            reason: e.to_string(),
+        };
         match self {
             Compression::None => out.extend_from_slice(input),
             Compression::Gzip => {
@@ -128,7 +133,10 @@ impl Compression {
     /// Appends `input`, decompressed, to `out`, failing once the output would exceed `limit`
     /// bytes. Memory used is bounded by `limit` plus a codec window, whatever `input` claims.
     pub fn decompress(self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<()> {
-        let fail = |e: &dyn fmt::Display| Error::Compression { codec: self, reason: e.to_string() };
+        let fail = |e: &dyn fmt::Display| Error::Compression {
+            codec: self,
+            reason: e.to_string(),
+        };
         match self {
             Compression::None => {
                 if input.len() > limit {
@@ -138,9 +146,7 @@ impl Compression {
                 Ok(())
             }
             Compression::Gzip => read_limited(self, flate2::read::GzDecoder::new(input), out, limit),
-            Compression::Lz4 => {
-                read_limited(self, lz4_flex::frame::FrameDecoder::new(input), out, limit)
-            }
+            Compression::Lz4 => read_limited(self, lz4_flex::frame::FrameDecoder::new(input), out, limit),
             Compression::Zstd => {
                 let dec = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| fail(&e))?;
                 read_limited(self, dec, out, limit)
@@ -158,7 +164,9 @@ impl Compression {
                             return Err(fail(&"truncated xerial block length"));
                         }
                         let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                        let block = rest.get(4..4 + n).ok_or_else(|| fail(&"truncated xerial block"))?;
+                        let block = rest
+                            .get(4..4 + n)
+                            .ok_or_else(|| fail(&"truncated xerial block"))?;
                         snappy_block(self, block, out, start + limit)?;
                         rest = &rest[4 + n..];
                     }
@@ -173,16 +181,24 @@ impl Compression {
 
 /// Decompresses one raw snappy block onto `out`, keeping `out.len() <= max_len`.
 fn snappy_block(codec: Compression, block: &[u8], out: &mut Vec<u8>, max_len: usize) -> Result<()> {
-    let n = snap::raw::decompress_len(block)
-        .map_err(|e| Error::Compression { codec, reason: e.to_string() })?;
+    let n = snap::raw::decompress_len(block).map_err(|e| Error::Compression {
+        codec,
+        reason: e.to_string(),
+    })?;
     let start = out.len();
     if start + n > max_len {
-        return Err(Error::DecompressedTooLarge { codec, limit: max_len });
+        return Err(Error::DecompressedTooLarge {
+            codec,
+            limit: max_len,
+        });
     }
     out.resize(start + n, 0);
     snap::raw::Decoder::new()
         .decompress(block, &mut out[start..])
-        .map_err(|e| Error::Compression { codec, reason: e.to_string() })?;
+        .map_err(|e| Error::Compression {
+            codec,
+            reason: e.to_string(),
+        })?;
     Ok(())
 }
 
@@ -193,7 +209,10 @@ fn read_limited(codec: Compression, reader: impl Read, out: &mut Vec<u8>, limit:
     reader
         .take(cap)
         .read_to_end(out)
-        .map_err(|e| Error::Compression { codec, reason: e.to_string() })?;
+        .map_err(|e| Error::Compression {
+            codec,
+            reason: e.to_string(),
+        })?;
     if out.len() - start > limit {
         out.truncate(start);
         return Err(Error::DecompressedTooLarge { codec, limit });
@@ -233,7 +252,9 @@ mod tests {
         let mut compressed = Vec::new();
         codec.compress(input, &mut compressed).expect("compress");
         let mut out = Vec::new();
-        codec.decompress(&compressed, &mut out, input.len()).expect("decompress");
+        codec
+            .decompress(&compressed, &mut out, input.len())
+            .expect("decompress");
         out
     }
 
@@ -259,8 +280,13 @@ mod tests {
         let mut compressed = Vec::new();
         codec.compress(&input, &mut compressed).expect("compress");
         let mut out = Vec::new();
-        let err = codec.decompress(&compressed, &mut out, 4096).expect_err("over the limit");
-        assert!(matches!(err, Error::DecompressedTooLarge { limit: _, .. }), "{err}");
+        let err = codec
+            .decompress(&compressed, &mut out, 4096)
+            .expect_err("over the limit");
+        assert!(
+            matches!(err, Error::DecompressedTooLarge { limit: _, .. }),
+            "{err}"
+        );
         assert!(out.capacity() < 1 << 20 || codec == Compression::Snappy || out.is_empty());
     }
 
@@ -268,7 +294,9 @@ mod tests {
     fn garbage_is_an_error_not_a_panic(#[values(1, 2, 3, 4)] id: u8) {
         let codec = Compression::from_id(id).expect("valid id");
         let mut compressed = Vec::new();
-        codec.compress(b"hello hello hello hello", &mut compressed).expect("compress");
+        codec
+            .compress(b"hello hello hello hello", &mut compressed)
+            .expect("compress");
         for cut in 0..compressed.len() {
             let mut out = Vec::new();
             let _ = codec.decompress(&compressed[..cut], &mut out, 1 << 16);
@@ -281,11 +309,17 @@ mod tests {
     #[test]
     fn snappy_writes_xerial_framing_and_reads_raw() {
         let mut compressed = Vec::new();
-        Compression::Snappy.compress(b"abcabcabc", &mut compressed).expect("compress");
+        Compression::Snappy
+            .compress(b"abcabcabc", &mut compressed)
+            .expect("compress");
         assert_eq!(&compressed[..16], &XERIAL_HEADER);
-        let raw = snap::raw::Encoder::new().compress_vec(b"raw snappy").expect("raw");
+        let raw = snap::raw::Encoder::new()
+            .compress_vec(b"raw snappy")
+            .expect("raw");
         let mut out = Vec::new();
-        Compression::Snappy.decompress(&raw, &mut out, 100).expect("raw decompress");
+        Compression::Snappy
+            .decompress(&raw, &mut out, 100)
+            .expect("raw decompress");
         assert_eq!(out, b"raw snappy");
     }
 

@@ -39,17 +39,30 @@ fn view_reads_the_golden_batch() {
     assert_eq!(batch.crc(), 0xbbcc_4115);
     assert!(batch.is_crc_valid());
     assert_eq!(batch.partition_leader_epoch(), -1);
-    assert_eq!((batch.base_timestamp(), batch.max_timestamp()), (1_700_000_000_000, 1_700_000_000_000));
-    assert_eq!((batch.producer_id(), batch.producer_epoch(), batch.base_sequence()), (-1, -1, -1));
+    assert_eq!(
+        (batch.base_timestamp(), batch.max_timestamp()),
+        (1_700_000_000_000, 1_700_000_000_000)
+    );
+    assert_eq!(
+        (batch.producer_id(), batch.producer_epoch(), batch.base_sequence()),
+        (-1, -1, -1)
+    );
     assert_eq!(batch.last_sequence(), -1);
     assert_eq!(batch.compression(), Some(Compression::None));
     assert_eq!(batch.timestamp_type(), TimestampType::CreateTime);
     batch.validate_header().expect("valid header");
     let mut scratch = Vec::new();
-    let records: Vec<_> = batch.records(&mut scratch, 1 << 20).expect("records").collect::<Result<_, _>>().expect("ok");
+    let records: Vec<_> = batch
+        .records(&mut scratch, 1 << 20)
+        .expect("records")
+        .collect::<Result<_, _>>()
+        .expect("ok");
     assert_eq!(records.len(), 1);
     let r = &records[0];
-    assert_eq!((r.offset, r.timestamp, r.key, r.value), (0, 1_700_000_000_000, None, Some(&b"hi"[..])));
+    assert_eq!(
+        (r.offset, r.timestamp, r.key, r.value),
+        (0, 1_700_000_000_000, None, Some(&b"hi"[..]))
+    );
     assert!(r.headers.is_empty());
 }
 
@@ -64,7 +77,14 @@ fn stamping_offset_and_epoch_changes_only_their_bytes() {
     assert_eq!(bytes, hex(GOLDEN_STAMPED));
     let view = RecordBatch::parse(&bytes).expect("parse");
     assert!(view.is_crc_valid());
-    assert_eq!((view.base_offset(), view.last_offset(), view.partition_leader_epoch()), (5, 5, 0));
+    assert_eq!(
+        (
+            view.base_offset(),
+            view.last_offset(),
+            view.partition_leader_epoch()
+        ),
+        (5, 5, 0)
+    );
 }
 
 #[test]
@@ -77,8 +97,16 @@ fn log_append_time_rewrites_attributes_and_crc() {
     assert_ne!(view.crc(), 0xbbcc_4115);
     assert_eq!(view.timestamp_type(), TimestampType::LogAppendTime);
     let mut scratch = Vec::new();
-    let r = view.records(&mut scratch, 1024).expect("records").next().expect("one").expect("ok");
-    assert_eq!(r.timestamp, 1_800_000_000_000, "LogAppendTime records take the batch max timestamp");
+    let r = view
+        .records(&mut scratch, 1024)
+        .expect("records")
+        .next()
+        .expect("one")
+        .expect("ok");
+    assert_eq!(
+        r.timestamp, 1_800_000_000_000,
+        "LogAppendTime records take the batch max timestamp"
+    );
     let mut bytes2 = bytes.clone();
     let mut again = RecordBatchMut::new(&mut bytes2).expect("batch");
     assert!(again.set_max_timestamp(TimestampType::CreateTime, 1_700_000_000_000));
@@ -97,7 +125,15 @@ fn producer_state_restamp_keeps_crc_valid() {
     m.set_producer_state(7, 2, 40);
     let v = m.view();
     assert!(v.is_crc_valid());
-    assert_eq!((v.producer_id(), v.producer_epoch(), v.base_sequence(), v.last_sequence()), (7, 2, 40, 49));
+    assert_eq!(
+        (
+            v.producer_id(),
+            v.producer_epoch(),
+            v.base_sequence(),
+            v.last_sequence()
+        ),
+        (7, 2, 40, 49)
+    );
 }
 
 #[rstest]
@@ -127,21 +163,41 @@ fn arb_bytes() -> impl Strategy<Value = Option<Vec<u8>>> {
 }
 
 fn arb_record() -> impl Strategy<Value = TestRecord> {
-    let timestamp = prop_oneof![Just(-1i64), Just(0i64), -1_000_000i64..4_000_000_000_000, any::<i64>()];
+    let timestamp = prop_oneof![
+        Just(-1i64),
+        Just(0i64),
+        -1_000_000i64..4_000_000_000_000,
+        any::<i64>()
+    ];
     let header_key = prop_oneof![Just("dup".to_string()), "[a-z]{0,8}"];
     let headers = proptest::collection::vec((header_key, arb_bytes()), 0..4);
-    (timestamp, arb_bytes(), arb_bytes(), headers)
-        .prop_map(|(timestamp, key, value, headers)| TestRecord { timestamp, key, value, headers })
+    (timestamp, arb_bytes(), arb_bytes(), headers).prop_map(|(timestamp, key, value, headers)| TestRecord {
+        timestamp,
+        key,
+        value,
+        headers,
+    })
 }
 
 fn build(codec: Compression, records: &[TestRecord]) -> Vec<u8> {
     let mut b = RecordBatchBuilder::new(codec);
     for r in records {
-        let headers: Vec<Header<'_>> = r.headers.iter().map(|(k, v)| Header::new(k, v.as_deref())).collect();
+        let headers: Vec<Header<'_>> = r
+            .headers
+            .iter()
+            .map(|(k, v)| Header::new(k, v.as_deref()))
+            .collect();
         let before = b.uncompressed_size();
         let added = b.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &headers);
         assert_eq!(b.uncompressed_size() - before, added);
-        assert!(added <= RecordBatchBuilder::record_size_upper_bound(r.key.as_deref(), r.value.as_deref(), &headers));
+        assert!(
+            added
+                <= RecordBatchBuilder::record_size_upper_bound(
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    &headers
+                )
+        );
     }
     b.build().expect("build").to_vec()
 }
@@ -181,8 +237,18 @@ proptest! {
 fn every_truncation_and_flip_is_handled(#[values(0, 1, 2, 3, 4)] id: u8) {
     let codec = Compression::from_id(id).expect("codec");
     let records = vec![
-        TestRecord { timestamp: 10, key: Some(b"key".to_vec()), value: None, headers: vec![("a".into(), None)] },
-        TestRecord { timestamp: 5, key: None, value: Some(vec![7; 100]), headers: vec![] },
+        TestRecord {
+            timestamp: 10,
+            key: Some(b"key".to_vec()),
+            value: None,
+            headers: vec![("a".into(), None)],
+        },
+        TestRecord {
+            timestamp: 5,
+            key: None,
+            value: Some(vec![7; 100]),
+            headers: vec![],
+        },
     ];
     let bytes = build(codec, &records);
     let drain = |bytes: &[u8]| {
@@ -199,7 +265,10 @@ fn every_truncation_and_flip_is_handled(#[values(0, 1, 2, 3, 4)] id: u8) {
         }
     };
     for cut in 0..bytes.len() {
-        assert!(RecordBatch::parse(&bytes[..cut]).is_err(), "a cut at {cut} must not parse");
+        assert!(
+            RecordBatch::parse(&bytes[..cut]).is_err(),
+            "a cut at {cut} must not parse"
+        );
         drain(&bytes[..cut]);
     }
     for pos in 0..bytes.len() {
@@ -248,7 +317,10 @@ fn malformed_records_are_invalid_record(#[case] damage: fn(&mut Vec<u8>)) {
 fn header_checks_follow_log_validator(#[case] at: usize, #[case] value: i32, #[case] code: ErrorCode) {
     let mut bytes = hex(GOLDEN);
     bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
-    let err = RecordBatch::parse(&bytes).expect("parse").validate_header().expect_err("invalid");
+    let err = RecordBatch::parse(&bytes)
+        .expect("parse")
+        .validate_header()
+        .expect_err("invalid");
     assert_eq!(err.error_code(), code);
 }
 
@@ -260,12 +332,33 @@ fn control_and_sequence_and_codec_checks() {
         bytes
     };
     let b = with_attr(attributes::CONTROL);
-    assert_eq!(RecordBatch::parse(&b).expect("parse").validate_header().expect_err("control").error_code(), ErrorCode::InvalidRecord);
+    assert_eq!(
+        RecordBatch::parse(&b)
+            .expect("parse")
+            .validate_header()
+            .expect_err("control")
+            .error_code(),
+        ErrorCode::InvalidRecord
+    );
     let b = with_attr(5);
-    assert_eq!(RecordBatch::parse(&b).expect("parse").validate_header().expect_err("codec").error_code(), ErrorCode::UnknownServerError);
+    assert_eq!(
+        RecordBatch::parse(&b)
+            .expect("parse")
+            .validate_header()
+            .expect_err("codec")
+            .error_code(),
+        ErrorCode::UnknownServerError
+    );
     let mut b = hex(GOLDEN);
     b[43..51].copy_from_slice(&9i64.to_be_bytes());
-    assert_eq!(RecordBatch::parse(&b).expect("parse").validate_header().expect_err("seq").error_code(), ErrorCode::InvalidRecord);
+    assert_eq!(
+        RecordBatch::parse(&b)
+            .expect("parse")
+            .validate_header()
+            .expect_err("seq")
+            .error_code(),
+        ErrorCode::InvalidRecord
+    );
 }
 
 #[rstest]
@@ -304,7 +397,12 @@ fn batches_iterates_a_log_and_stops_at_a_partial_tail() {
 #[test]
 fn decompression_is_capped_by_the_callers_limit() {
     let records: Vec<TestRecord> = (0..100)
-        .map(|i| TestRecord { timestamp: i, key: None, value: Some(vec![0; 10_000]), headers: vec![] })
+        .map(|i| TestRecord {
+            timestamp: i,
+            key: None,
+            value: Some(vec![0; 10_000]),
+            headers: vec![],
+        })
         .collect();
     let bytes = build(Compression::Zstd, &records);
     assert!(bytes.len() < 10_000, "compresses well: {}", bytes.len());

@@ -144,7 +144,8 @@ impl<'a> RecordBatch<'a> {
 
     /// `base_offset + last_offset_delta`.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset().wrapping_add(i64::from(self.last_offset_delta()))
+        self.base_offset()
+            .wrapping_add(i64::from(self.last_offset_delta()))
     }
 
     /// The offset after this batch.
@@ -209,7 +210,11 @@ impl<'a> RecordBatch<'a> {
         } else {
             Err(Error::batch(
                 ErrorCode::CorruptMessage,
-                format!("record batch crc {:#010x} does not match computed {:#010x}", self.crc(), self.compute_crc()),
+                format!(
+                    "record batch crc {:#010x} does not match computed {:#010x}",
+                    self.crc(),
+                    self.compute_crc()
+                ),
             ))
         }
     }
@@ -226,7 +231,9 @@ impl<'a> RecordBatch<'a> {
         }
         let count = self.records_count();
         if count <= 0 {
-            return Err(Error::invalid_record(format!("invalid reported count for record batch: {count}")));
+            return Err(Error::invalid_record(format!(
+                "invalid reported count for record batch: {count}"
+            )));
         }
         if i64::from(count) != count_from_offsets {
             return Err(Error::invalid_record(format!(
@@ -235,7 +242,9 @@ impl<'a> RecordBatch<'a> {
             )));
         }
         if self.is_control() {
-            return Err(Error::invalid_record("clients are not allowed to write control records"));
+            return Err(Error::invalid_record(
+                "clients are not allowed to write control records",
+            ));
         }
         if self.has_producer_id() && self.base_sequence() < 0 {
             return Err(Error::invalid_record(format!(
@@ -247,7 +256,10 @@ impl<'a> RecordBatch<'a> {
         if self.compression().is_none() {
             return Err(Error::batch(
                 ErrorCode::UnknownServerError,
-                format!("unknown compression type id {}", self.attributes() & attributes::COMPRESSION_MASK),
+                format!(
+                    "unknown compression type id {}",
+                    self.attributes() & attributes::COMPRESSION_MASK
+                ),
             ));
         }
         Ok(())
@@ -256,10 +268,14 @@ impl<'a> RecordBatch<'a> {
     /// Iterates the records, decompressing into `scratch` first when the batch is compressed
     /// (at most `max_decompressed` bytes, else [`Error::DecompressedTooLarge`]). Uncompressed
     /// batches are read in place and `scratch` is untouched.
-    pub fn records<'s>(&'s self, scratch: &'s mut Vec<u8>, max_decompressed: usize) -> Result<RecordIter<'s>> {
-        let codec = self.compression().ok_or_else(|| {
-            Error::batch(ErrorCode::UnknownServerError, "unknown compression type id")
-        })?;
+    pub fn records<'s>(
+        &'s self,
+        scratch: &'s mut Vec<u8>,
+        max_decompressed: usize,
+    ) -> Result<RecordIter<'s>> {
+        let codec = self
+            .compression()
+            .ok_or_else(|| Error::batch(ErrorCode::UnknownServerError, "unknown compression type id"))?;
         let data: &'s [u8] = match codec {
             Compression::None => self.records_bytes(),
             codec => {
@@ -306,7 +322,11 @@ pub struct Batches<'a> {
 impl<'a> Batches<'a> {
     /// Iterates the batches of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Batches { rest: buf, position: 0, failed: false }
+        Batches {
+            rest: buf,
+            position: 0,
+            failed: false,
+        }
     }
 
     /// Byte position of the next batch relative to the start.
@@ -333,24 +353,40 @@ impl<'a> Iterator for Batches<'a> {
             Some(Err(Error::batch(code, reason)))
         };
         if length < MIN_BATCH_LENGTH_FIELD {
-            return fail(self, ErrorCode::CorruptMessage, format!("record batch length {length} is below the minimum of 14"));
+            return fail(
+                self,
+                ErrorCode::CorruptMessage,
+                format!("record batch length {length} is below the minimum of 14"),
+            );
         }
         if self.rest.len() <= offsets::MAGIC {
             return None;
         }
         let magic = self.rest[offsets::MAGIC] as i8;
         if !(0..=MAGIC_V2).contains(&magic) {
-            return fail(self, ErrorCode::CorruptMessage, format!("invalid magic {magic} in record batch"));
+            return fail(
+                self,
+                ErrorCode::CorruptMessage,
+                format!("invalid magic {magic} in record batch"),
+            );
         }
         let size = LOG_OVERHEAD + length as usize;
         if self.rest.len() < size {
             return None;
         }
         if magic != MAGIC_V2 {
-            return fail(self, ErrorCode::InvalidRecord, format!("record batch magic {magic} is not supported; only magic 2"));
+            return fail(
+                self,
+                ErrorCode::InvalidRecord,
+                format!("record batch magic {magic} is not supported; only magic 2"),
+            );
         }
         if size < BATCH_HEADER_LEN {
-            return fail(self, ErrorCode::CorruptMessage, format!("record batch of {size} bytes is shorter than the 61-byte header"));
+            return fail(
+                self,
+                ErrorCode::CorruptMessage,
+                format!("record batch of {size} bytes is shorter than the 61-byte header"),
+            );
         }
         let (batch, rest) = self.rest.split_at(size);
         self.rest = rest;
@@ -457,13 +493,17 @@ impl<'a> RecordIter<'a> {
         let value = read_nullable(body, &mut pos).ok_or_else(structure)?;
         let header_count = get_varint(body, &mut pos).ok_or_else(structure)?;
         if header_count < 0 || header_count as usize > end - pos {
-            return Err(Error::invalid_record(format!("invalid number of record headers {header_count}")));
+            return Err(Error::invalid_record(format!(
+                "invalid number of record headers {header_count}"
+            )));
         }
         let headers_start = pos;
         for _ in 0..header_count {
             let key_len = get_varint(body, &mut pos).ok_or_else(structure)?;
             if key_len < 0 {
-                return Err(Error::invalid_record(format!("invalid negative header key size {key_len}")));
+                return Err(Error::invalid_record(format!(
+                    "invalid negative header key size {key_len}"
+                )));
             }
             if end - pos < key_len as usize {
                 return Err(structure());
@@ -488,7 +528,10 @@ impl<'a> RecordIter<'a> {
             timestamp,
             key,
             value,
-            headers: Headers { raw: &body[headers_start..end], count: header_count as usize },
+            headers: Headers {
+                raw: &body[headers_start..end],
+                count: header_count as usize,
+            },
         })
     }
 }
@@ -556,7 +599,9 @@ impl<'a> RecordBatchMut<'a> {
     /// after the batch are not touched.
     pub fn new(buf: &'a mut [u8]) -> Result<Self> {
         let size = RecordBatch::parse(buf)?.size_in_bytes();
-        Ok(RecordBatchMut { buf: &mut buf[..size] })
+        Ok(RecordBatchMut {
+            buf: &mut buf[..size],
+        })
     }
 
     /// A read-only view.
@@ -597,8 +642,10 @@ impl<'a> RecordBatchMut<'a> {
     /// does to a batch it re-sends after an epoch bump.
     pub fn set_producer_state(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
         self.buf[offsets::PRODUCER_ID..offsets::PRODUCER_EPOCH].copy_from_slice(&producer_id.to_be_bytes());
-        self.buf[offsets::PRODUCER_EPOCH..offsets::BASE_SEQUENCE].copy_from_slice(&producer_epoch.to_be_bytes());
-        self.buf[offsets::BASE_SEQUENCE..offsets::RECORDS_COUNT].copy_from_slice(&base_sequence.to_be_bytes());
+        self.buf[offsets::PRODUCER_EPOCH..offsets::BASE_SEQUENCE]
+            .copy_from_slice(&producer_epoch.to_be_bytes());
+        self.buf[offsets::BASE_SEQUENCE..offsets::RECORDS_COUNT]
+            .copy_from_slice(&base_sequence.to_be_bytes());
         self.update_crc();
     }
 

@@ -10,18 +10,14 @@ use kafka_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
 };
 use kafka_protocol::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
-use kafka_protocol::messages::fetch_request::{
-    FetchPartition, FetchRequest, FetchTopic, ForgottenTopic,
-};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use kafka_protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
-use kafka_protocol::messages::produce_request::{
-    PartitionProduceData, ProduceRequest, TopicProduceData,
-};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -287,9 +283,7 @@ fn init_producer_id(v: i16, flex: bool) -> InitProducerIdRequest {
         .with_transaction_timeout_ms(60_000)
         .with_unknown_tagged_fields(tags(flex));
     if v >= 3 {
-        request
-            .with_producer_id(ProducerId(1234))
-            .with_producer_epoch(5)
+        request.with_producer_id(ProducerId(1234)).with_producer_epoch(5)
     } else {
         request
     }

@@ -9,9 +9,7 @@ use kafka_protocol::messages::api_versions_response::{
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
 };
-use kafka_protocol::messages::delete_topics_response::{
-    DeletableTopicResult, DeleteTopicsResponse,
-};
+use kafka_protocol::messages::delete_topics_response::{DeletableTopicResult, DeleteTopicsResponse};
 use kafka_protocol::messages::fetch_response::{
     self, AbortedTransaction, EpochEndOffset, FetchResponse, FetchableTopicResponse, PartitionData,
     SnapshotId,
@@ -25,8 +23,8 @@ use kafka_protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
-    ProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceResponse,
+    TopicProduceResponse,
 };
 use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId};
 

@@ -75,10 +75,7 @@ const FETCH: Shape = Shape {
         f("cluster_id", Str).tag(0),
     ],
 };
-const FETCH_TOPIC: &[Field] = &[
-    f("topic", Str),
-    f("partitions", Array(&Struct(FETCH_PARTITION))),
-];
+const FETCH_TOPIC: &[Field] = &[f("topic", Str), f("partitions", Array(&Struct(FETCH_PARTITION)))];
 const FETCH_PARTITION: &[Field] = &[
     f("partition", Int32),
     f("current_leader_epoch", Int32).since(9),
@@ -170,10 +167,7 @@ const CREATABLE_TOPIC: &[Field] = &[
             f("broker_ids", Array(&Int32)),
         ])),
     ),
-    f(
-        "configs",
-        Array(&Struct(&[f("name", Str), f("value", Str)])),
-    ),
+    f("configs", Array(&Struct(&[f("name", Str), f("value", Str)]))),
 ];
 
 /// DeleteTopics, versions 1..=6, flexible from 4.
@@ -181,11 +175,7 @@ const DELETE_TOPICS: Shape = Shape {
     name: "DeleteTopics request",
     flexible_from: 4,
     fields: &[
-        f(
-            "topics",
-            Array(&Struct(&[f("name", Str), f("topic_id", Uuid)])),
-        )
-        .since(6),
+        f("topics", Array(&Struct(&[f("name", Str), f("topic_id", Uuid)]))).since(6),
         f("topic_names", Array(&Str)).until(5),
         f("timeout_ms", Int32),
     ],

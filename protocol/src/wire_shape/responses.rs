@@ -47,10 +47,7 @@ const PRODUCE: Shape = Shape {
 };
 const TOPIC_PRODUCE_RESPONSE: &[Field] = &[
     f("name", Str),
-    f(
-        "partition_responses",
-        Array(&Struct(PARTITION_PRODUCE_RESPONSE)),
-    ),
+    f("partition_responses", Array(&Struct(PARTITION_PRODUCE_RESPONSE))),
 ];
 const PARTITION_PRODUCE_RESPONSE: &[Field] = &[
     f("index", Int32),
@@ -67,9 +64,7 @@ const PARTITION_PRODUCE_RESPONSE: &[Field] = &[
     )
     .since(8),
     f("error_message", Str).since(8),
-    f("current_leader", Struct(LEADER_ID_AND_EPOCH))
-        .since(10)
-        .tag(0),
+    f("current_leader", Struct(LEADER_ID_AND_EPOCH)).since(10).tag(0),
 ];
 const LEADER_ID_AND_EPOCH: &[Field] = &[f("leader_id", Int32), f("leader_epoch", Int32)];
 const NODE_ENDPOINT: &[Field] = &[
@@ -104,10 +99,7 @@ const PARTITION_DATA: &[Field] = &[
     f("log_start_offset", Int64).since(5),
     f(
         "aborted_transactions",
-        Array(&Struct(&[
-            f("producer_id", Int64),
-            f("first_offset", Int64),
-        ])),
+        Array(&Struct(&[f("producer_id", Int64), f("first_offset", Int64)])),
     ),
     f("preferred_read_replica", Int32).since(11),
     f("records", Bytes),

@@ -13,8 +13,7 @@ use crate::storage::{LogConfig, OffsetPosition, TimestampOffset};
 
 /// The spec's §10 test vector: one record, key null, value "hi", CreateTime T0, as a
 /// non-idempotent client sends it.
-const GOLDEN_HEX: &str =
-    "0000000000000000 0000003a ffffffff 02 bbcc4115 0000 00000000 0000018bcfe56800 \
+const GOLDEN_HEX: &str = "0000000000000000 0000003a ffffffff 02 bbcc4115 0000 00000000 0000018bcfe56800 \
     0000018bcfe56800 ffffffffffffffff ffff ffffffff 00000001 10 00 00 00 01 04 6869 00";
 
 fn hex(s: &str) -> Vec<u8> {
@@ -40,11 +39,7 @@ fn golden_batch_is_stored_as_the_spec_stamps_it(partition: Partition) {
     let mut expected = golden.clone();
     expected[..8].copy_from_slice(&hex("0000000000000005"));
     expected[12..16].copy_from_slice(&hex("00000000"));
-    assert_eq!(
-        &expected[17..21],
-        &hex("bbcc4115")[..],
-        "the CRC is unchanged"
-    );
+    assert_eq!(&expected[17..21], &hex("bbcc4115")[..], "the CRC is unchanged");
     let stored = stored(&log);
     assert_eq!(stored[1], expected);
     let log_bytes = read(partition.dir.join("00000000000000000000.log"));
@@ -163,12 +158,8 @@ fn assert_trimmed_and_active_preallocated(log: &crate::storage::PartitionLog, in
             s.time_index().path()
         );
     }
-    let offset_len = fs::metadata(active.offset_index().path())
-        .expect("stat")
-        .len() as usize;
-    let time_len = fs::metadata(active.time_index().path())
-        .expect("stat")
-        .len() as usize;
+    let offset_len = fs::metadata(active.offset_index().path()).expect("stat").len() as usize;
+    let time_len = fs::metadata(active.time_index().path()).expect("stat").len() as usize;
     assert_eq!(offset_len, index_bytes / 8 * 8);
     assert_eq!(time_len, index_bytes / 12 * 12);
 }
@@ -298,15 +289,10 @@ fn leader_epoch_checkpoint_is_written_on_epoch_change_only(partition: Partition)
         written
     );
     append(&mut log, &batch(T0, 1, 1), 3);
-    assert_eq!(
-        fs::read_to_string(&checkpoint).expect("read"),
-        "0\n2\n0 0\n3 4\n"
-    );
+    assert_eq!(fs::read_to_string(&checkpoint).expect("read"), "0\n2\n0 0\n3 4\n");
     let last = stored(&log).pop().expect("batch");
     assert_eq!(
-        RecordBatch::parse(&last)
-            .expect("parse")
-            .partition_leader_epoch(),
+        RecordBatch::parse(&last).expect("parse").partition_leader_epoch(),
         3
     );
 
@@ -318,9 +304,7 @@ fn leader_epoch_checkpoint_is_written_on_epoch_change_only(partition: Partition)
 }
 
 #[rstest]
-fn batch_larger_than_segment_bytes_is_record_list_too_large_and_writes_nothing(
-    partition: Partition,
-) {
+fn batch_larger_than_segment_bytes_is_record_list_too_large_and_writes_nothing(partition: Partition) {
     let config = LogConfig {
         segment_bytes: 200,
         ..LogConfig::default()
@@ -331,10 +315,7 @@ fn batch_larger_than_segment_bytes_is_record_list_too_large_and_writes_nothing(
         .expect_err("too large");
     assert_eq!(err.error_code(), ErrorCode::RecordListTooLarge);
     assert_eq!(log.log_end_offset(), 0);
-    assert_eq!(
-        read(partition.dir.join("00000000000000000000.log")).len(),
-        0
-    );
+    assert_eq!(read(partition.dir.join("00000000000000000000.log")).len(), 0);
     assert!(
         !partition.dir.join("leader-epoch-checkpoint").exists(),
         "no epoch assigned either"
@@ -423,13 +404,8 @@ fn topic_id_is_written_once_to_partition_metadata(partition: Partition) {
 fn open_rejects_a_directory_that_is_not_topic_dash_partition() {
     let data = tempfile::tempdir().expect("tempdir");
     for name in ["orders", "..-0", "a b-0"] {
-        let err = crate::storage::PartitionLog::open(
-            data.path().join(name),
-            LogConfig::default(),
-            true,
-            0,
-        )
-        .expect_err(name);
+        let err = crate::storage::PartitionLog::open(data.path().join(name), LogConfig::default(), true, 0)
+            .expect_err(name);
         assert!(!data.path().join(name).exists(), "{err}");
     }
 }

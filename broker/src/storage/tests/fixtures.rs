@@ -48,12 +48,7 @@ pub(super) fn batch(timestamp: i64, records: usize, value_len: usize) -> Vec<u8>
 }
 
 /// An idempotent batch.
-pub(super) fn producer_batch(
-    producer_id: i64,
-    epoch: i16,
-    base_sequence: i32,
-    records: usize,
-) -> Vec<u8> {
+pub(super) fn producer_batch(producer_id: i64, epoch: i16, base_sequence: i32, records: usize) -> Vec<u8> {
     let mut b = RecordBatchBuilder::new(Compression::None);
     for i in 0..records {
         b.append(T0 + i as i64, None, Some(b"v"), &[]);
@@ -63,11 +58,7 @@ pub(super) fn producer_batch(
 }
 
 /// Appends `batch` (a copy) in `epoch` at `T0`.
-pub(super) fn append(
-    log: &mut PartitionLog,
-    batch: &[u8],
-    epoch: i32,
-) -> crate::storage::LogAppendInfo {
+pub(super) fn append(log: &mut PartitionLog, batch: &[u8], epoch: i32) -> crate::storage::LogAppendInfo {
     let mut bytes = batch.to_vec();
     log.append_as_leader(&mut bytes, epoch, T0).expect("append")
 }
@@ -106,9 +97,7 @@ pub(super) fn copy_dir(from: &Path, to: &Path) {
 
 /// Every stored batch as bytes.
 pub(super) fn stored(log: &PartitionLog) -> Vec<Vec<u8>> {
-    log.batches_from(0)
-        .map(|b| b.expect("batch").to_vec())
-        .collect()
+    log.batches_from(0).map(|b| b.expect("batch").to_vec()).collect()
 }
 
 /// Base offsets of the stored batches.

@@ -14,10 +14,7 @@ fn seven_batches(log: &mut PartitionLog) -> Vec<Vec<u8>> {
         .map(|i| {
             let b = producer_batch(PID, 0, 2 * i, 2);
             let info = append(log, &b, 0);
-            assert_eq!(
-                (info.first_offset, info.duplicate),
-                (i64::from(2 * i), false)
-            );
+            assert_eq!((info.first_offset, info.duplicate), (i64::from(2 * i), false));
             b
         })
         .collect()
@@ -34,9 +31,7 @@ fn duplicates_of_the_last_five_batches_get_their_original_offsets(partition: Par
     let (leo, size) = (log.log_end_offset(), log_size(&log));
     for (i, b) in batches.iter().enumerate().skip(2) {
         let mut again = b.clone();
-        let info = log
-            .append_as_leader(&mut again, 0, T0 + 999)
-            .expect("duplicate");
+        let info = log.append_as_leader(&mut again, 0, T0 + 999).expect("duplicate");
         assert!(info.duplicate);
         assert_eq!(
             (info.first_offset, info.last_offset),
@@ -132,9 +127,7 @@ fn producer_state_is_rebuilt_on_reopen(partition: Partition, #[case] clean: bool
     assert_eq!(log.producer_state_snapshot(), before);
     let leo = log.log_end_offset();
     for (i, b) in batches.iter().enumerate().skip(2) {
-        let info = log
-            .append_as_leader(&mut b.clone(), 0, T0)
-            .expect("duplicate");
+        let info = log.append_as_leader(&mut b.clone(), 0, T0).expect("duplicate");
         assert_eq!((info.duplicate, info.first_offset), (true, 2 * i as i64));
     }
     assert_eq!(log.log_end_offset(), leo);

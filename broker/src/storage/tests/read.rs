@@ -36,10 +36,7 @@ fn max_bytes_limits_to_whole_batches(partition: Partition) {
     let (log, stored) = five_batches(&partition);
     let size = stored[0].len();
     let all = stored.concat();
-    assert_eq!(
-        &log.read(0, 1 << 20, false).expect("read").records[..],
-        &all[..]
-    );
+    assert_eq!(&log.read(0, 1 << 20, false).expect("read").records[..], &all[..]);
     assert_eq!(
         &log.read(0, 2 * size, false).expect("read").records[..],
         &all[..2 * size]
@@ -54,11 +51,7 @@ fn max_bytes_limits_to_whole_batches(partition: Partition) {
         "no partial batch without min_one_message"
     );
     assert_eq!(
-        (
-            data.high_watermark,
-            data.log_end_offset,
-            data.log_start_offset
-        ),
+        (data.high_watermark, data.log_end_offset, data.log_start_offset),
         (20, 20, 0)
     );
 }
@@ -66,14 +59,8 @@ fn max_bytes_limits_to_whole_batches(partition: Partition) {
 #[rstest]
 fn min_one_message_returns_a_whole_batch_larger_than_max_bytes(partition: Partition) {
     let (log, stored) = five_batches(&partition);
-    assert_eq!(
-        &log.read(8, 1, true).expect("read").records[..],
-        &stored[2][..]
-    );
-    assert_eq!(
-        &log.read(8, 0, true).expect("read").records[..],
-        &stored[2][..]
-    );
+    assert_eq!(&log.read(8, 1, true).expect("read").records[..], &stored[2][..]);
+    assert_eq!(&log.read(8, 0, true).expect("read").records[..], &stored[2][..]);
 }
 
 #[rstest]
@@ -169,10 +156,7 @@ fn offset_for_timestamp_uses_the_time_index_across_segments(partition: Partition
             .offset_for_timestamp(T0 + 100 * i + 1)
             .expect("lookup")
             .expect("found");
-        assert_eq!(
-            (found.timestamp, found.offset),
-            (T0 + 100 * i + 1, 2 * i + 1)
-        );
+        assert_eq!((found.timestamp, found.offset), (T0 + 100 * i + 1, 2 * i + 1));
         let found = log
             .offset_for_timestamp(T0 + 100 * i - 50)
             .expect("lookup")
@@ -188,20 +172,14 @@ fn max_timestamp_and_offset_is_the_first_record_with_the_largest_timestamp(parti
     append(&mut log, &batch(T0, 3, 1), 0); // 0..=2, max T0+2
     append(&mut log, &batch(T0 + 50, 2, 1), 0); // 3..=4, max T0+51
     append(&mut log, &batch(T0 + 10, 3, 1), 0); // 5..=7
-    let max = log
-        .max_timestamp_and_offset()
-        .expect("lookup")
-        .expect("found");
+    let max = log.max_timestamp_and_offset().expect("lookup").expect("found");
     assert_eq!((max.timestamp, max.offset), (T0 + 51, 4));
 }
 
 #[rstest]
 fn batches_from_an_offset(partition: Partition) {
     let (log, stored) = five_batches(&partition);
-    let from: Vec<Vec<u8>> = log
-        .batches_from(9)
-        .map(|b| b.expect("batch").to_vec())
-        .collect();
+    let from: Vec<Vec<u8>> = log.batches_from(9).map(|b| b.expect("batch").to_vec()).collect();
     assert_eq!(from, stored[2..]);
     assert_eq!(log.batches_from(20).count(), 0);
     let offsets: Vec<i64> = log

@@ -58,20 +58,14 @@ fn reopen_after_clean_close_trusts_the_indexes(partition: Partition) {
 
     let mut log = open(&partition.dir, &config());
     assert_eq!(
-        (
-            log.log_end_offset(),
-            log.high_watermark(),
-            log.recovery_point()
-        ),
+        (log.log_end_offset(), log.high_watermark(), log.recovery_point()),
         (leo, leo, leo)
     );
     assert_eq!(stored(&log), batches);
     assert_eq!(log.segments(), segments);
     let active = log.log_segments().active().expect("active");
     assert_eq!(
-        fs::metadata(active.offset_index().path())
-            .expect("stat")
-            .len(),
+        fs::metadata(active.offset_index().path()).expect("stat").len(),
         4096,
         "resized for appends"
     );
@@ -175,12 +169,7 @@ fn a_flipped_byte_anywhere_in_the_last_batch_drops_it() {
         let mut bytes = read(&log_file);
         bytes[at as usize] ^= 0xff;
         fs::write(&log_file, bytes).expect("write");
-        assert_recovered_to_two_batches(
-            &dir,
-            &batches,
-            start,
-            &format!("byte {} flipped", at - start),
-        );
+        assert_recovered_to_two_batches(&dir, &batches, start, &format!("byte {} flipped", at - start));
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
@@ -239,11 +228,7 @@ fn clean_open_rebuilds_a_missing_or_corrupt_index_and_deletes_orphans(partition:
         .expect("second");
     fs::write(partition.dir.join(&second), [1u8; 13]).expect("corrupt length");
     fs::write(partition.dir.join("00000000000000099999.index"), [0u8; 16]).expect("orphan");
-    fs::write(
-        partition.dir.join("00000000000000099999.timeindex"),
-        [0u8; 24],
-    )
-    .expect("orphan");
+    fs::write(partition.dir.join("00000000000000099999.timeindex"), [0u8; 24]).expect("orphan");
 
     let mut log = open(&partition.dir, &config());
     log.close().expect("close");
@@ -281,11 +266,7 @@ fn recovery_from_a_recovery_point_trusts_earlier_segments(partition: Partition) 
 fn an_empty_directory_opens_as_an_empty_log(partition: Partition) {
     let log = open_unclean(&partition.dir, &config());
     assert_eq!(
-        (
-            log.log_start_offset(),
-            log.log_end_offset(),
-            log.high_watermark()
-        ),
+        (log.log_start_offset(), log.log_end_offset(), log.high_watermark()),
         (0, 0, 0)
     );
     assert_eq!(log.segments().len(), 1);
