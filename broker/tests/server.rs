@@ -1,0 +1,172 @@
+//! The broker over real sockets: pipelining, the KIP-511 fallback, hostile frames that cost only
+//! their own connection, and the `kafkit-broker` binary.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafkit_broker::{Cluster, ClusterConfig};
+use kafkit_protocol::frame::{encode_request_frame, request_header, split_frame};
+use kafkit_protocol::response::decode_response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn cluster() -> Cluster {
+    Cluster::start(ClusterConfig::default()).await.expect("cluster")
+}
+
+async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<Bytes> {
+    loop {
+        if let Some(frame) = split_frame(buf, 1 << 24).expect("frame") {
+            return Some(frame);
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read_buf(buf))
+            .await
+            .expect("no timeout")
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+    }
+}
+
+fn api_versions(version: i16, correlation_id: i32) -> BytesMut {
+    let mut out = BytesMut::new();
+    let header = request_header(ApiKey::ApiVersions, version, correlation_id, Some("test"));
+    let body = ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str("kafkit-test"))
+        .with_client_software_version(StrBytes::from_static_str("1.0"));
+    encode_request_frame(&mut out, &header, &body).expect("encode");
+    out
+}
+
+fn metadata(version: i16, correlation_id: i32) -> BytesMut {
+    let mut out = BytesMut::new();
+    let header = request_header(ApiKey::Metadata, version, correlation_id, Some("test"));
+    encode_request_frame(&mut out, &header, &MetadataRequest::default().with_topics(None)).expect("encode");
+    out
+}
+
+/// Requests pipelined on one connection are answered in order.
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let cluster = cluster().await;
+    let mut s = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
+    let mut all = BytesMut::new();
+    for i in 0..10 {
+        all.extend_from_slice(&if i % 2 == 0 {
+            api_versions(2, i)
+        } else {
+            metadata(9, i)
+        });
+    }
+    s.write_all(&all).await.expect("write");
+    let mut buf = BytesMut::new();
+    for i in 0..10 {
+        let frame = read_frame(&mut s, &mut buf).await.expect("response");
+        if i % 2 == 0 {
+            let r = decode_response::<ApiVersionsResponse>(frame, 2).expect("decode");
+            assert_eq!((r.header.correlation_id, r.body.error_code), (i, 0));
+        } else {
+            let r = decode_response::<MetadataResponse>(frame, 9).expect("decode");
+            assert_eq!((r.header.correlation_id, r.body.brokers.len()), (i, 1));
+        }
+    }
+}
+
+/// An ApiVersions request of a version kafkit does not serve gets the KIP-511 reply.
+#[tokio::test]
+async fn unknown_api_versions_version_gets_the_kip511_reply() {
+    let cluster = cluster().await;
+    let mut s = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
+    let mut req = BytesMut::new();
+    let body = [0u8, 18, 0, 9, 0, 0, 0, 7, 0, 4, b't', b'e', b's', b't', 0, 0, 0];
+    req.put_u32(body.len() as u32);
+    req.extend_from_slice(&body);
+    s.write_all(&req).await.expect("write");
+    let mut buf = BytesMut::new();
+    let frame = read_frame(&mut s, &mut buf).await.expect("reply");
+    assert_eq!(&frame[..], &[0, 0, 0, 7, 0, 35, 0, 0, 0, 1, 0, 18, 0, 0, 0, 4]);
+    s.write_all(&api_versions(3, 8)).await.expect("retry at v3");
+    let frame = read_frame(&mut s, &mut buf).await.expect("v3 reply");
+    assert_eq!(
+        decode_response::<ApiVersionsResponse>(frame, 3)
+            .expect("decode")
+            .body
+            .error_code,
+        0
+    );
+}
+
+/// Each hostile frame closes its own connection; another connection keeps being served.
+#[tokio::test]
+async fn hostile_frames_close_only_their_connection() {
+    let cluster = cluster().await;
+    let hostile: Vec<Vec<u8>> = vec![
+        vec![0xff, 0xff, 0xff, 0xff], // negative length
+        vec![0x7f, 0xff, 0xff, 0xff], // 2 GiB frame
+        vec![0, 0, 0, 3, 0, 3, 0],    // shorter than a header
+        vec![0, 0, 0, 12, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0, 0], // unknown api key
+        vec![
+            0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+        ], // Metadata v1 array of 2^31-1
+        vec![0, 0, 0, 10, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff], // Produce v2: not served
+    ];
+    let mut healthy = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
+    let mut healthy_buf = BytesMut::new();
+    for (i, frame) in hostile.iter().enumerate() {
+        let mut s = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
+        s.write_all(frame).await.expect("write");
+        let mut buf = BytesMut::new();
+        assert!(
+            read_frame(&mut s, &mut buf).await.is_none(),
+            "hostile frame {i} must close the connection"
+        );
+        healthy
+            .write_all(&api_versions(3, i as i32))
+            .await
+            .expect("write");
+        let reply = read_frame(&mut healthy, &mut healthy_buf)
+            .await
+            .expect("still served");
+        assert_eq!(
+            decode_response::<ApiVersionsResponse>(reply, 3)
+                .expect("decode")
+                .header
+                .correlation_id,
+            i as i32
+        );
+    }
+}
+
+/// The binary prints the bootstrap servers as its first stdout line and stops cleanly on SIGTERM.
+#[test]
+fn binary_prints_bootstrap_first_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit-broker"))
+        .args(["--listen", "127.0.0.1:0", "--brokers", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("line");
+    let addrs: Vec<&str> = first.trim().split(',').collect();
+    assert_eq!(addrs.len(), 2, "{first:?}");
+    for a in &addrs {
+        std::net::TcpStream::connect(a).expect("listening");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+}
