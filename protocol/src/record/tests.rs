@@ -256,10 +256,8 @@ fn every_truncation_and_flip_is_handled(#[values(0, 1, 2, 3, 4)] id: u8) {
             let _ = batch.validate_header();
             let mut scratch = Vec::new();
             if let Ok(iter) = batch.records(&mut scratch, 1 << 16) {
-                for r in iter {
-                    if let Ok(r) = r {
-                        let _ = r.headers.count();
-                    }
+                for r in iter.flatten() {
+                    let _ = r.headers.count();
                 }
             }
         }
