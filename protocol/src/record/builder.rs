@@ -6,7 +6,7 @@
 //! codec it compresses the records into a second reusable buffer. [`RecordBatchBuilder::reset`]
 //! keeps both buffers for the next batch.
 
-use super::varint::{varint_len, varlong_len};
+use super::varint::{varint_len, varlong_len, write_uleb, zigzag32, zigzag64};
 use super::{
     attributes, crc32c, offsets, Header, BATCH_HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH,
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, NO_TIMESTAMP,
@@ -298,22 +298,12 @@ impl Cursor<'_> {
 
     #[inline]
     fn varint(&mut self, value: i32) {
-        let mut v = ((value << 1) ^ (value >> 31)) as u32;
-        while v >= 0x80 {
-            self.byte((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.byte(v as u8);
+        write_uleb(zigzag32(value), |b| self.byte(b));
     }
 
     #[inline]
     fn varlong(&mut self, value: i64) {
-        let mut v = ((value << 1) ^ (value >> 63)) as u64;
-        while v >= 0x80 {
-            self.byte((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.byte(v as u8);
+        write_uleb(zigzag64(value), |b| self.byte(b));
     }
 
     #[inline]

@@ -2,26 +2,38 @@
 //! `(v << 1) ^ (v >> bits-1)` and written as little-endian base-128 groups. A varint takes at
 //! most 5 bytes and a varlong at most 10; a longer encoding is an error, as in Kafka.
 
+/// Zigzag-maps an i32 (small magnitudes to small numbers).
+#[inline]
+pub(crate) const fn zigzag32(value: i32) -> u64 {
+    (((value << 1) ^ (value >> 31)) as u32) as u64
+}
+
+/// Zigzag-maps an i64.
+#[inline]
+pub(crate) const fn zigzag64(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+/// Emits `v` as unsigned little-endian base-128 groups, low group first.
+#[inline]
+pub(crate) fn write_uleb(mut v: u64, mut emit: impl FnMut(u8)) {
+    while v >= 0x80 {
+        emit((v as u8) | 0x80);
+        v >>= 7;
+    }
+    emit(v as u8);
+}
+
 /// Appends the zigzag varint encoding of `value`.
 #[inline]
 pub fn put_varint(buf: &mut Vec<u8>, value: i32) {
-    let mut v = ((value << 1) ^ (value >> 31)) as u32;
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+    write_uleb(zigzag32(value), |b| buf.push(b));
 }
 
 /// Appends the zigzag varlong encoding of `value`.
 #[inline]
 pub fn put_varlong(buf: &mut Vec<u8>, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+    write_uleb(zigzag64(value), |b| buf.push(b));
 }
 
 /// Bytes the varint encoding of `value` takes.
