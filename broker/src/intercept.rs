@@ -156,3 +156,6 @@ pub trait Interceptor: Send + Sync + fmt::Debug {
         After::Send
     }
 }
+
+#[cfg(test)]
+mod tests;
