@@ -19,6 +19,10 @@ use kafkit_protocol::{Request, RequestBody};
 use crate::fault::{Fault, FaultHandle, FaultState};
 use crate::journal::{Delivery, Journal, JournalEntry};
 
+/// What the faults that fired on a request ask for: the decision, the total delay, the gates
+/// of the holds.
+type Fired = (Decision, Duration, Vec<tokio::sync::watch::Receiver<bool>>);
+
 /// Faults and journal of one mock cluster.
 #[derive(Debug, Default)]
 pub(crate) struct Hook {
@@ -143,23 +147,17 @@ impl Hook {
     }
 
     /// Decides which faults fire on a request and counts them. Returns the decision, the
-    /// total delay, the gates to wait for, and the ids of the faults that fired.
-    fn fire(
-        &self,
-        ctx: &RequestContext,
-        request: &Request,
-    ) -> (
-        Decision,
-        Duration,
-        Vec<tokio::sync::watch::Receiver<bool>>,
-        Vec<u64>,
-    ) {
+    /// total delay and the gates to wait for. `record` gets the ids of the faults that fired
+    /// before their hit counts move (still under the lock), so a test that saw a hit finds
+    /// the request in the journal with its faults.
+    fn fire(&self, ctx: &RequestContext, request: &Request, record: impl FnOnce(Vec<u64>)) -> Fired {
         let touched = touched(request);
         let mut decision = Decision::default();
         let mut delay = Duration::ZERO;
         let mut gates = Vec::new();
         let mut fired = Vec::new();
-        for state in self.faults().iter() {
+        let faults = self.faults();
+        for state in faults.iter() {
             let fault = &state.fault;
             if !state.active()
                 || fault.api_key.is_some_and(|k| k != ctx.api_key)
@@ -178,8 +176,7 @@ impl Hook {
             if state.seen.fetch_add(1, Ordering::Relaxed) < fault.skip {
                 continue;
             }
-            state.hits.send_modify(|h| *h += 1);
-            fired.push(state.id);
+            fired.push(state.clone());
             delay += fault.delay.unwrap_or_default();
             if fault.hold {
                 gates.push(state.released.subscribe());
@@ -206,16 +203,23 @@ impl Hook {
             }
             decision = decision.merge(this);
         }
-        (decision, delay, gates, fired)
+        record(fired.iter().map(|f| f.id).collect());
+        for state in &fired {
+            state.hits.send_modify(|h| *h += 1);
+        }
+        drop(faults);
+        (decision, delay, gates)
     }
 }
 
 impl Interceptor for Hook {
     fn before<'a>(&'a self, ctx: &'a RequestContext, request: &'a Request) -> BoxFuture<'a, Decision> {
         Box::pin(async move {
-            let (decision, delay, gates, fired) = self.fire(ctx, request);
+            let key = (ctx.connection_id, ctx.connection_request_index);
+            // Journaled before the faults fire, so whoever waits for a fault's hit finds the
+            // request in the journal.
             self.journal.begin(
-                (ctx.connection_id, ctx.connection_request_index),
+                key,
                 JournalEntry {
                     seq: 0,
                     node_id: ctx.node_id,
@@ -229,9 +233,11 @@ impl Interceptor for Hook {
                     request: Arc::new(request.clone()),
                     response: None,
                     delivery: Delivery::Pending,
-                    faults: fired,
+                    faults: Vec::new(),
                 },
             );
+            let (decision, delay, gates) =
+                self.fire(ctx, request, |fired| self.journal.set_faults(key, fired));
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }

@@ -163,6 +163,25 @@ impl Journal {
         self.inner.changed.send_modify(|n| *n += 1);
     }
 
+    /// Records which faults fired on the pending request `key`.
+    pub(crate) fn set_faults(&self, key: (u64, u64), faults: Vec<u64>) {
+        if faults.is_empty() {
+            return;
+        }
+        let index = self
+            .inner
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .copied();
+        if let Some(i) = index {
+            if let Some(entry) = self.entries_mut().get_mut(i) {
+                entry.faults = faults;
+            }
+        }
+    }
+
     /// Completes the entry [`Journal::begin`] wrote for `key`.
     pub(crate) fn finish(
         &self,
