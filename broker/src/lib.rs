@@ -13,7 +13,7 @@
 //! - [`log_validator`]: Kafka's produce validation and its error codes.
 //! - [`storage`]: partition logs — segments, indexes, recovery, leader epochs, producer state.
 //! - [`dump_log`]: the `kafkit-broker dump-log` report.
-//! - [`error`]: the crate's [`Error`](error::Error), each variant mapped to its Kafka error code.
+//! - [`error`]: the crate's [`error::Error`], each variant mapped to its Kafka error code.
 //!
 //! # Example
 //! ```

@@ -364,3 +364,63 @@ impl fmt::Display for FaultHandle {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::observe(Fault::on(ApiKey::Metadata).always(), "Metadata: observe, always")]
+    #[case::filters(
+        Fault::on(ApiKey::Fetch).topic("a").topic_partition("b", 1).client_id("c").after_requests(2),
+        "Fetch for a, b-1 from client \"c\" after 2 requests: observe"
+    )]
+    #[case::request_error(
+        Fault::on(ApiKey::Produce).respond_request_error(ErrorCode::NotEnoughReplicas).times(3),
+        "Produce: respond NOT_ENOUGH_REPLICAS (19) to the whole request, 3 times"
+    )]
+    #[case::composed(
+        Fault::any_request().delay(Duration::from_millis(5)).hold().close_connection(),
+        "any request: delay 5ms, hold, close the connection"
+    )]
+    #[case::close_after(Fault::on(ApiKey::Produce).close_connection_after_handling(), "Produce: close the connection after handling")]
+    #[case::drop(Fault::on(ApiKey::Produce).drop_response_after_append(), "Produce: drop the response")]
+    fn describes_itself(#[case] fault: Fault, #[case] expected: &str) {
+        assert_eq!(fault.to_string(), expected);
+    }
+
+    /// The last outcome set wins; delay and hold compose with it.
+    #[test]
+    fn outcomes_replace_each_other() {
+        let fault = Fault::on(ApiKey::Produce)
+            .respond_error(ErrorCode::NotLeaderOrFollower)
+            .drop_response_after_append()
+            .delay(Duration::from_millis(1));
+        assert_eq!(fault.error(), None);
+        assert_eq!(fault.after(), kafkit_broker::intercept::After::Drop);
+        assert_eq!(fault.delay, Some(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn one_shot_by_default_and_exhausted_after_its_hits() {
+        let state = Arc::new(FaultState::new(0, Fault::on(ApiKey::Produce).times(2)));
+        let handle = FaultHandle { state: state.clone() };
+        assert!(state.active() && !handle.is_exhausted());
+        state.hits.send_modify(|h| *h += 2);
+        assert!(!state.active() && handle.is_exhausted());
+        assert_eq!(Fault::on(ApiKey::Produce).times, Some(1));
+
+        let always = Arc::new(FaultState::new(1, Fault::on(ApiKey::Produce).always()));
+        always.hits.send_modify(|h| *h += 1000);
+        assert!(always.active());
+        (FaultHandle {
+            state: always.clone(),
+        })
+        .remove();
+        assert!(
+            !always.active() && *always.released.borrow(),
+            "removing releases held requests"
+        );
+    }
+}

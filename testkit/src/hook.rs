@@ -274,3 +274,61 @@ impl Interceptor for Hook {
         After::Send
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::ApiKey;
+    use kafkit_protocol::ErrorCode;
+
+    fn partitions() -> Touched {
+        Touched::Partitions(vec![("a".into(), 0), ("a".into(), 1), ("b".into(), 0)])
+    }
+
+    fn selected_of(fault: Fault, touched: &Touched) -> Vec<(String, Option<i32>)> {
+        selected(&fault, touched)
+            .into_iter()
+            .map(|e| (e.topic, e.partition))
+            .collect()
+    }
+
+    /// A topic filter selects each of its partitions in the request; a partition filter one.
+    #[test]
+    fn topic_filters_select_partitions() {
+        let fault = || Fault::on(ApiKey::Produce).respond_error(ErrorCode::NotLeaderOrFollower);
+        assert_eq!(
+            selected_of(fault().topic("a"), &partitions()),
+            [("a".into(), Some(0)), ("a".into(), Some(1))]
+        );
+        assert_eq!(
+            selected_of(fault().topic_partition("a", 1), &partitions()),
+            [("a".into(), Some(1))]
+        );
+        assert!(selected_of(fault().topic_partition("c", 0), &partitions()).is_empty());
+        assert!(
+            selected_of(fault(), &partitions()).is_empty(),
+            "no filter, nothing selected"
+        );
+        let codes: Vec<ErrorCode> = selected(&fault().topic("b"), &partitions())
+            .iter()
+            .map(|e| e.error)
+            .collect();
+        assert_eq!(codes, [ErrorCode::NotLeaderOrFollower]);
+    }
+
+    /// Metadata naming topics, or asking for all, is selected by topic.
+    #[test]
+    fn topic_filters_on_metadata() {
+        let named = Touched::Topics(vec!["a".into()]);
+        assert_eq!(
+            selected_of(Fault::any_request().topic("a"), &named),
+            [("a".into(), None)]
+        );
+        assert!(selected_of(Fault::any_request().topic("b"), &named).is_empty());
+        assert_eq!(
+            selected_of(Fault::any_request().topic_partition("b", 2), &Touched::AllTopics),
+            [("b".into(), Some(2))]
+        );
+        assert!(selected_of(Fault::any_request().topic("a"), &Touched::Nothing).is_empty());
+    }
+}

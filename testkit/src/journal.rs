@@ -331,3 +331,73 @@ fn produced_batches(request: &ProduceRequest, response: Option<&ProduceResponse>
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+    use kafka_protocol::messages::TopicName;
+    use kafka_protocol::protocol::StrBytes;
+
+    /// Each batch of a request is listed with its partition's answer; the journal numbers
+    /// entries and completes them by key.
+    #[test]
+    fn batches_and_their_answers() {
+        let request = crate::wire::produce_request("t", 3, 1, &["a", "bb"]).expect("request");
+        let response = ProduceResponse::default().with_responses(vec![TopicProduceResponse::default()
+            .with_name(TopicName(StrBytes::from_static_str("t")))
+            .with_partition_responses(vec![PartitionProduceResponse::default()
+                .with_index(3)
+                .with_base_offset(7)])]);
+        let batches = produced_batches(&request, Some(&response));
+        assert_eq!(batches.len(), 1);
+        let b = &batches[0];
+        assert_eq!((b.topic.as_str(), b.partition, b.record_count), ("t", 3, 2));
+        assert_eq!(
+            (b.producer_id, b.base_sequence, b.compression),
+            (-1, -1, Some(Compression::None))
+        );
+        assert_eq!((b.error, b.base_offset), (Some(ErrorCode::None), Some(7)));
+        assert_eq!(
+            b.size_bytes,
+            request.topic_data[0].partition_data[0]
+                .records
+                .as_ref()
+                .map_or(0, |r| r.len())
+        );
+
+        let journal = Journal::default();
+        let entry = |api_key| JournalEntry {
+            seq: 99,
+            node_id: 0,
+            connection_id: 1,
+            client_id: Some("c".into()),
+            api_key,
+            api_version: 9,
+            correlation_id: 0,
+            received_at: SystemTime::now(),
+            elapsed: None,
+            request: Arc::new(Request {
+                header: Default::default(),
+                body: RequestBody::Produce(request.clone()),
+            }),
+            response: None,
+            delivery: Delivery::Pending,
+            faults: Vec::new(),
+        };
+        journal.begin((1, 0), entry(ApiKey::Produce));
+        journal.begin((1, 1), entry(ApiKey::Produce));
+        journal.finish((1, 1), Some(Response::Produce(response)), Delivery::Sent, None);
+        let entries = journal.entries();
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(
+            (entries[0].delivery, entries[1].delivery),
+            (Delivery::Pending, Delivery::Sent)
+        );
+        let produced = journal.produce_requests();
+        assert_eq!(
+            (produced[0].batches[0].error, produced[1].batches[0].base_offset),
+            (None, Some(7))
+        );
+    }
+}

@@ -2,16 +2,17 @@
 //!
 //! # Behaviour
 //! Answers the ranges of [`kafkit_protocol::versions::SUPPORTED_APIS`] as narrowed by the
-//! cluster's version pins ([`ClusterState::pin_api_versions`], leaving out an API pinned away),
-//! error NONE. A request of a version kafkit does not serve (or that a pin excludes) never
-//! reaches this handler: the connection layer answers it with the KIP-511 v0 reply.
-//!
-//! [`ClusterState::pin_api_versions`]: crate::cluster::ClusterState::pin_api_versions No features are advertised (v3+ tagged fields stay empty).
+//! cluster's version pins ([`pin_api_versions`], leaving out an API pinned away), error NONE.
+//! A request of a version kafkit does not serve (or that a pin excludes) never reaches this
+//! handler: the connection layer answers it with the KIP-511 v0 reply. No features are
+//! advertised (v3+ tagged fields stay empty).
 //! A v3+ `client_software_name`/`client_software_version` that breaks Kafka's pattern
 //! (`[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`) gets INVALID_REQUEST, as in Kafka.
 //!
 //! # Version notes
 //! v1 adds `throttle_time_ms`; v3 is flexible (the response header stays v0 in every version).
+//!
+//! [`pin_api_versions`]: crate::cluster::ClusterState::pin_api_versions
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
