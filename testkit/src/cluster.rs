@@ -253,6 +253,27 @@ impl MockCluster {
         Ok(client)
     }
 
+    /// The node advertised at `host:port` (as Metadata lists it, or as given in
+    /// [`bootstrap_servers`](Self::bootstrap_servers)).
+    pub fn node_id_of(&self, address: &str) -> Option<i32> {
+        let (host, port) = address.rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        if host != self.config.host && host != "localhost" {
+            return None;
+        }
+        self.addrs.iter().position(|a| a.port() == port).map(|i| i as i32)
+    }
+
+    /// [`connect_in_memory`](Self::connect_in_memory) to the node advertised at `host:port`:
+    /// what an in-memory connector hands a client that asks for an address it read from
+    /// Metadata.
+    pub fn connect_in_memory_to(&self, address: &str) -> Result<DuplexStream> {
+        let node_id = self
+            .node_id_of(address)
+            .ok_or_else(|| Error::Config(format!("no broker listens on {address}")))?;
+        self.connect_in_memory(node_id)
+    }
+
     /// Stops the cluster (see [`RestartMode`]) and starts it again on the same data directory
     /// and ports, so clients reconnect by themselves. Leaders stay where they were, each with
     /// its epoch bumped (a restarted leader is re-elected, as in Kafka); every broker is up;

@@ -277,5 +277,55 @@ async fn in_memory_connection_serves_requests() {
         cluster.connect_in_memory(5),
         Err(Error::UnknownBroker { node_id: 5 })
     ));
+    let address = cluster.bootstrap_servers();
+    assert_eq!(cluster.node_id_of(&address), Some(0));
+    let mut by_address = WireClient::new(cluster.connect_in_memory_to(&address).expect("connect"), "memory");
+    assert_eq!(
+        by_address.produce("auto", 3, &["c"]).await.expect("produce"),
+        (ErrorCode::None, 2)
+    );
+    assert!(cluster.connect_in_memory_to("127.0.0.1:1").is_err());
     cluster.assert_all_faults_fired();
+}
+
+/// Taking a broker down closes the connections it already had (TCP and in-memory); once it
+/// is up again it accepts and serves new ones.
+#[tokio::test]
+async fn down_broker_closes_open_connections() {
+    let cluster = two_brokers().await;
+    let mut tcp = WireClient::new(
+        tokio::net::TcpStream::connect(cluster.addrs()[0])
+            .await
+            .expect("tcp"),
+        "tcp",
+    );
+    let mut memory = WireClient::new(cluster.connect_in_memory(0).expect("connect"), "memory");
+    assert_eq!(
+        tcp.produce("orders", 0, &["a"]).await.expect("produce").0,
+        ErrorCode::None
+    );
+    assert_eq!(
+        memory.produce("orders", 0, &["b"]).await.expect("produce").0,
+        ErrorCode::None
+    );
+
+    cluster.set_broker_down(0).expect("down");
+    tokio::time::timeout(WAIT, tcp.closed())
+        .await
+        .expect("tcp closed");
+    tokio::time::timeout(WAIT, memory.closed())
+        .await
+        .expect("in-memory closed");
+
+    cluster.set_broker_up(0).expect("up");
+    let mut again = WireClient::new(
+        tokio::net::TcpStream::connect(cluster.addrs()[0])
+            .await
+            .expect("tcp"),
+        "tcp",
+    );
+    assert_eq!(
+        again.produce("orders", 0, &["c"]).await.expect("produce"),
+        (ErrorCode::None, 2)
+    );
 }
