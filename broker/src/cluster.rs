@@ -9,16 +9,29 @@
 //! [`ClusterState::metadata`] guards brokers, topics and leadership; each partition log has its
 //! own mutex, taken after the metadata lock is released, so appends to different partitions run
 //! in parallel. Neither is held across an `.await`.
+//!
+//! # Layout
+//! - this file: [`ClusterState`] (topics, logs, producer ids, the interceptor, API version pins).
+//! - `leadership.rs`: leader moves and broker liveness (epochs bumped as Kafka's controller does).
+//! - `running.rs`: [`Cluster`], the listeners and connection tasks over a [`ClusterState`].
+
+mod leadership;
+mod running;
+
+pub use running::Cluster;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use kafka_protocol::messages::ApiKey;
+use kafkit_protocol::versions::{ApiVersionRange, SUPPORTED_APIS};
 use kafkit_protocol::ErrorCode;
 use uuid::Uuid;
 
 use crate::config::{ClusterConfig, TopicConfig};
+use crate::intercept::Interceptor;
 use crate::storage::{self, PartitionLog};
 use crate::{Error, Result};
 
@@ -107,6 +120,16 @@ pub struct ClusterState {
     next_producer_id: AtomicI64,
     /// Woken after every successful append, for fetches waiting for data.
     appended: tokio::sync::Notify,
+    /// The hook every connection calls around each request; `None` costs one read lock.
+    interceptor: RwLock<Option<Arc<dyn Interceptor>>>,
+    /// Per-ApiKey version bounds a test set to emulate an older broker: `(min, max)`, applied
+    /// within [`SUPPORTED_APIS`]; an empty intersection disables the API.
+    version_pins: RwLock<BTreeMap<i16, (i16, i16)>>,
+    /// Requests received on any connection since the state was opened.
+    requests: AtomicU64,
+    /// Bumped whenever a broker goes down or up; connections of a node that went down watch
+    /// it to close themselves.
+    node_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl ClusterState {
@@ -142,6 +165,10 @@ impl ClusterState {
             }),
             next_producer_id: AtomicI64::new(1000),
             appended: tokio::sync::Notify::new(),
+            interceptor: RwLock::new(None),
+            version_pins: RwLock::new(BTreeMap::new()),
+            requests: AtomicU64::new(0),
+            node_changes: tokio::sync::watch::Sender::new(0),
         };
         state.load_topics(clean)?;
         Ok(state)
@@ -236,6 +263,82 @@ impl ClusterState {
     /// Notified after every successful append.
     pub fn appended(&self) -> &tokio::sync::Notify {
         &self.appended
+    }
+
+    /// Installs (`Some`) or removes (`None`) the interceptor every connection calls around each
+    /// request. Takes effect from the next request on.
+    pub fn set_interceptor(&self, interceptor: Option<Arc<dyn Interceptor>>) {
+        *self.interceptor.write().unwrap_or_else(|p| p.into_inner()) = interceptor;
+    }
+
+    /// The installed interceptor.
+    pub fn interceptor(&self) -> Option<Arc<dyn Interceptor>> {
+        self.interceptor.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Numbers a request: how many the state received before it.
+    pub(crate) fn next_request_index(&self) -> u64 {
+        self.requests.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Limits `api_key` to versions `min..=max` (intersected with what kafkit serves), in
+    /// ApiVersions and in what requests are accepted: a request outside the range closes its
+    /// connection, except ApiVersions, which gets the KIP-511 answer. An empty intersection
+    /// stops advertising the API. Replaces an earlier pin of the same key.
+    ///
+    /// Errors: an API kafkit does not serve, or an empty range for ApiVersions (a client could
+    /// not even ask which versions are served).
+    pub fn pin_api_versions(&self, api_key: ApiKey, min: i16, max: i16) -> Result<()> {
+        let served = kafkit_protocol::versions::supported_range(api_key).ok_or_else(|| {
+            Error::Config(format!(
+                "api key {api_key:?} is not served, so it cannot be pinned"
+            ))
+        })?;
+        if api_key == ApiKey::ApiVersions && min.max(served.min) > max.min(served.max) {
+            return Err(Error::Config(format!(
+                "ApiVersions cannot be pinned to {min}..={max}: no served version is left"
+            )));
+        }
+        self.pins_mut().insert(api_key as i16, (min, max));
+        Ok(())
+    }
+
+    /// Removes every version pin.
+    pub fn clear_api_version_pins(&self) {
+        self.pins_mut().clear();
+    }
+
+    fn pins_mut(&self) -> RwLockWriteGuard<'_, BTreeMap<i16, (i16, i16)>> {
+        self.version_pins.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The versions of `api_key` served now: kafkit's range narrowed by a pin; `None` when the
+    /// API is not served (or pinned away).
+    pub fn api_version_range(&self, api_key: ApiKey) -> Option<ApiVersionRange> {
+        let served = kafkit_protocol::versions::supported_range(api_key)?;
+        let pins = self.version_pins.read().unwrap_or_else(|p| p.into_inner());
+        let Some(&(min, max)) = pins.get(&(api_key as i16)) else {
+            return Some(served);
+        };
+        let range = ApiVersionRange {
+            api_key,
+            min: served.min.max(min),
+            max: served.max.min(max),
+        };
+        (range.min <= range.max).then_some(range)
+    }
+
+    /// Every API served now with its version range, in ApiKey order: what ApiVersions answers.
+    pub fn api_version_ranges(&self) -> Vec<ApiVersionRange> {
+        SUPPORTED_APIS
+            .iter()
+            .filter_map(|r| self.api_version_range(r.api_key))
+            .collect()
+    }
+
+    /// A receiver that changes whenever a broker goes down or up.
+    pub fn node_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.node_changes.subscribe()
     }
 
     /// Allocates a fresh producer id.
@@ -357,133 +460,5 @@ fn new_partition(index: i32, brokers: &[i32], leader_epoch: i32, log: PartitionL
         leader_epoch,
         replicas,
         log: Arc::new(Mutex::new(log)),
-    }
-}
-
-/// A running cluster: the shared state plus one listener task per node.
-///
-/// Dropping it stops the listeners and connections without closing the logs cleanly (the next
-/// start from the same data directory recovers them, as after a crash); call
-/// [`Cluster::shutdown`] for a clean stop.
-///
-/// ```
-/// # tokio_test_runtime(async {
-/// use kafkit_broker::{Cluster, ClusterConfig};
-/// let cluster = Cluster::start(ClusterConfig { brokers: 2, ..Default::default() }).await?;
-/// assert_eq!(cluster.bootstrap_servers().split(',').count(), 2);
-/// cluster.shutdown().await?;
-/// # Ok::<(), kafkit_broker::Error>(())
-/// # });
-/// # fn tokio_test_runtime<F: std::future::Future>(f: F) -> F::Output {
-/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct Cluster {
-    state: Arc<ClusterState>,
-    addrs: Vec<std::net::SocketAddr>,
-    /// Turning it true stops every listener and connection; each holds a receiver.
-    shutdown: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Cluster {
-    /// Binds every node's listener, opens (or recovers) the data directory, and starts serving.
-    pub async fn start(config: ClusterConfig) -> Result<Cluster> {
-        if config.brokers == 0 {
-            return Err(Error::Config("brokers must be at least 1".to_string()));
-        }
-        let mut listeners = Vec::with_capacity(config.brokers);
-        for i in 0..config.brokers {
-            let port = if config.port == 0 {
-                0
-            } else {
-                config.port.saturating_add(i as u16)
-            };
-            let addr = format!("{}:{port}", config.host);
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-            listeners.push(listener);
-        }
-        let mut addrs = Vec::with_capacity(listeners.len());
-        for l in &listeners {
-            addrs.push(
-                l.local_addr()
-                    .map_err(|e| Error::Config(format!("listener address: {e}")))?,
-            );
-        }
-        let brokers = addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| BrokerInfo {
-                node_id: i as i32,
-                host: config.host.clone(),
-                port: i32::from(a.port()),
-                up: true,
-            })
-            .collect();
-        let state = Arc::new(ClusterState::open(config, brokers)?);
-        let (shutdown, rx) = tokio::sync::watch::channel(false);
-        let tasks = listeners
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                tokio::spawn(crate::server::run_listener(
-                    state.clone(),
-                    i as i32,
-                    l,
-                    rx.clone(),
-                ))
-            })
-            .collect();
-        tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
-        Ok(Cluster {
-            state,
-            addrs,
-            shutdown,
-            tasks,
-        })
-    }
-
-    /// `host:port` of every node, comma-separated: what clients take as `bootstrap.servers`.
-    pub fn bootstrap_servers(&self) -> String {
-        self.addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Each node's listening address, by node id.
-    pub fn addrs(&self) -> &[std::net::SocketAddr] {
-        &self.addrs
-    }
-
-    /// The shared state: topics, leadership, logs.
-    pub fn state(&self) -> &Arc<ClusterState> {
-        &self.state
-    }
-
-    /// A receiver that turns true when the cluster stops, for connections served outside the
-    /// listeners (in-memory transports).
-    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.shutdown.subscribe()
-    }
-
-    /// Stops serving, waits for the listeners, then closes every log cleanly and marks the data
-    /// directory clean.
-    pub async fn shutdown(mut self) -> Result<()> {
-        let _ = self.shutdown.send(true);
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
-        }
-        self.state.close()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
     }
 }

@@ -3,14 +3,20 @@
 //! requested topic/partition gets exactly one entry in the response.
 //!
 //! `Err` from [`handle_frame`] means the connection is unusable and is closed; everything else
-//! is an error code inside a response.
+//! is an error code inside a response. Handlers return typed responses; [`handle_frame`]
+//! encodes them after the cluster's [`Interceptor`](crate::intercept::Interceptor) (if any)
+//! has seen them.
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::RequestHeader;
-use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
+use bytes::Bytes;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::request::{decode_request, RequestBody};
+use kafkit_protocol::ErrorCode;
 
 use crate::cluster::ClusterState;
+use crate::intercept::{self, After, Decision, RequestContext};
+use crate::response::Response;
 use crate::Result;
 
 pub mod api_versions;
@@ -37,17 +43,49 @@ pub struct HandlerContext<'a> {
 /// The outcome of one request frame.
 #[derive(Debug, Default)]
 pub struct Reply {
-    /// The response frame, length prefix included; `None` for acks=0 produce.
+    /// The response frame, length prefix included; `None` for acks=0 produce, or when an
+    /// interceptor dropped it.
     pub response: Option<Bytes>,
     /// Close the connection after writing the response.
     pub close: bool,
 }
 
-/// Decodes and handles one request frame.
-pub async fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Reply> {
+/// What a handler made of a request, before encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Send this response.
+    Respond(Response),
+    /// Send nothing (Produce with acks=0); close the connection if `failed`.
+    NoResponse {
+        /// Whether any partition failed.
+        failed: bool,
+    },
+}
+
+impl Handled {
+    /// The response, if there is one.
+    pub fn response_mut(&mut self) -> Option<&mut Response> {
+        match self {
+            Handled::Respond(r) => Some(r),
+            Handled::NoResponse { .. } => None,
+        }
+    }
+}
+
+/// Decodes and handles one request frame: decode, check the version against the served (and
+/// pinned) ranges, run the interceptor's `before`, the handler (minus what the interceptor
+/// answered itself), the interceptor's `after`, then encode.
+///
+/// `connection_request_index` counts the requests before this one on the connection.
+pub async fn handle_frame(
+    ctx: &HandlerContext<'_>,
+    connection_request_index: u64,
+    frame: Bytes,
+) -> Result<Reply> {
     let request = decode_request(frame)?;
     let header = &request.header;
     let version = header.request_api_version;
+    let api_key = request.body.api_key();
     tracing::trace!(
         connection = ctx.connection_id,
         api_key = header.request_api_key,
@@ -55,42 +93,159 @@ pub async fn handle_frame(ctx: &HandlerContext<'_>, frame: Bytes) -> Result<Repl
         correlation_id = header.correlation_id,
         "request"
     );
-    let response = match request.body {
-        RequestBody::Produce(r) => match produce::handle(ctx, version, r) {
-            produce::Outcome::Respond(resp) => encode(header, &resp)?,
-            produce::Outcome::NoResponse { failed } => {
-                return Ok(Reply {
-                    response: None,
-                    close: failed,
-                })
-            }
+    let unsupported = matches!(request.body, RequestBody::UnsupportedApiVersions)
+        || !ctx
+            .state
+            .api_version_range(api_key)
+            .is_some_and(|r| r.contains(version));
+    if unsupported && api_key != ApiKey::ApiVersions {
+        return Err(crate::Error::Protocol(
+            kafkit_protocol::Error::UnsupportedVersion {
+                api_key: header.request_api_key,
+                version,
+            },
+        ));
+    }
+    let cluster_request_index = ctx.state.next_request_index();
+    let Some(interceptor) = ctx.state.interceptor() else {
+        let handled = if unsupported {
+            Handled::Respond(Response::UnsupportedApiVersions(unsupported_api_versions(ctx)))
+        } else {
+            handle_request(ctx, request.body, version, false).await?
+        };
+        return finish(header.correlation_id, version, handled, After::Send);
+    };
+
+    let rctx = RequestContext {
+        node_id: ctx.node_id,
+        connection_id: ctx.connection_id,
+        client_id: header.client_id.as_ref().map(|c| c.to_string()),
+        api_key,
+        api_version: version,
+        correlation_id: header.correlation_id,
+        connection_request_index,
+        cluster_request_index,
+        received_at: std::time::SystemTime::now(),
+        received_instant: tokio::time::Instant::now(),
+    };
+    let decision = interceptor.before(&rctx, &request).await;
+    if decision.close_before {
+        interceptor.after(&rctx, &request, &decision, None);
+        return Ok(Reply {
+            response: None,
+            close: true,
+        });
+    }
+    let mut handled = if unsupported {
+        Handled::Respond(Response::UnsupportedApiVersions(unsupported_api_versions(ctx)))
+    } else {
+        handle_intercepted(ctx, request.body.clone(), version, &decision).await?
+    };
+    let after = interceptor
+        .after(&rctx, &request, &decision, handled.response_mut())
+        .max(decision.after);
+    finish(request.header.correlation_id, version, handled, after)
+}
+
+/// Runs a request through its handler with the interceptor's injected errors: a request
+/// error answers everything without handling; partition errors take those partitions out
+/// before the handler runs and answer them after.
+async fn handle_intercepted(
+    ctx: &HandlerContext<'_>,
+    mut body: RequestBody,
+    version: i16,
+    decision: &Decision,
+) -> Result<Handled> {
+    let stripped = match decision.request_error {
+        Some(code) => match intercept::request_error_response(&body, version, code) {
+            Some(response) => return Ok(Handled::Respond(response)),
+            None => intercept::strip_partition_errors(&mut body, version, &[], Some(code)),
         },
-        RequestBody::Fetch(r) => encode(header, &fetch_with_wait(ctx, version, &r).await)?,
-        RequestBody::ListOffsets(r) => encode(header, &list_offsets::handle(ctx, version, r))?,
-        RequestBody::Metadata(r) => encode(header, &metadata::handle(ctx, version, r))?,
-        RequestBody::FindCoordinator(r) => encode(header, &find_coordinator::handle(ctx, version, r))?,
-        RequestBody::ApiVersions(r) => encode(header, &api_versions::handle(ctx, version, r))?,
-        RequestBody::CreateTopics(r) => encode(header, &create_topics::handle(ctx, version, r))?,
-        RequestBody::DeleteTopics(r) => encode(header, &delete_topics::handle(ctx, version, r))?,
-        RequestBody::InitProducerId(r) => encode(header, &init_producer_id::handle(ctx, version, r))?,
-        RequestBody::UnsupportedApiVersions => {
-            let body = kafkit_protocol::versions::unsupported_api_versions_response(header.correlation_id);
-            let mut out = BytesMut::with_capacity(4 + body.len());
-            kafkit_protocol::frame::encode_frame(&mut out, &body)?;
-            out.freeze()
+        None => intercept::strip_partition_errors(&mut body, version, &decision.partition_errors, None),
+    };
+    if stripped.is_empty() {
+        return handle_request(ctx, body, version, false).await;
+    }
+    // A response carrying an error is answered at once, as Kafka does: no fetch long poll.
+    Ok(match handle_request(ctx, body, version, true).await? {
+        Handled::Respond(mut response) => {
+            intercept::restore_partition_errors(&mut response, version, stripped);
+            Handled::Respond(response)
         }
-        _ => {
+        Handled::NoResponse { .. } => Handled::NoResponse { failed: true },
+    })
+}
+
+/// Runs the handler of `body`. `no_wait` skips the fetch long poll.
+///
+/// Errors: an API kafkit does not serve (the connection is closed).
+pub async fn handle_request(
+    ctx: &HandlerContext<'_>,
+    body: RequestBody,
+    version: i16,
+    no_wait: bool,
+) -> Result<Handled> {
+    let response = match body {
+        RequestBody::Produce(r) => match produce::handle(ctx, version, r) {
+            produce::Outcome::Respond(resp) => Response::Produce(resp),
+            produce::Outcome::NoResponse { failed } => return Ok(Handled::NoResponse { failed }),
+        },
+        RequestBody::Fetch(r) if no_wait => Response::Fetch(fetch::handle(ctx, version, &r).response),
+        RequestBody::Fetch(r) => Response::Fetch(fetch_with_wait(ctx, version, &r).await),
+        RequestBody::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(ctx, version, r)),
+        RequestBody::Metadata(r) => Response::Metadata(metadata::handle(ctx, version, r)),
+        RequestBody::FindCoordinator(r) => {
+            Response::FindCoordinator(find_coordinator::handle(ctx, version, r))
+        }
+        RequestBody::ApiVersions(r) => Response::ApiVersions(api_versions::handle(ctx, version, r)),
+        RequestBody::CreateTopics(r) => Response::CreateTopics(create_topics::handle(ctx, version, r)),
+        RequestBody::DeleteTopics(r) => Response::DeleteTopics(delete_topics::handle(ctx, version, r)),
+        RequestBody::InitProducerId(r) => Response::InitProducerId(init_producer_id::handle(ctx, version, r)),
+        RequestBody::UnsupportedApiVersions => {
+            Response::UnsupportedApiVersions(unsupported_api_versions(ctx))
+        }
+        other => {
             return Err(crate::Error::Protocol(
                 kafkit_protocol::Error::UnsupportedVersion {
-                    api_key: header.request_api_key,
+                    api_key: other.api_key() as i16,
                     version,
                 },
             ))
         }
     };
-    Ok(Reply {
-        response: Some(response),
-        close: false,
+    Ok(Handled::Respond(response))
+}
+
+/// The KIP-511 answer (UNSUPPORTED_VERSION, v0) advertising the ApiVersions range served now.
+fn unsupported_api_versions(ctx: &HandlerContext<'_>) -> ApiVersionsResponse {
+    let mut response = ApiVersionsResponse::default().with_error_code(ErrorCode::UnsupportedVersion.code());
+    // Invariant: ApiVersions cannot be pinned away (`pin_api_versions` refuses).
+    if let Some(r) = ctx.state.api_version_range(ApiKey::ApiVersions) {
+        response.api_keys.push(
+            ApiVersion::default()
+                .with_api_key(ApiKey::ApiVersions as i16)
+                .with_min_version(r.min)
+                .with_max_version(r.max),
+        );
+    }
+    response
+}
+
+fn finish(correlation_id: i32, version: i16, handled: Handled, after: After) -> Result<Reply> {
+    Ok(match (handled, after) {
+        (Handled::Respond(response), After::Send) => Reply {
+            response: Some(response.encode(correlation_id, version)?),
+            close: false,
+        },
+        (Handled::Respond(_), After::Drop) => Reply::default(),
+        (Handled::NoResponse { failed }, after) => Reply {
+            response: None,
+            close: failed || after == After::Close,
+        },
+        (Handled::Respond(_), After::Close) => Reply {
+            response: None,
+            close: true,
+        },
     })
 }
 
@@ -123,18 +278,6 @@ async fn fetch_with_wait(
             return fetch::handle(ctx, version, request).response;
         }
     }
-}
-
-/// Encodes a response frame: length prefix, response header of the API's header version, body.
-fn encode<R: Encodable + HeaderVersion>(request: &RequestHeader, body: &R) -> Result<Bytes> {
-    let mut out = BytesMut::with_capacity(128);
-    kafkit_protocol::frame::encode_response_frame(
-        &mut out,
-        request.correlation_id,
-        request.request_api_version,
-        body,
-    )?;
-    Ok(out.freeze())
 }
 
 /// A `StrBytes` from a string (allocation-free for `&'static str`).

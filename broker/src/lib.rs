@@ -6,11 +6,14 @@
 //! - [`cluster`]: [`Cluster`] (N nodes on loopback ports, one shared set of logs) and its state.
 //! - [`config`]: [`ClusterConfig`] and per-topic [`TopicConfig`](config::TopicConfig).
 //! - [`server`]: listeners and the per-connection loop (any byte stream, not only TCP).
-//! - [`handlers`]: one module per API, in ApiKey order.
+//! - [`handlers`]: one module per API, in ApiKey order, and the frame-to-response path.
+//! - [`response`]: [`Response`](response::Response), a handler's typed answer before encoding.
+//! - [`intercept`]: the [`Interceptor`](intercept::Interceptor) hook on every request (faults,
+//!   journals and counters are built on it in the test kit).
 //! - [`log_validator`]: Kafka's produce validation and its error codes.
 //! - [`storage`]: partition logs — segments, indexes, recovery, leader epochs, producer state.
 //! - [`dump_log`]: the `kafkit-broker dump-log` report.
-//! - [`error`]: the crate's [`Error`](error::Error), each variant mapped to its Kafka error code.
+//! - [`error`]: the crate's [`error::Error`], each variant mapped to its Kafka error code.
 //!
 //! # Example
 //! ```
@@ -39,7 +42,9 @@ pub mod config;
 pub mod dump_log;
 pub mod error;
 pub mod handlers;
+pub mod intercept;
 pub mod log_validator;
+pub mod response;
 pub mod server;
 pub mod storage;
 

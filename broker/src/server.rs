@@ -10,6 +10,11 @@
 //!
 //! [`serve_connection`] works over any byte stream, so the test kit can connect a producer
 //! through an in-memory pipe instead of a socket.
+//!
+//! A node a test took down ([`ClusterState::set_broker_up`]) closes every connection it accepts
+//! and every connection it had, including one whose request is waiting in an interceptor.
+//! Shutdown likewise ends a connection even mid-request: a request is only ever waiting in the
+//! interceptor or a fetch's long poll, where dropping it changes nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +22,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::cluster::ClusterState;
 use crate::handlers::{self, HandlerContext};
@@ -32,6 +37,9 @@ pub(crate) async fn run_listener(
     node_id: i32,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
+    // Held by this task and cloned into every connection task, so the cluster can wait until
+    // none is left.
+    alive: mpsc::Sender<()>,
 ) {
     let permits = Arc::new(Semaphore::new(state.config().max_connections));
     loop {
@@ -48,6 +56,10 @@ pub(crate) async fn run_listener(
                 continue;
             }
         };
+        if !state.metadata().is_up(node_id) {
+            tracing::debug!(node_id, %peer, "node is down; closing new connection");
+            continue;
+        }
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::warn!(node_id, %peer, "max.connections reached; closing new connection");
             continue;
@@ -55,11 +67,13 @@ pub(crate) async fn run_listener(
         let _ = socket.set_nodelay(true);
         let state = state.clone();
         let shutdown = shutdown.clone();
+        let alive = alive.clone();
         tokio::spawn(async move {
             if let Err(e) = serve_connection(state, node_id, socket, shutdown).await {
                 tracing::debug!(node_id, %peer, error = %e, "connection closed");
             }
             drop(permit);
+            drop(alive);
         });
     }
 }
@@ -85,14 +99,25 @@ where
         connection_id,
     };
     let max_frame = state.config().socket_request_max_bytes;
+    let mut node_changes = state.node_changes();
     let (mut reader, mut writer) = tokio::io::split(io);
     let mut input = BytesMut::with_capacity(64 * 1024);
     let mut output = BytesMut::with_capacity(64 * 1024);
+    let mut requests = 0u64;
     loop {
         // Handle every complete frame already buffered, then write their responses at once.
         let mut close = false;
         while let Some(frame) = kafkit_protocol::frame::split_frame(&mut input, max_frame)? {
-            let reply = handlers::handle_frame(&ctx, frame).await?;
+            if !state.metadata().is_up(node_id) {
+                return Ok(());
+            }
+            // Cancel safety: see the module docs.
+            let reply = tokio::select! {
+                reply = handlers::handle_frame(&ctx, requests, frame) => reply?,
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+            };
+            requests += 1;
             if let Some(bytes) = reply.response {
                 output.extend_from_slice(&bytes);
             }
@@ -113,9 +138,23 @@ where
         let n = tokio::select! {
             n = reader.read_buf(&mut input) => n?,
             _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
         };
         if n == 0 {
             return Ok(());
+        }
+    }
+}
+
+/// Resolves once node `node_id` is down (at once if it already is). Cancel safe.
+async fn node_down(state: &ClusterState, node_id: i32, changes: &mut watch::Receiver<u64>) {
+    loop {
+        if !state.metadata().is_up(node_id) {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            // The state owns the sender and outlives this connection; never reached.
+            std::future::pending::<()>().await;
         }
     }
 }

@@ -1,1 +1,87 @@
-//! skeleton
+//! kafkit's test kit: an in-process Kafka cluster for Rust tests, with declarative fault
+//! injection, a journal of every request and response, and direct inspection of what landed
+//! on disk.
+//!
+//! A [`MockCluster`] starts in milliseconds, is `Send + Sync`, works from any
+//! `#[tokio::test]` (current-thread or multi-thread) and stops when dropped. Its brokers speak
+//! the real wire protocol on loopback ports, so any client (rdkafka, kafkit's producer, a raw
+//! [`WireClient`]) can use it, and can also be reached without sockets through
+//! [`MockCluster::connect_in_memory`].
+//!
+//! - **Faults** ([`Fault`]): match on ApiKey, broker, topic/partition, client id and request
+//!   count; answer an error code (for the whole request or just the matched partitions, which
+//!   are then not handled), add latency, close the connection (before or after handling), drop
+//!   the response after the request took effect, or hold the request until released. One-shot
+//!   by default, `.times(n)` or `.always()`; each [`FaultHandle`] counts its hits, and
+//!   [`MockCluster::assert_all_faults_fired`] fails a test whose faults never fired.
+//! - **Journal** ([`Journal`]): every request and response decoded, with broker, connection,
+//!   client id, version, timing, and what became of the response.
+//! - **Inspection**: [`MockCluster::records`] as stored (offsets, timestamps, keys, values,
+//!   headers, producer ids and sequences, leader epochs, codec), [`MockCluster::partition_state`],
+//!   [`MockCluster::producer_state`], and the bounded [`MockCluster::wait_until`].
+//! - **Cluster events**: [`MockCluster::move_leader`], [`MockCluster::set_broker_down`] /
+//!   [`set_broker_up`](MockCluster::set_broker_up), [`MockCluster::shuffle_leaders`],
+//!   [`MockCluster::restart`] (clean or crash, same ports), topics created and deleted, and
+//!   [`MockCluster::pin_api_versions`] to emulate an older broker.
+//!
+//! # Layout
+//! - [`cluster`]: [`MockCluster`], its builder, restarts and cluster events.
+//! - [`fault`]: [`Fault`] rules and their [`FaultHandle`]s.
+//! - [`journal`]: the [`Journal`] of requests and responses and its filters.
+//! - [`inspect`]: [`StoredRecord`], [`PartitionInfo`], [`ProducerInfo`].
+//! - [`wire`]: [`WireClient`], typed raw requests over any byte stream.
+//! - [`error`]: the crate's [`Error`].
+//! - `hook.rs`: the broker [`Interceptor`](kafkit_broker::intercept::Interceptor) that runs
+//!   faults and writes the journal.
+//!
+//! # Example
+//! A produce to a partition whose leader answers NOT_LEADER_OR_FOLLOWER once, then succeeds;
+//! the first attempt was not appended.
+//! ```
+//! use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, WireClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kafkit_testkit::Error> {
+//! let cluster = MockCluster::builder().brokers(3).topic("orders", 6).start().await?;
+//! let fault = cluster.fault(
+//!     Fault::on(ApiKey::Produce)
+//!         .topic_partition("orders", 0)
+//!         .respond_error(ErrorCode::NotLeaderOrFollower),
+//! );
+//! let leader = cluster.partition_state("orders", 0)?.leader.expect("a leader");
+//! let mut client = WireClient::new(cluster.connect_in_memory(leader)?, "example");
+//!
+//! assert_eq!(client.produce("orders", 0, &["a"]).await?, (ErrorCode::NotLeaderOrFollower, -1));
+//! assert_eq!(client.produce("orders", 0, &["a"]).await?, (ErrorCode::None, 0));
+//!
+//! let stored = cluster.records("orders", 0)?;
+//! assert_eq!(stored.len(), 1);
+//! assert_eq!(stored[0].value_str(), Some("a"));
+//! assert_eq!(fault.hits(), 1);
+//! assert_eq!(cluster.journal().count(ApiKey::Produce), 2);
+//! cluster.assert_all_faults_fired();
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cluster;
+pub mod error;
+pub mod fault;
+mod hook;
+pub mod inspect;
+pub mod journal;
+pub mod wire;
+
+pub use cluster::{MockCluster, MockClusterBuilder, RestartMode};
+pub use error::{Error, Result};
+pub use fault::{Fault, FaultHandle};
+pub use inspect::{PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord};
+pub use journal::{Delivery, Journal, JournalEntry, ProduceRequestInfo, ProducedBatch};
+pub use wire::WireClient;
+
+pub use kafka_protocol::messages::ApiKey;
+pub use kafkit_broker::response::Response;
+/// The message types, re-exported so tests need not pin the crate themselves.
+pub use kafkit_protocol::kafka_protocol;
+pub use kafkit_protocol::record::TimestampType;
+pub use kafkit_protocol::{Compression, ErrorCode, Request, RequestBody};

@@ -1,24 +1,27 @@
 //! ApiVersions (ApiKey 18), versions 0..=4.
 //!
 //! # Behaviour
-//! Answers the ranges of [`kafkit_protocol::versions::SUPPORTED_APIS`], error NONE. A request of
-//! a version kafkit does not serve never reaches this handler: the connection layer answers it
-//! with the KIP-511 v0 reply. No features are advertised (v3+ tagged fields stay empty).
+//! Answers the ranges of [`kafkit_protocol::versions::SUPPORTED_APIS`] as narrowed by the
+//! cluster's version pins ([`pin_api_versions`], leaving out an API pinned away), error NONE.
+//! A request of a version kafkit does not serve (or that a pin excludes) never reaches this
+//! handler: the connection layer answers it with the KIP-511 v0 reply. No features are
+//! advertised (v3+ tagged fields stay empty).
 //! A v3+ `client_software_name`/`client_software_version` that breaks Kafka's pattern
 //! (`[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`) gets INVALID_REQUEST, as in Kafka.
 //!
 //! # Version notes
 //! v1 adds `throttle_time_ms`; v3 is flexible (the response header stays v0 in every version).
+//!
+//! [`pin_api_versions`]: crate::cluster::ClusterState::pin_api_versions
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
-use kafkit_protocol::versions::SUPPORTED_APIS;
 use kafkit_protocol::ErrorCode;
 
 use super::HandlerContext;
 
 /// Handles an ApiVersions request.
-pub fn handle(_ctx: &HandlerContext<'_>, version: i16, request: ApiVersionsRequest) -> ApiVersionsResponse {
+pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ApiVersionsRequest) -> ApiVersionsResponse {
     let mut response = ApiVersionsResponse::default();
     if version >= 3
         && !(valid_software_field(&request.client_software_name)
@@ -26,7 +29,9 @@ pub fn handle(_ctx: &HandlerContext<'_>, version: i16, request: ApiVersionsReque
     {
         response.error_code = ErrorCode::InvalidRequest.code();
     }
-    response.api_keys = SUPPORTED_APIS
+    response.api_keys = ctx
+        .state
+        .api_version_ranges()
         .iter()
         .map(|r| {
             ApiVersion::default()

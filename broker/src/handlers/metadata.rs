@@ -129,7 +129,12 @@ fn describe_named(metadata: &Metadata, name: &str, version: i16) -> MetadataResp
     }
 }
 
-fn error_topic(name: Option<&str>, id: Uuid, code: ErrorCode, version: i16) -> MetadataResponseTopic {
+pub(crate) fn error_topic(
+    name: Option<&str>,
+    id: Uuid,
+    code: ErrorCode,
+    version: i16,
+) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default()
         .with_error_code(code.code())
         .with_name(name.map(|n| TopicName(str_bytes(n))));

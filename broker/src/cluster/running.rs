@@ -1,0 +1,197 @@
+//! [`Cluster`]: the listeners and connection tasks serving one [`ClusterState`].
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::{BrokerInfo, ClusterState};
+use crate::config::ClusterConfig;
+use crate::{Error, Result};
+
+/// A running cluster: the shared state plus one listener task per node.
+///
+/// Dropping it stops the listeners and connections without closing the logs cleanly (the next
+/// start from the same data directory recovers them, as after a crash); call
+/// [`Cluster::shutdown`] for a clean stop, or [`Cluster::crash`] to stop without closing the
+/// logs and wait until no connection holds them any more.
+///
+/// ```
+/// # tokio_test_runtime(async {
+/// use kafkit_broker::{Cluster, ClusterConfig};
+/// let cluster = Cluster::start(ClusterConfig { brokers: 2, ..Default::default() }).await?;
+/// assert_eq!(cluster.bootstrap_servers().split(',').count(), 2);
+/// cluster.shutdown().await?;
+/// # Ok::<(), kafkit_broker::Error>(())
+/// # });
+/// # fn tokio_test_runtime<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Cluster {
+    state: Arc<ClusterState>,
+    addrs: Vec<std::net::SocketAddr>,
+    /// Turning it true stops every listener and connection; each holds a receiver.
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Cloned into every listener and connection task; dropped (`None`) when stopping, so that
+    /// `connections_done` yields `None` once the last task is gone.
+    connections: Option<mpsc::Sender<()>>,
+    /// Nothing is ever sent; `recv` returning `None` means no task holds the state any more.
+    connections_done: mpsc::Receiver<()>,
+}
+
+impl Cluster {
+    /// Binds every node's listener, opens (or recovers) the data directory, and starts serving.
+    pub async fn start(config: ClusterConfig) -> Result<Cluster> {
+        if config.brokers == 0 {
+            return Err(Error::Config("brokers must be at least 1".to_string()));
+        }
+        let mut listeners = Vec::with_capacity(config.brokers);
+        for i in 0..config.brokers {
+            let port = if config.port == 0 {
+                0
+            } else {
+                config.port.saturating_add(i as u16)
+            };
+            let addr = format!("{}:{port}", config.host);
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+            listeners.push(listener);
+        }
+        Self::start_with_listeners(config, listeners)
+    }
+
+    /// Starts serving on listeners the caller bound (one per node, node id = index), so a
+    /// restarted cluster can keep its ports. `config.brokers` is taken from `listeners`, and
+    /// each node advertises `config.host` with its listener's port.
+    pub fn start_with_listeners(mut config: ClusterConfig, listeners: Vec<TcpListener>) -> Result<Cluster> {
+        if listeners.is_empty() {
+            return Err(Error::Config("brokers must be at least 1".to_string()));
+        }
+        config.brokers = listeners.len();
+        let mut addrs = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            addrs.push(
+                l.local_addr()
+                    .map_err(|e| Error::Config(format!("listener address: {e}")))?,
+            );
+        }
+        let brokers = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| BrokerInfo {
+                node_id: i as i32,
+                host: config.host.clone(),
+                port: i32::from(a.port()),
+                up: true,
+            })
+            .collect();
+        let state = Arc::new(ClusterState::open(config, brokers)?);
+        let (shutdown, rx) = watch::channel(false);
+        let (connections, connections_done) = mpsc::channel(1);
+        let tasks = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                tokio::spawn(crate::server::run_listener(
+                    state.clone(),
+                    i as i32,
+                    l,
+                    rx.clone(),
+                    connections.clone(),
+                ))
+            })
+            .collect();
+        tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
+        Ok(Cluster {
+            state,
+            addrs,
+            shutdown,
+            tasks,
+            connections: Some(connections),
+            connections_done,
+        })
+    }
+
+    /// `host:port` of every node, comma-separated: what clients take as `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Each node's listening address, by node id.
+    pub fn addrs(&self) -> &[std::net::SocketAddr] {
+        &self.addrs
+    }
+
+    /// The shared state: topics, leadership, logs.
+    pub fn state(&self) -> &Arc<ClusterState> {
+        &self.state
+    }
+
+    /// A receiver that turns true when the cluster stops, for connections served outside the
+    /// listeners (in-memory transports).
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Serves `io` as a client connection to node `node_id` on a new task, exactly as a
+    /// connection accepted by that node's listener (including being closed at once while the
+    /// node is down). Stops with the cluster. Must be called inside a tokio runtime.
+    pub fn spawn_connection<IO>(&self, node_id: i32, io: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let state = self.state.clone();
+        let shutdown = self.shutdown.subscribe();
+        let guard = self.connections.clone();
+        tokio::spawn(async move {
+            if !state.metadata().is_up(node_id) {
+                return;
+            }
+            if let Err(e) = crate::server::serve_connection(state, node_id, io, shutdown).await {
+                tracing::debug!(node_id, error = %e, "in-memory connection closed");
+            }
+            drop(guard);
+        });
+    }
+
+    /// Stops serving, waits until every listener and connection task has finished, then
+    /// closes every log cleanly and marks the data directory clean.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.stop().await;
+        self.state.close()
+    }
+
+    /// Stops serving and waits until every listener and connection task has finished, without
+    /// closing the logs: what a killed process leaves behind (unflushed indexes, no clean
+    /// shutdown marker), for the next start on the same data directory to recover. The logs are
+    /// released when the last reference to the state goes (normally when this returns).
+    pub async fn crash(mut self) {
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        self.connections = None;
+        // Cancel safety: only this method waits on the receiver; nothing is ever sent.
+        while self.connections_done.recv().await.is_some() {}
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

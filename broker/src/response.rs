@@ -1,0 +1,107 @@
+//! Typed responses: what a handler answered, before it is encoded.
+//!
+//! [`handlers::handle_frame`](crate::handlers::handle_frame) runs a handler to a [`Response`],
+//! lets the cluster's [`Interceptor`](crate::intercept::Interceptor) look at it (and change it),
+//! then encodes it with [`Response::encode`]. Keeping the typed value this long is what lets the
+//! test kit's journal record every response decoded and a fault rewrite one.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, CreateTopicsResponse, DeleteTopicsResponse, FetchResponse,
+    FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse, ProduceResponse,
+};
+use kafka_protocol::protocol::{Encodable, HeaderVersion};
+
+use crate::Result;
+
+/// A response of one of the APIs kafkit serves, in ApiKey order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Response {
+    /// Produce (ApiKey 0).
+    Produce(ProduceResponse),
+    /// Fetch (ApiKey 1).
+    Fetch(FetchResponse),
+    /// ListOffsets (ApiKey 2).
+    ListOffsets(ListOffsetsResponse),
+    /// Metadata (ApiKey 3).
+    Metadata(MetadataResponse),
+    /// FindCoordinator (ApiKey 10).
+    FindCoordinator(FindCoordinatorResponse),
+    /// ApiVersions (ApiKey 18) at the requested version.
+    ApiVersions(ApiVersionsResponse),
+    /// CreateTopics (ApiKey 19).
+    CreateTopics(CreateTopicsResponse),
+    /// DeleteTopics (ApiKey 20).
+    DeleteTopics(DeleteTopicsResponse),
+    /// InitProducerId (ApiKey 22).
+    InitProducerId(InitProducerIdResponse),
+    /// The KIP-511 answer to an ApiVersions request of a version the broker does not serve:
+    /// always encoded as version 0 (UNSUPPORTED_VERSION and the ApiVersions range), whatever
+    /// version was asked for.
+    UnsupportedApiVersions(ApiVersionsResponse),
+}
+
+impl Response {
+    /// The API this answers.
+    pub fn api_key(&self) -> ApiKey {
+        match self {
+            Response::Produce(_) => ApiKey::Produce,
+            Response::Fetch(_) => ApiKey::Fetch,
+            Response::ListOffsets(_) => ApiKey::ListOffsets,
+            Response::Metadata(_) => ApiKey::Metadata,
+            Response::FindCoordinator(_) => ApiKey::FindCoordinator,
+            Response::ApiVersions(_) | Response::UnsupportedApiVersions(_) => ApiKey::ApiVersions,
+            Response::CreateTopics(_) => ApiKey::CreateTopics,
+            Response::DeleteTopics(_) => ApiKey::DeleteTopics,
+            Response::InitProducerId(_) => ApiKey::InitProducerId,
+        }
+    }
+
+    /// Encodes the whole response frame (length prefix, response header, body) answering a
+    /// request with `correlation_id` at `version`.
+    pub fn encode(&self, correlation_id: i32, version: i16) -> Result<Bytes> {
+        match self {
+            Response::Produce(r) => encode(correlation_id, version, r),
+            Response::Fetch(r) => encode(correlation_id, version, r),
+            Response::ListOffsets(r) => encode(correlation_id, version, r),
+            Response::Metadata(r) => encode(correlation_id, version, r),
+            Response::FindCoordinator(r) => encode(correlation_id, version, r),
+            Response::ApiVersions(r) => encode(correlation_id, version, r),
+            Response::CreateTopics(r) => encode(correlation_id, version, r),
+            Response::DeleteTopics(r) => encode(correlation_id, version, r),
+            Response::InitProducerId(r) => encode(correlation_id, version, r),
+            Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),
+        }
+    }
+}
+
+fn encode<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, body: &R) -> Result<Bytes> {
+    let mut out = BytesMut::with_capacity(128);
+    kafkit_protocol::frame::encode_response_frame(&mut out, correlation_id, version, body)?;
+    Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafkit_protocol::versions::unsupported_api_versions_response;
+    use kafkit_protocol::ErrorCode;
+
+    /// The typed KIP-511 answer encodes to exactly the bytes of the protocol crate's helper.
+    #[test]
+    fn unsupported_api_versions_encodes_as_v0() {
+        let range = kafkit_protocol::versions::supported_range(ApiKey::ApiVersions).expect("served");
+        let typed = Response::UnsupportedApiVersions(
+            ApiVersionsResponse::default()
+                .with_error_code(ErrorCode::UnsupportedVersion.code())
+                .with_api_keys(vec![ApiVersion::default()
+                    .with_api_key(ApiKey::ApiVersions as i16)
+                    .with_min_version(range.min)
+                    .with_max_version(range.max)]),
+        );
+        let frame = typed.encode(42, 4).expect("encode");
+        assert_eq!(&frame[4..], &unsupported_api_versions_response(42)[..]);
+    }
+}

@@ -1,0 +1,432 @@
+//! [`MockCluster`]: an in-process kafkit cluster for tests, with faults, a journal,
+//! inspection and cluster events.
+//!
+//! # Layout
+//! - this file: the builder, start, restart, connections, faults, journal and version pins.
+//! - `events.rs`: leader moves, broker down/up, topic creation and deletion.
+//!
+//! # Threads and runtimes
+//! The cluster's listener and connection tasks are spawned on the tokio runtime that calls
+//! [`MockClusterBuilder::start`] (current-thread or multi-thread), so they run whenever that
+//! runtime runs: on a current-thread runtime, while the test awaits something. Every method
+//! except `start`, `restart` and the `wait_*` helpers is synchronous and may be called from any
+//! thread; `MockCluster` is `Send + Sync`. Dropping it stops every task and removes the
+//! temporary data directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use kafka_protocol::messages::ApiKey;
+use kafkit_broker::config::TopicConfig;
+use kafkit_broker::{Cluster, ClusterConfig, ClusterState};
+use kafkit_protocol::ErrorCode;
+use tokio::io::DuplexStream;
+use tokio::net::TcpListener;
+
+use crate::fault::{Fault, FaultHandle};
+use crate::hook::Hook;
+use crate::inspect::{self, PartitionInfo, ProducerInfo, StoredRecord};
+use crate::journal::Journal;
+use crate::{Error, Result};
+
+mod events;
+
+/// Buffer of each direction of an in-memory connection.
+const IN_MEMORY_BUFFER: usize = 1 << 20;
+
+/// How a [`MockCluster::restart`] stops the cluster before starting it again on the same data
+/// directory and ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RestartMode {
+    /// Close every log (indexes trimmed and flushed, producer state kept), mark the directory
+    /// clean; the next start loads without recovery.
+    Clean,
+    /// Drop everything without closing, as a killed process would; the next start recovers
+    /// (re-validates the log tail, rebuilds indexes and producer state).
+    Crash,
+}
+
+/// Settings of a [`MockCluster`]; see [`MockCluster::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call .start().await to start the cluster"]
+pub struct MockClusterBuilder {
+    config: ClusterConfig,
+    topics: Vec<(String, i32)>,
+}
+
+impl MockClusterBuilder {
+    /// Number of brokers (node ids `0..n`), each with its own listener on 127.0.0.1. Default 1.
+    pub fn brokers(mut self, n: usize) -> Self {
+        self.config.brokers = n;
+        self
+    }
+
+    /// A topic created at start with `partitions` partitions (leaders spread round-robin
+    /// over the brokers). Repeatable. Kept as is when it already exists in the data directory.
+    pub fn topic(mut self, name: impl Into<String>, partitions: i32) -> Self {
+        self.topics.push((name.into(), partitions));
+        self
+    }
+
+    /// `auto.create.topics.enable`: whether Metadata creates the topics it is asked for.
+    /// Default true.
+    pub fn auto_create_topics(mut self, enabled: bool) -> Self {
+        self.config.auto_create_topics = enabled;
+        self
+    }
+
+    /// `num.partitions`: partitions of an auto-created topic. Default 1.
+    pub fn default_partitions(mut self, n: i32) -> Self {
+        self.config.num_partitions = n;
+        self
+    }
+
+    /// Where the partition logs live; kept when the cluster drops (restart tests, a look with
+    /// `kafkit-broker dump-log`). Default: a temporary directory removed on drop.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The cluster id Metadata reports.
+    pub fn cluster_id(mut self, id: impl Into<String>) -> Self {
+        self.config.cluster_id = id.into();
+        self
+    }
+
+    /// Every broker setting at once, for what the other methods do not cover (segment sizes,
+    /// validation defaults, ...). `host`, `port` and `brokers` keep their meaning.
+    pub fn config(mut self, config: ClusterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds the listeners, opens (or recovers) the data directory, creates the seed topics
+    /// and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<MockCluster> {
+        let MockClusterBuilder { mut config, topics } = self;
+        if config.brokers == 0 {
+            return Err(Error::Config("brokers must be at least 1".to_string()));
+        }
+        let temp_dir = match &config.data_dir {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("kafkit-testkit-")
+                    .tempdir()
+                    .map_err(|source| Error::Io {
+                        what: "create a temporary data directory".to_string(),
+                        source,
+                    })?;
+                config.data_dir = Some(dir.path().to_path_buf());
+                Some(dir)
+            }
+        };
+        let mut listeners = Vec::with_capacity(config.brokers);
+        for _ in 0..config.brokers {
+            listeners.push(bind(&config.host, 0).await?);
+        }
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|source| Error::Io {
+                what: "read a listener's address".to_string(),
+                source,
+            })?;
+        let cluster = Cluster::start_with_listeners(config.clone(), listeners)?;
+        let hook = Arc::new(Hook::default());
+        cluster.state().set_interceptor(Some(hook.clone()));
+        let mock = MockCluster {
+            running: RwLock::new(Some(cluster)),
+            config,
+            addrs,
+            hook,
+            pins: Mutex::new(Vec::new()),
+            restarting: tokio::sync::Mutex::new(()),
+            _temp_dir: temp_dir,
+        };
+        for (name, partitions) in topics {
+            match mock.create_topic(&name, partitions) {
+                Err(Error::Kafka {
+                    code: ErrorCode::TopicAlreadyExists,
+                    ..
+                }) => {}
+                other => other?,
+            }
+        }
+        Ok(mock)
+    }
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener> {
+    TcpListener::bind((host, port)).await.map_err(|source| Error::Io {
+        what: format!("listen on {host}:{port}"),
+        source,
+    })
+}
+
+/// An in-process Kafka cluster for tests. See the [crate docs](crate) for a tour.
+///
+/// Every node listens on its own loopback port (kept across [`restart`](Self::restart)s) and
+/// can also be reached without sockets through [`connect_in_memory`](Self::connect_in_memory).
+/// All nodes share one log per partition; leadership is metadata, so moving a leader or taking
+/// a broker down moves no data.
+#[derive(Debug)]
+pub struct MockCluster {
+    /// The running broker cluster; `None` only while a restart is between stop and start.
+    /// Never held across an `.await`.
+    running: RwLock<Option<Cluster>>,
+    /// What every (re)start uses; `data_dir` is always set.
+    config: ClusterConfig,
+    /// Each node's address, fixed at the first start.
+    addrs: Vec<SocketAddr>,
+    /// Faults and journal; installed on every broker state this cluster starts.
+    hook: Arc<Hook>,
+    /// Version pins, re-applied after a restart.
+    pins: Mutex<Vec<(ApiKey, i16, i16)>>,
+    /// Serialises restarts.
+    restarting: tokio::sync::Mutex<()>,
+    /// Removed after `running` (fields drop in order), when the cluster was given no data dir.
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl MockCluster {
+    /// A builder: 1 broker, no topics, topics auto-created with 1 partition, temporary data
+    /// directory.
+    pub fn builder() -> MockClusterBuilder {
+        MockClusterBuilder {
+            config: ClusterConfig::default(),
+            topics: Vec::new(),
+        }
+    }
+
+    /// The broker state of the running cluster. Callers must not keep it across an `.await`
+    /// (a crash restart waits for every holder to let go of the logs).
+    pub(crate) fn state(&self) -> Result<Arc<ClusterState>> {
+        let running = self.running.read().unwrap_or_else(|p| p.into_inner());
+        running
+            .as_ref()
+            .map(|c| c.state().clone())
+            .ok_or(Error::NotRunning)
+    }
+
+    /// `host:port` of every broker, comma-separated: `bootstrap.servers` for any client.
+    pub fn bootstrap_servers(&self) -> String {
+        self.addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Each broker's address, by node id.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Number of brokers.
+    pub fn brokers(&self) -> usize {
+        self.addrs.len()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        // Invariant: `start` always sets it (to the temporary directory when none was given).
+        self.config.data_dir.as_deref().unwrap_or(Path::new("."))
+    }
+
+    /// A client connection to node `node_id` without a socket: the returned stream is served
+    /// exactly like a TCP connection accepted by that node (faults, journal, closed when the
+    /// node is down or the cluster stops or restarts). Must be called inside a tokio runtime.
+    pub fn connect_in_memory(&self, node_id: i32) -> Result<DuplexStream> {
+        if usize::try_from(node_id).map_or(true, |i| i >= self.addrs.len()) {
+            return Err(Error::UnknownBroker { node_id });
+        }
+        let running = self.running.read().unwrap_or_else(|p| p.into_inner());
+        let cluster = running.as_ref().ok_or(Error::NotRunning)?;
+        let (client, server) = tokio::io::duplex(IN_MEMORY_BUFFER);
+        cluster.spawn_connection(node_id, server);
+        Ok(client)
+    }
+
+    /// The node advertised at `host:port` (as Metadata lists it, or as given in
+    /// [`bootstrap_servers`](Self::bootstrap_servers)).
+    pub fn node_id_of(&self, address: &str) -> Option<i32> {
+        let (host, port) = address.rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        if host != self.config.host && host != "localhost" {
+            return None;
+        }
+        self.addrs.iter().position(|a| a.port() == port).map(|i| i as i32)
+    }
+
+    /// [`connect_in_memory`](Self::connect_in_memory) to the node advertised at `host:port`:
+    /// what an in-memory connector hands a client that asks for an address it read from
+    /// Metadata.
+    pub fn connect_in_memory_to(&self, address: &str) -> Result<DuplexStream> {
+        let node_id = self
+            .node_id_of(address)
+            .ok_or_else(|| Error::Config(format!("no broker listens on {address}")))?;
+        self.connect_in_memory(node_id)
+    }
+
+    /// Stops the cluster (see [`RestartMode`]) and starts it again on the same data directory
+    /// and ports, so clients reconnect by themselves. Leaders stay where they were, each with
+    /// its epoch bumped (a restarted leader is re-elected, as in Kafka); every broker is up;
+    /// topic configs, faults, journal and version pins are kept. Open connections are closed.
+    pub async fn restart(&self, mode: RestartMode) -> Result<()> {
+        let _one_at_a_time = self.restarting.lock().await;
+        let old = self
+            .running
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or(Error::NotRunning)?;
+        let snapshot = events::LeadershipSnapshot::take(old.state());
+        match mode {
+            RestartMode::Clean => old.shutdown().await?,
+            RestartMode::Crash => old.crash().await,
+        }
+        let mut listeners = Vec::with_capacity(self.addrs.len());
+        for addr in &self.addrs {
+            listeners.push(bind(&self.config.host, addr.port()).await?);
+        }
+        let cluster = Cluster::start_with_listeners(self.config.clone(), listeners)?;
+        snapshot.restore(cluster.state());
+        for &(api_key, min, max) in self.pins.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            cluster.state().pin_api_versions(api_key, min, max)?;
+        }
+        cluster.state().set_interceptor(Some(self.hook.clone()));
+        *self.running.write().unwrap_or_else(|p| p.into_inner()) = Some(cluster);
+        Ok(())
+    }
+
+    /// Installs a fault; it applies from the next request on.
+    pub fn fault(&self, fault: Fault) -> FaultHandle {
+        self.hook.install(fault)
+    }
+
+    /// Every fault installed (including exhausted and removed ones), in installation order.
+    pub fn faults(&self) -> Vec<FaultHandle> {
+        self.hook.handles()
+    }
+
+    /// Removes every fault and releases every held request.
+    pub fn clear_faults(&self) {
+        self.hook.clear();
+    }
+
+    /// Panics, naming them, if any installed fault never fired: a test whose faults did not
+    /// fire would pass without them and proves nothing.
+    #[track_caller]
+    pub fn assert_all_faults_fired(&self) {
+        let idle: Vec<String> = self
+            .faults()
+            .iter()
+            .filter(|f| f.hits() == 0)
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            idle.is_empty(),
+            "{} fault(s) never fired:\n  {}",
+            idle.len(),
+            idle.join("\n  ")
+        );
+    }
+
+    /// The journal of every request and response (a live view).
+    pub fn journal(&self) -> Journal {
+        self.hook.journal.clone()
+    }
+
+    /// Limits `api_key` to versions `min..=max` (within what kafkit serves), in ApiVersions and
+    /// in what is accepted: emulates an older broker. Kept across restarts.
+    pub fn pin_api_versions(&self, api_key: ApiKey, min: i16, max: i16) -> Result<()> {
+        self.state()?.pin_api_versions(api_key, min, max)?;
+        let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        pins.retain(|p| p.0 != api_key);
+        pins.push((api_key, min, max));
+        Ok(())
+    }
+
+    /// Removes every version pin.
+    pub fn clear_api_version_pins(&self) -> Result<()> {
+        self.state()?.clear_api_version_pins();
+        self.pins.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(())
+    }
+
+    /// Every record of `topic`/`partition` as stored, in offset order.
+    pub fn records(&self, topic: &str, partition: i32) -> Result<Vec<StoredRecord>> {
+        let state = self.state()?;
+        inspect::records(&state, topic, partition)
+    }
+
+    /// Leadership and offsets of `topic`/`partition`.
+    pub fn partition_state(&self, topic: &str, partition: i32) -> Result<PartitionInfo> {
+        let state = self.state()?;
+        inspect::partition_state(&state, topic, partition)
+    }
+
+    /// The idempotent producers `topic`/`partition` remembers, by producer id.
+    pub fn producer_state(&self, topic: &str, partition: i32) -> Result<Vec<ProducerInfo>> {
+        let state = self.state()?;
+        inspect::producer_state(&state, topic, partition)
+    }
+
+    /// Every topic with its partition count, by name.
+    pub fn topics(&self) -> Result<Vec<(String, i32)>> {
+        let state = self.state()?;
+        let metadata = state.metadata();
+        Ok(metadata
+            .topics
+            .values()
+            .map(|t| (t.name.clone(), t.partitions.len() as i32))
+            .collect())
+    }
+
+    /// Waits until `condition` holds, checking it at once, after every request the cluster
+    /// receives or answers, and every few milliseconds; errors after `timeout`. Cancel safe.
+    pub async fn wait_until<F>(&self, mut condition: F, timeout: Duration) -> Result<()>
+    where
+        F: FnMut(&MockCluster) -> bool,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut changes = self.hook.journal.subscribe();
+        loop {
+            if condition(self) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    waited: timeout,
+                    what: "the condition".to_string(),
+                });
+            }
+            // Requests cover most changes; the tick covers the rest (a test's own calls from
+            // another task, a fetch answered without a new request).
+            let tick = tokio::time::Instant::now() + Duration::from_millis(5);
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = tokio::time::sleep_until(tick.min(deadline)) => {}
+            }
+        }
+    }
+}
+
+/// A topic config from Kafka-style key/value pairs.
+pub(crate) fn topic_config(configs: &[(&str, &str)]) -> Result<TopicConfig> {
+    let mut config = TopicConfig::default();
+    for (key, value) in configs {
+        config.set(key, value).map_err(|message| Error::Kafka {
+            operation: format!("set topic config {key}"),
+            code: ErrorCode::InvalidConfig,
+            message: Some(message),
+        })?;
+    }
+    Ok(config)
+}

@@ -1,0 +1,141 @@
+//! Cluster events a test triggers: leader moves, brokers going down and up, topics created
+//! and deleted; and the leadership carried over a restart.
+
+use std::collections::BTreeMap;
+
+use kafkit_broker::config::TopicConfig;
+use kafkit_broker::ClusterState;
+use kafkit_protocol::ErrorCode;
+
+use super::{topic_config, MockCluster};
+use crate::{Error, Result};
+
+impl MockCluster {
+    /// Makes `node_id` the leader of `topic`/`partition` and bumps its leader epoch. The old
+    /// leader answers NOT_LEADER_OR_FOLLOWER from now on. Returns the new epoch.
+    pub fn move_leader(&self, topic: &str, partition: i32, node_id: i32) -> Result<i32> {
+        self.state()?
+            .move_leader(topic, partition, node_id)
+            .map_err(|code| match code {
+                ErrorCode::UnknownTopicOrPartition => Error::UnknownTopicOrPartition {
+                    topic: topic.to_string(),
+                    partition,
+                },
+                code => Error::Kafka {
+                    operation: format!("move leader of {topic}-{partition} to {node_id}"),
+                    code,
+                    message: None,
+                },
+            })
+    }
+
+    /// Moves every partition's leader to the next live replica (deterministically), each with
+    /// its epoch bumped.
+    pub fn shuffle_leaders(&self) -> Result<()> {
+        self.state()?.shuffle_leaders();
+        Ok(())
+    }
+
+    /// Takes broker `node_id` down without re-electing: Metadata stops listing it, its
+    /// connections are closed and new ones refused (accepted and closed at once), and the
+    /// partitions it led have no leader (LEADER_NOT_AVAILABLE, epoch bumped) until it returns
+    /// or a leader is moved there. This is librdkafka's mock behaviour.
+    pub fn set_broker_down(&self, node_id: i32) -> Result<()> {
+        self.set_liveness(node_id, false, false)
+    }
+
+    /// Takes broker `node_id` down, as [`set_broker_down`](Self::set_broker_down), and gives
+    /// each partition it led to its next live replica (epoch bumped), as Kafka's controller
+    /// does.
+    pub fn set_broker_down_and_reelect(&self, node_id: i32) -> Result<()> {
+        self.set_liveness(node_id, false, true)
+    }
+
+    /// Brings broker `node_id` back: it is listed and serves again, and partitions without a
+    /// leader elect their first live replica (epoch bumped).
+    pub fn set_broker_up(&self, node_id: i32) -> Result<()> {
+        self.set_liveness(node_id, true, false)
+    }
+
+    fn set_liveness(&self, node_id: i32, up: bool, reelect: bool) -> Result<()> {
+        self.state()?
+            .set_broker_up(node_id, up, reelect)
+            .map_err(|_| Error::UnknownBroker { node_id })
+    }
+
+    /// Creates a topic with `partitions` partitions.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        self.create_topic_with_config(name, partitions, &[])
+    }
+
+    /// Creates a topic with Kafka topic configs (`message.timestamp.type`,
+    /// `max.message.bytes`, `cleanup.policy`; others are accepted and ignored).
+    pub fn create_topic_with_config(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<()> {
+        let config = topic_config(configs)?;
+        self.state()?
+            .create_topic(name, partitions, config)
+            .map(|_| ())
+            .map_err(|(code, message)| Error::Kafka {
+                operation: format!("create topic {name}"),
+                code,
+                message: Some(message),
+            })
+    }
+
+    /// Deletes a topic and its files.
+    pub fn delete_topic(&self, name: &str) -> Result<()> {
+        self.state()?
+            .delete_topic(name)
+            .map(|_| ())
+            .map_err(|_| Error::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })
+    }
+}
+
+/// Leaders, epochs and topic configs of a cluster about to stop, to give the restarted one.
+pub(super) struct LeadershipSnapshot {
+    partitions: BTreeMap<(String, i32), (Option<i32>, i32)>,
+    configs: BTreeMap<String, TopicConfig>,
+}
+
+impl LeadershipSnapshot {
+    pub(super) fn take(state: &ClusterState) -> LeadershipSnapshot {
+        let metadata = state.metadata();
+        let mut partitions = BTreeMap::new();
+        let mut configs = BTreeMap::new();
+        for topic in metadata.topics.values() {
+            configs.insert(topic.name.clone(), topic.config.clone());
+            for p in &topic.partitions {
+                partitions.insert((topic.name.clone(), p.index), (p.leader, p.leader_epoch));
+            }
+        }
+        LeadershipSnapshot { partitions, configs }
+    }
+
+    /// Puts each partition's leader back (when it had one) with a higher epoch than both the
+    /// old one and the one recovered from its log, and each topic's config.
+    pub(super) fn restore(self, state: &ClusterState) {
+        let mut metadata = state.metadata_mut();
+        for topic in metadata.topics.values_mut() {
+            if let Some(config) = self.configs.get(&topic.name) {
+                topic.config = config.clone();
+            }
+            for p in &mut topic.partitions {
+                let Some(&(leader, epoch)) = self.partitions.get(&(topic.name.clone(), p.index)) else {
+                    continue;
+                };
+                if let Some(leader) = leader.filter(|l| p.replicas.contains(l)) {
+                    p.leader = Some(leader);
+                }
+                p.leader_epoch = p.leader_epoch.max(epoch) + 1;
+            }
+        }
+    }
+}

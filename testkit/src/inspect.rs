@@ -1,0 +1,257 @@
+//! Inspection: what a partition holds, read straight from the broker's state and segment
+//! files, synchronously, with no client in between.
+//!
+//! [`StoredRecord`] is one record as stored: its offset, timestamp and timestamp type, key,
+//! value, headers in order (keys may repeat), and the batch fields that explain how it got
+//! there (producer id/epoch and the record's sequence, the partition leader epoch stamped at
+//! append, the codec). [`PartitionInfo`] is leadership plus offsets; [`ProducerInfo`] is the
+//! idempotent-producer state the partition keeps.
+
+use bytes::Bytes;
+use kafkit_broker::cluster::lock_log;
+use kafkit_broker::ClusterState;
+use kafkit_protocol::record::view::increment_sequence;
+use kafkit_protocol::record::TimestampType;
+use kafkit_protocol::{Compression, RecordBatch};
+
+use crate::{Error, Result};
+
+/// Decompressed size allowed per stored batch when reading it back.
+const MAX_DECOMPRESSED: usize = 256 << 20;
+
+/// A record header, in the order the producer sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Key (UTF-8 in Kafka; other bytes are replaced lossily).
+    pub key: String,
+    /// Value; `None` is null, distinct from empty.
+    pub value: Option<Bytes>,
+}
+
+/// One record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp (the broker's append time under LogAppendTime).
+    pub timestamp: i64,
+    /// What the timestamp means.
+    pub timestamp_type: TimestampType,
+    /// Key; `None` is null.
+    pub key: Option<Bytes>,
+    /// Value; `None` is null.
+    pub value: Option<Bytes>,
+    /// Headers in order.
+    pub headers: Vec<RecordHeader>,
+    /// Producer id; `None` without idempotence.
+    pub producer_id: Option<i64>,
+    /// Producer epoch; `None` without idempotence.
+    pub producer_epoch: Option<i16>,
+    /// The record's sequence (batch base sequence + position); `None` without idempotence.
+    pub sequence: Option<i32>,
+    /// The leader epoch the broker stamped on the batch when appending it.
+    pub partition_leader_epoch: i32,
+    /// The batch's codec.
+    pub compression: Compression,
+    /// Base offset of the batch the record is in.
+    pub batch_base_offset: i64,
+    /// Whether the batch is transactional.
+    pub is_transactional: bool,
+}
+
+impl StoredRecord {
+    /// The key as UTF-8, if it is some and valid.
+    pub fn key_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.key.as_deref()?).ok()
+    }
+
+    /// The value as UTF-8, if it is some and valid.
+    pub fn value_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.value.as_deref()?).ok()
+    }
+}
+
+/// A partition's leadership and offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Leader node; `None` while leaderless.
+    pub leader: Option<i32>,
+    /// Current leader epoch.
+    pub leader_epoch: i32,
+    /// Replica node ids (every node holds every partition).
+    pub replicas: Vec<i32>,
+    /// The replicas that are up (kafkit's replicas share one log, so these are the ISR).
+    pub live_replicas: Vec<i32>,
+    /// First offset still in the log.
+    pub log_start_offset: i64,
+    /// High watermark (equal to the log end offset: every append is fully replicated).
+    pub high_watermark: i64,
+    /// Next offset to be assigned.
+    pub log_end_offset: i64,
+}
+
+/// One batch the partition remembers of a producer, for duplicate detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerBatchInfo {
+    /// Sequence of the first record.
+    pub first_sequence: i32,
+    /// Sequence of the last record.
+    pub last_sequence: i32,
+    /// Offset of the first record.
+    pub first_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+}
+
+/// The idempotent-producer state of one producer on one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerInfo {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Current epoch.
+    pub producer_epoch: i16,
+    /// Last sequence appended (`-1` if none).
+    pub last_sequence: i32,
+    /// Last offset appended (`-1` if none).
+    pub last_offset: i64,
+    /// Max timestamp of the last batch.
+    pub last_timestamp: i64,
+    /// The retained batches (at most 5), oldest first.
+    pub batches: Vec<ProducerBatchInfo>,
+}
+
+fn unknown(topic: &str, partition: i32) -> Error {
+    Error::UnknownTopicOrPartition {
+        topic: topic.to_string(),
+        partition,
+    }
+}
+
+fn log_of(
+    state: &ClusterState,
+    topic: &str,
+    partition: i32,
+) -> Result<std::sync::Arc<std::sync::Mutex<kafkit_broker::storage::PartitionLog>>> {
+    let metadata = state.metadata();
+    let p = metadata
+        .partition(topic, partition)
+        .ok_or_else(|| unknown(topic, partition))?;
+    Ok(p.log.clone())
+}
+
+/// Every record of `topic`/`partition` from the log start, in offset order.
+pub(crate) fn records(state: &ClusterState, topic: &str, partition: i32) -> Result<Vec<StoredRecord>> {
+    let log = log_of(state, topic, partition)?;
+    let batches: Vec<Bytes> = {
+        let log = lock_log(&log);
+        log.batches_from(log.log_start_offset())
+            .collect::<std::result::Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    for bytes in &batches {
+        let batch = RecordBatch::parse(bytes)?;
+        let compression = batch.compression().ok_or_else(|| {
+            Error::Protocol(kafkit_protocol::Error::InvalidBatch {
+                code: kafkit_protocol::ErrorCode::CorruptMessage,
+                reason: "stored batch names an unknown codec".into(),
+            })
+        })?;
+        let idempotent = batch.has_producer_id();
+        for record in batch.records(&mut scratch, MAX_DECOMPRESSED)? {
+            let record = record?;
+            let copy = |b: &[u8]| bytes.slice_ref(b);
+            let copy_any = |b: &[u8]| {
+                // Compressed batches yield slices of `scratch`, not of `bytes`.
+                if bytes.as_ptr_range().contains(&b.as_ptr()) {
+                    copy(b)
+                } else {
+                    Bytes::copy_from_slice(b)
+                }
+            };
+            out.push(StoredRecord {
+                offset: record.offset,
+                timestamp: record.timestamp,
+                timestamp_type: batch.timestamp_type(),
+                key: record.key.map(copy_any),
+                value: record.value.map(copy_any),
+                headers: record
+                    .headers
+                    .clone()
+                    .map(|h| RecordHeader {
+                        key: String::from_utf8_lossy(h.key).into_owned(),
+                        value: h.value.map(copy_any),
+                    })
+                    .collect(),
+                producer_id: idempotent.then(|| batch.producer_id()),
+                producer_epoch: idempotent.then(|| batch.producer_epoch()),
+                sequence: (idempotent && batch.base_sequence() >= 0)
+                    .then(|| increment_sequence(batch.base_sequence(), record.offset_delta)),
+                partition_leader_epoch: batch.partition_leader_epoch(),
+                compression,
+                batch_base_offset: batch.base_offset(),
+                is_transactional: batch.is_transactional(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Leadership and offsets of `topic`/`partition`.
+pub(crate) fn partition_state(state: &ClusterState, topic: &str, partition: i32) -> Result<PartitionInfo> {
+    let (leader, leader_epoch, replicas, live_replicas, log) = {
+        let metadata = state.metadata();
+        let p = metadata
+            .partition(topic, partition)
+            .ok_or_else(|| unknown(topic, partition))?;
+        let live = p
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&r| metadata.is_up(r))
+            .collect();
+        (p.leader, p.leader_epoch, p.replicas.clone(), live, p.log.clone())
+    };
+    let log = lock_log(&log);
+    Ok(PartitionInfo {
+        topic: topic.to_string(),
+        partition,
+        leader,
+        leader_epoch,
+        replicas,
+        live_replicas,
+        log_start_offset: log.log_start_offset(),
+        high_watermark: log.high_watermark(),
+        log_end_offset: log.log_end_offset(),
+    })
+}
+
+/// The producers `topic`/`partition` remembers, by producer id.
+pub(crate) fn producer_state(state: &ClusterState, topic: &str, partition: i32) -> Result<Vec<ProducerInfo>> {
+    let log = log_of(state, topic, partition)?;
+    let snapshot = lock_log(&log).producer_state_snapshot();
+    Ok(snapshot
+        .into_iter()
+        .map(|p| ProducerInfo {
+            producer_id: p.producer_id,
+            producer_epoch: p.producer_epoch,
+            last_sequence: p.last_seq(),
+            last_offset: p.last_data_offset(),
+            last_timestamp: p.last_timestamp,
+            batches: p
+                .batch_metadata
+                .iter()
+                .map(|b| ProducerBatchInfo {
+                    first_sequence: b.first_seq(),
+                    last_sequence: b.last_seq,
+                    first_offset: b.first_offset(),
+                    last_offset: b.last_offset,
+                })
+                .collect(),
+        })
+        .collect())
+}

@@ -1,0 +1,12 @@
+//! The test kit's integration tests, in one binary (librdkafka is linked once).
+//!
+//! Clients nobody here wrote drive the cluster: librdkafka through the `rdkafka` crate, and
+//! raw typed requests through [`kafkit_testkit::WireClient`]. Every test that installs a fault
+//! asserts that it fired.
+
+mod common;
+mod events;
+mod faults;
+mod journal;
+mod rdkafka_faults;
+mod restart;

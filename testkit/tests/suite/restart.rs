@@ -1,0 +1,75 @@
+//! Restarts on the same data directory and ports: records, producer state and leadership
+//! survive, and a connected librdkafka producer carries on.
+
+use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, RestartMode};
+use rstest::rstest;
+
+use crate::common::{producer, send, values};
+
+/// After a clean or a crash restart the stored records are all there, the same producer
+/// reconnects by itself, and its next records follow without duplicates.
+#[rstest]
+#[case::clean(RestartMode::Clean)]
+#[case::crash(RestartMode::Crash)]
+#[tokio::test]
+async fn restart_keeps_records_and_clients_reconnect(#[case] mode: RestartMode) {
+    let cluster = MockCluster::builder()
+        .brokers(2)
+        .topic("orders", 2)
+        .start()
+        .await
+        .expect("cluster");
+    cluster.move_leader("orders", 1, 0).expect("move");
+    let producer = producer(&cluster, &[]);
+    for (i, value) in ["a", "b", "c"].iter().enumerate() {
+        assert_eq!(send(&producer, "orders", 1, value).await, (1, i as i64));
+    }
+    let before = cluster.partition_state("orders", 1).expect("state");
+    let producer_state = cluster.producer_state("orders", 1).expect("producers");
+    let addrs = cluster.addrs().to_vec();
+
+    cluster.restart(mode).await.expect("restart");
+
+    assert_eq!(cluster.addrs(), addrs);
+    assert_eq!(values(&cluster, "orders", 1), ["a", "b", "c"]);
+    let after = cluster.partition_state("orders", 1).expect("state");
+    assert_eq!(after.leader, Some(0), "leadership is kept");
+    assert!(after.leader_epoch > before.leader_epoch, "and re-elected");
+    assert_eq!(
+        cluster.producer_state("orders", 1).expect("producers"),
+        producer_state,
+        "producer state is kept (rebuilt from the log after a crash)"
+    );
+
+    assert_eq!(send(&producer, "orders", 1, "d").await, (1, 3));
+    assert_eq!(values(&cluster, "orders", 1), ["a", "b", "c", "d"]);
+}
+
+/// Faults and the journal belong to the mock cluster, not to one run of it.
+#[tokio::test]
+async fn faults_and_journal_survive_a_restart() {
+    let cluster = MockCluster::builder()
+        .topic("orders", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let fault = cluster.fault(
+        Fault::on(ApiKey::Produce)
+            .respond_error(ErrorCode::NotEnoughReplicas)
+            .after_requests(1),
+    );
+    let mut c = kafkit_testkit::WireClient::new(cluster.connect_in_memory(0).expect("connect"), "t");
+    assert_eq!(
+        c.produce("orders", 0, &["a"]).await.expect("produce").0,
+        ErrorCode::None
+    );
+    cluster.restart(RestartMode::Clean).await.expect("restart");
+    let mut c = kafkit_testkit::WireClient::new(cluster.connect_in_memory(0).expect("connect"), "t");
+    assert_eq!(
+        c.produce("orders", 0, &["b"]).await.expect("produce").0,
+        ErrorCode::NotEnoughReplicas
+    );
+    assert_eq!(cluster.journal().count(ApiKey::Produce), 2);
+    assert_eq!(fault.hits(), 1);
+    cluster.assert_all_faults_fired();
+}
