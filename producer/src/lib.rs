@@ -1,6 +1,14 @@
 //! kafkit's async Kafka producer (work in progress: see issue 4).
 //!
 //! # Layout
+//! - [`config`]: [`ProducerConfig`], Java's keys, defaults and validation.
+//! - [`error`]: [`Error`], what can go wrong, cloneable.
 //! - [`partitioner`]: Java-exact partitioning (murmur2 for keys, KIP-794 sticky for null keys).
 
+pub mod config;
+pub mod error;
 pub mod partitioner;
+
+pub use config::{Acks, Compression, ProducerConfig, ProducerConfigBuilder};
+pub use error::{Error, Result};
+pub use partitioner::Partitioner;

@@ -103,7 +103,11 @@ impl StickyPartitioner {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_entropy(),
         };
-        StickyPartitioner { batch_size: batch_size.max(1), rng, topics: HashMap::new() }
+        StickyPartitioner {
+            batch_size: batch_size.max(1),
+            rng,
+            topics: HashMap::new(),
+        }
     }
 
     /// The current sticky partition of `topic`, drawing one if there is none yet.
@@ -115,7 +119,13 @@ impl StickyPartitioner {
             }
         }
         let partition = self.next_partition(num_partitions, available);
-        self.topics.insert(topic.to_string(), Sticky { partition, produced_bytes: 0 });
+        self.topics.insert(
+            topic.to_string(),
+            Sticky {
+                partition,
+                produced_bytes: 0,
+            },
+        );
         partition
     }
 
@@ -130,7 +140,9 @@ impl StickyPartitioner {
         num_partitions: i32,
         available: &[i32],
     ) {
-        let Some(mut sticky) = self.topics.get(topic).copied() else { return };
+        let Some(mut sticky) = self.topics.get(topic).copied() else {
+            return;
+        };
         if sticky.partition != partition {
             return;
         }
@@ -138,7 +150,10 @@ impl StickyPartitioner {
         let enough = sticky.produced_bytes >= self.batch_size && last_batch_full;
         let too_much = sticky.produced_bytes >= 2 * self.batch_size;
         if enough || too_much {
-            sticky = Sticky { partition: self.next_partition(num_partitions, available), produced_bytes: 0 };
+            sticky = Sticky {
+                partition: self.next_partition(num_partitions, available),
+                produced_bytes: 0,
+            };
         }
         self.topics.insert(topic.to_string(), sticky);
     }
@@ -196,11 +211,22 @@ mod tests {
         let first = p.partition("t", 8, &all);
         p.update("t", first, 60, false, 8, &all);
         p.update("t", first, 60, false, 8, &all);
-        assert_eq!(p.partition("t", 8, &all), first, "120 bytes, batch not full: stay");
+        assert_eq!(
+            p.partition("t", 8, &all),
+            first,
+            "120 bytes, batch not full: stay"
+        );
         p.update("t", first, 79, false, 8, &all);
-        assert_eq!((p.partition("t", 8, &all), p.topics["t"].produced_bytes), (first, 199), "below 2x: stay");
+        assert_eq!(
+            (p.partition("t", 8, &all), p.topics["t"].produced_bytes),
+            (first, 199),
+            "below 2x: stay"
+        );
         p.update("t", first, 1, false, 8, &all);
-        assert_eq!(p.topics["t"].produced_bytes, 0, "2 * batch.size: a hard switch, even with the batch not full");
+        assert_eq!(
+            p.topics["t"].produced_bytes, 0,
+            "2 * batch.size: a hard switch, even with the batch not full"
+        );
     }
 
     #[test]
