@@ -168,8 +168,8 @@ impl RecordAccumulator {
     }
 
     /// Appends a record to `topic`-`partition`. When a new batch needs memory, waits for it up
-    /// to `max_wait` (FIFO-fair), or fails at once with [`Error::BufferExhausted`] when
-    /// `max_wait` is `None`. Cancel safe: a cancelled append has appended nothing.
+    /// to `max_wait` (FIFO-fair), then fails with [`Error::BufferExhausted`]. Cancel safe: a
+    /// cancelled append has appended nothing.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn append(
         &self,
@@ -179,20 +179,58 @@ impl RecordAccumulator {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[Header<'_>],
-        max_wait: Option<Duration>,
+        max_wait: Duration,
     ) -> Result<Appended> {
         let queue = self.queue(topic, partition);
         if let Some(appended) = self.try_append(&queue, timestamp, key, value, headers)? {
             return Ok(appended);
         }
-        let size = self
-            .batch_size
-            .max(RecordBatchBuilder::record_size_upper_bound(key, value, headers) + BATCH_HEADER_LEN);
-        let memory = match max_wait {
-            Some(wait) => self.pool.reserve(size, wait).await?,
-            None => self.pool.try_reserve(size)?,
-        };
-        let mut deque = lock(&queue);
+        let memory = self
+            .pool
+            .reserve(self.new_batch_size(key, value, headers), max_wait)
+            .await?;
+        self.append_new(&queue, topic, partition, timestamp, key, value, headers, memory)
+    }
+
+    /// [`append`](Self::append) without waiting: fails at once with
+    /// [`Error::BufferExhausted`] when a new batch is needed and memory is short.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_now(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<Appended> {
+        let queue = self.queue(topic, partition);
+        if let Some(appended) = self.try_append(&queue, timestamp, key, value, headers)? {
+            return Ok(appended);
+        }
+        let memory = self.pool.try_reserve(self.new_batch_size(key, value, headers))?;
+        self.append_new(&queue, topic, partition, timestamp, key, value, headers, memory)
+    }
+
+    /// Memory for a new batch holding this record: `max(batch.size, record size)` (Java).
+    fn new_batch_size(&self, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header<'_>]) -> usize {
+        self.batch_size
+            .max(RecordBatchBuilder::record_size_upper_bound(key, value, headers) + BATCH_HEADER_LEN)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_new(
+        &self,
+        queue: &Queue,
+        topic: &Arc<str>,
+        partition: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+        memory: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Appended> {
+        let mut deque = lock(queue);
         // Another send may have opened a batch while this one waited for memory; the memory
         // then goes back to the pool.
         if let Some(appended) = Self::append_to_last(&mut deque, timestamp, key, value, headers) {
@@ -212,7 +250,8 @@ impl RecordAccumulator {
             Some(memory),
             self.incomplete.clone(),
         );
-        let (index, bytes) = batch.try_append(timestamp, key, value, headers).unwrap_or((0, 0)); // invariant: an empty batch takes any record
+        // Invariant: an empty batch takes any record.
+        let (index, bytes) = batch.try_append(timestamp, key, value, headers).unwrap_or((0, 0));
         let shared = batch.shared.clone();
         let last_batch_full = batch.is_full();
         deque.push_back(batch);
@@ -330,6 +369,7 @@ impl RecordAccumulator {
     /// Takes the batches for one request to `node`: at most one per partition, round-robin
     /// from `*drain_index`, up to `max_request_size` bytes (one larger batch goes alone).
     /// Closes each batch (building its bytes) with the producer state `policy` assigns.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn drain(
         &self,
         node: NodeId,

@@ -245,6 +245,8 @@ const READ_CHUNK: usize = 64 * 1024;
 const WRITE_COALESCE: usize = 1024 * 1024;
 /// The ApiVersions version tried first.
 const API_VERSIONS_FIRST: i16 = 3;
+/// UNSUPPORTED_VERSION (35) as it appears on the wire.
+const UNSUPPORTED_VERSION: [u8; 2] = 35i16.to_be_bytes();
 
 /// ApiVersions exchange with the KIP-511 fallback; returns the negotiated versions.
 async fn negotiate(
@@ -273,7 +275,23 @@ async fn negotiate(
         let frame = timeout(params.request_timeout, read_frame(rd, read_buf, params.max_frame))
             .await
             .map_err(|_| ConnectionError::Timeout)??;
-        let response = decode_response::<ApiVersionsResponse>(frame, version).map_err(protocol)?;
+        // The response header of ApiVersions is always v0: the correlation id, then the body,
+        // whose first field is the error code.
+        let unsupported = frame.get(4..6) == Some(&UNSUPPORTED_VERSION[..]);
+        let response = match decode_response::<ApiVersionsResponse>(frame, version) {
+            Ok(response) => response,
+            // Some brokers (librdkafka's mock) answer an unsupported version with a body that
+            // is not a clean v0 one; like librdkafka, fall back to v0.
+            Err(_) if unsupported && version > 0 => {
+                tracing::debug!(
+                    version,
+                    "undecodable UNSUPPORTED_VERSION reply to ApiVersions, retrying at v0"
+                );
+                version = 0;
+                continue;
+            }
+            Err(e) => return Err(protocol(e)),
+        };
         if response.header.correlation_id != correlation_id {
             return Err(ConnectionError::Protocol(
                 "ApiVersions answered with a wrong correlation id".into(),

@@ -158,6 +158,7 @@ impl Incomplete {
     }
 
     /// Number of incomplete batches.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().values().sum()
     }
@@ -200,10 +201,15 @@ pub(crate) struct ProducerBatch {
     pub producer_state: Option<ProducerState>,
     /// The sequence was rewritten by an epoch bump (Java's `sequenceHasBeenReset`).
     pub sequence_reset: bool,
-    /// A request carrying the batch was handed to a connection: it may be in the log.
+    /// A request carrying the batch was handed to a connection.
     pub sent: bool,
+    /// A request carrying the batch ended without an answer (connection lost, request timed
+    /// out): the batch may be in the log even if it later fails.
+    pub fate_unknown: bool,
     /// The leader (node, epoch) the batch was last sent to, to skip backoff on a leader change.
     pub sent_to: Option<(NodeId, i32)>,
+    /// For a piece of a split batch: the index, in the parent, of its first record.
+    split_first: i32,
     /// `buffer.memory` held by the batch, released when it drops.
     memory: Option<OwnedSemaphorePermit>,
 }
@@ -258,7 +264,9 @@ impl ProducerBatch {
             producer_state: None,
             sequence_reset: false,
             sent: false,
+            fate_unknown: false,
             sent_to: None,
+            split_first: 0,
             memory,
         }
     }
@@ -300,11 +308,6 @@ impl ProducerBatch {
         self.builder
             .as_ref()
             .is_none_or(|b| b.uncompressed_size() >= self.write_limit)
-    }
-
-    /// Whether the batch still takes appends.
-    pub(crate) fn is_open(&self) -> bool {
-        self.builder.is_some()
     }
 
     /// The batch's size on the wire (exact once closed, uncompressed estimate before).
@@ -377,12 +380,26 @@ impl ProducerBatch {
     /// Splits a closed batch into batches of at most `write_limit` bytes each (at least one
     /// record each), for a retry after MESSAGE_TOO_LARGE; the records' futures follow them. An
     /// idempotent batch's sequence range is handed on to the pieces in order. Returns the
-    /// pieces, in order; the batch itself completes as split.
+    /// pieces, in order, and completes the batch itself as split; on error the batch comes back.
     pub(crate) fn split(
         mut self,
         write_limit: usize,
         compression: Compression,
-    ) -> Result<Vec<ProducerBatch>> {
+    ) -> std::result::Result<Vec<ProducerBatch>, Box<(ProducerBatch, Error)>> {
+        let mut pieces = match self.split_pieces(write_limit, compression) {
+            Ok(pieces) => pieces,
+            Err(e) => return Err(Box::new((self, e))),
+        };
+        // The pieces share the parent's memory; the first holds it until it completes.
+        if let Some(first) = pieces.first_mut() {
+            first.memory = self.memory.take();
+        }
+        let children = pieces.iter().map(|p| (p.split_first, p.shared.clone())).collect();
+        self.finish(Outcome::Split(children));
+        Ok(pieces)
+    }
+
+    fn split_pieces(&self, write_limit: usize, compression: Compression) -> Result<Vec<ProducerBatch>> {
         let bytes = self
             .built
             .clone()
@@ -391,7 +408,6 @@ impl ProducerBatch {
         let mut scratch = Vec::new();
         let mut pieces: Vec<ProducerBatch> = Vec::new();
         let mut headers: Vec<Header<'_>> = Vec::new();
-        let mut firsts = Vec::new();
         for (index, record) in (0..).zip(view.records(&mut scratch, usize::MAX)?) {
             let record = record?;
             headers.clear();
@@ -413,9 +429,11 @@ impl ProducerBatch {
                     self.id,
                 );
                 piece.attempts = self.attempts;
+                piece.sent = self.sent;
+                piece.fate_unknown = self.fate_unknown;
                 piece.sent_to = self.sent_to;
+                piece.split_first = index;
                 piece.try_append(record.timestamp, record.key, record.value, &headers);
-                firsts.push(index);
                 pieces.push(piece);
             }
         }
@@ -432,16 +450,6 @@ impl ProducerBatch {
             sequence =
                 sequence.map(|s| kafkit_protocol::record::view::increment_sequence(s, piece.record_count));
         }
-        // The pieces share the parent's memory; the first holds it until it completes.
-        if let Some(first) = pieces.first_mut() {
-            first.memory = self.memory.take();
-        }
-        let children = firsts
-            .into_iter()
-            .zip(&pieces)
-            .map(|(i, p)| (i, p.shared.clone()))
-            .collect();
-        self.finish(Outcome::Split(children));
         Ok(pieces)
     }
 }

@@ -58,7 +58,7 @@ async fn append(acc: &RecordAccumulator, partition: i32, value: &[u8]) -> Append
         None,
         Some(value),
         &[],
-        Some(Duration::ZERO),
+        Duration::ZERO,
     )
     .await
     .expect("appended")
@@ -165,10 +165,7 @@ async fn flush_and_close_make_everything_ready() {
         HashSet::from([2])
     );
     let topic: Arc<str> = "t".into();
-    let err = acc
-        .append(&topic, 0, 0, None, None, &[], None)
-        .await
-        .expect_err("closed");
+    let err = acc.append_now(&topic, 0, 0, None, None, &[]).expect_err("closed");
     assert_eq!(
         err,
         Error::Closed {
@@ -305,7 +302,7 @@ async fn waiting_for_memory_makes_everything_ready_and_times_out() {
                 None,
                 Some(&[0u8; 2000]),
                 &[],
-                Some(Duration::from_millis(50)),
+                Duration::from_millis(50),
             )
             .await
         }
@@ -320,8 +317,7 @@ async fn waiting_for_memory_makes_everything_ready_and_times_out() {
     assert!(matches!(err, Error::BufferExhausted { .. }));
     let topic: Arc<str> = "t".into();
     let err = acc
-        .append(&topic, 0, 0, None, Some(&[0u8; 2000]), &[], None)
-        .await
+        .append_now(&topic, 0, 0, None, Some(&[0u8; 2000]), &[])
         .expect_err("try");
     assert!(matches!(err, Error::BufferExhausted { .. }));
 }
