@@ -51,34 +51,36 @@ impl DeliveryFuture {
     }
 
     /// The outcome if it is known, without waiting.
-    pub fn try_result(&mut self) -> Option<Result<RecordMetadata, Error>> {
-        self.follow_splits();
-        self.batch.outcome().map(|o| self.resolve(o))
+    pub fn try_result(&self) -> Option<Result<RecordMetadata, Error>> {
+        let (batch, index) = self.locate();
+        batch.outcome().map(|o| self.resolve(batch, index, o))
     }
 
-    /// After a split, moves to the piece holding the record.
-    fn follow_splits(&mut self) {
-        while let Some(Outcome::Split(children)) = self.batch.outcome() {
-            let Some((first, child)) = children.iter().rev().find(|(first, _)| *first <= self.index) else {
-                return;
+    /// The batch holding the record now (following splits) and the record's index in it.
+    fn locate(&self) -> (&Arc<BatchShared>, i32) {
+        let (mut batch, mut index) = (&self.batch, self.index);
+        while let Some(Outcome::Split(children)) = batch.outcome() {
+            let Some((first, child)) = children.iter().rev().find(|(first, _)| *first <= index) else {
+                break;
             };
-            self.index -= first;
-            self.batch = child.clone();
+            index -= first;
+            batch = child;
         }
+        (batch, index)
     }
 
-    fn resolve(&self, outcome: &Outcome) -> Result<RecordMetadata, Error> {
+    fn resolve(&self, batch: &BatchShared, index: i32, outcome: &Outcome) -> Result<RecordMetadata, Error> {
         match outcome {
             Outcome::Done {
                 base_offset,
                 log_append_time,
             } => Ok(RecordMetadata {
-                topic: self.batch.topic.clone(),
-                partition: self.batch.partition,
+                topic: batch.topic.clone(),
+                partition: batch.partition,
                 offset: if *base_offset < 0 {
                     -1
                 } else {
-                    base_offset + i64::from(self.index)
+                    base_offset + i64::from(index)
                 },
                 timestamp: if *log_append_time >= 0 {
                     *log_append_time
@@ -87,7 +89,7 @@ impl DeliveryFuture {
                 },
             }),
             Outcome::Failed(e) => Err(e.clone()),
-            // Invariant: `follow_splits` ran first and a split always has a piece at index 0.
+            // Invariant: `locate` ran first and a split always has a piece at index 0.
             Outcome::Split(_) => Err(Error::Protocol("record lost in a batch split".into())),
         }
     }
@@ -98,13 +100,15 @@ impl Future for DeliveryFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            this.follow_splits();
-            match this.batch.poll_outcome(cx) {
-                Poll::Ready(Outcome::Split(_)) => continue,
-                Poll::Ready(outcome) => return Poll::Ready(this.resolve(outcome)),
-                Poll::Pending => return Poll::Pending,
+        let (batch, index) = this.locate();
+        match batch.poll_outcome(cx) {
+            Poll::Ready(Outcome::Split(_)) => {
+                // Split between `locate` and the poll: look again at once.
+                cx.waker().wake_by_ref();
+                Poll::Pending
             }
+            Poll::Ready(outcome) => Poll::Ready(this.resolve(batch, index, outcome)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -348,8 +348,10 @@ impl Sender {
                 reason: format!("produce to {topic}-{partition} failed"),
             };
             Counters::add(&self.shared.counters.records_failed, batch.record_count as u64);
-            batch.fail(error.clone());
-            self.fatal(error);
+            // The producer is marked failed before any record learns of it, so a send that
+            // follows a failed delivery sees the fatal error.
+            self.fatal(error.clone());
+            batch.fail(error);
             return;
         }
         if let Some(idem) = self.idempotence.as_mut() {
