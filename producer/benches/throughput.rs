@@ -21,11 +21,16 @@ use kafkit_producer::{Producer, ProducerConfig, ProducerRecord};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer as _, ProducerContext};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer as _, ProducerContext,
+};
 use rdkafka::ClientContext;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +63,11 @@ fn main() {
         "{} records of {} B, acks={}, linger.ms={}, compression={}, {} partitions, librdkafka mock cluster, best of {}",
         setup.records, setup.record_size, setup.acks, setup.linger_ms, setup.compression, partitions, rounds
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     let mut best = [0f64; 3];
     for _ in 0..rounds {
@@ -99,7 +108,10 @@ async fn kafkit(setup: &Setup) -> f64 {
     let elapsed = start.elapsed();
     let metrics = producer.metrics();
     producer.close(Duration::from_secs(10)).await;
-    assert_eq!(delivered, setup.records, "kafkit delivered everything: {metrics:?}");
+    assert_eq!(
+        delivered, setup.records,
+        "kafkit delivered everything: {metrics:?}"
+    );
     rate(delivered, elapsed)
 }
 
@@ -133,8 +145,9 @@ fn rdkafka_config(setup: &Setup) -> ClientConfig {
 }
 
 fn rdkafka_base(setup: &Setup) -> f64 {
-    let producer: BaseProducer<Counting> =
-        rdkafka_config(setup).create_with_context(Counting::default()).expect("producer");
+    let producer: BaseProducer<Counting> = rdkafka_config(setup)
+        .create_with_context(Counting::default())
+        .expect("producer");
     let payload = vec![b'x'; setup.record_size];
     let start = Instant::now();
     for _ in 0..setup.records {

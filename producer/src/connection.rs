@@ -27,6 +27,8 @@
 //!   `InFlightRequests`
 
 pub mod connector;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
