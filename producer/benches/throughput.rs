@@ -6,7 +6,7 @@
 //! defaults (kafkit: Java's, `batch.size=16384`; librdkafka: its own, 1 MB batches). A run ends
 //! when every record is acknowledged; records/s counts acknowledged records only. Each client
 //! runs `ROUNDS` times, fresh producer each time, and the best round is reported, then the
-//! ratio kafkit / librdkafka.
+//! ratio kafkit / librdkafka. `CLIENTS=kafkit` runs one client only (for profiling).
 //!
 //! ```text
 //! cargo bench -p kafkit-producer --bench throughput
@@ -69,11 +69,20 @@ fn main() {
         .build()
         .expect("runtime");
 
-    let mut best = [0f64; 3];
+    // CLIENTS=kafkit (for profiling one client) or any subset of kafkit,base,future.
+    let clients = env("CLIENTS", "kafkit,base,future".to_string());
+    let run = |name: &str| clients.split(',').any(|c| c == name);
+    let mut best = [f64::NAN; 3];
     for _ in 0..rounds {
-        best[0] = best[0].max(runtime.block_on(kafkit(&setup)));
-        best[1] = best[1].max(rdkafka_base(&setup));
-        best[2] = best[2].max(runtime.block_on(rdkafka_future(&setup)));
+        if run("kafkit") {
+            best[0] = best[0].max(runtime.block_on(kafkit(&setup)));
+        }
+        if run("base") {
+            best[1] = best[1].max(rdkafka_base(&setup));
+        }
+        if run("future") {
+            best[2] = best[2].max(runtime.block_on(rdkafka_future(&setup)));
+        }
     }
     let [kafkit, base, future] = best;
     println!("kafkit Producer           {:>12.0} records/s", kafkit);

@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use self::batch::{BatchShared, Incomplete, ProducerBatch, ProducerState};
 use self::buffer_pool::BufferPool;
 use crate::error::{Error, Result};
-use crate::metadata::{ClusterMetadata, NodeId};
+use crate::metadata::{ClusterMetadata, NodeId, TopicMap};
 
 /// A partition's queue of batches, oldest first; only the last one takes appends.
 pub(crate) type Queue = Arc<Mutex<VecDeque<ProducerBatch>>>;
@@ -113,7 +113,7 @@ pub(crate) struct RecordAccumulator {
     /// `compression.type`.
     compression: Compression,
     /// topic -> partition -> queue. Grows only.
-    queues: RwLock<HashMap<Arc<str>, Vec<Queue>>>,
+    queues: RwLock<TopicMap<Arc<str>, Vec<Queue>>>,
     /// `buffer.memory`.
     pub pool: BufferPool,
     /// Batches not yet complete, for `flush`.
@@ -138,7 +138,7 @@ impl RecordAccumulator {
             batch_size,
             linger,
             compression,
-            queues: RwLock::new(HashMap::new()),
+            queues: RwLock::new(TopicMap::default()),
             pool: BufferPool::new(buffer_memory),
             incomplete: Arc::new(Incomplete::default()),
             flushes: AtomicUsize::new(0),

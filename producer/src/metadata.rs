@@ -17,6 +17,8 @@
 //! - Java's `Metadata`, `ProducerMetadata`, `MetadataCache`; KIP-951 (leader discovery
 //!   optimisations), KIP-320 (leader epochs in metadata)
 
+mod hasher;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,8 @@ use kafkit_protocol::ErrorCode;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+pub(crate) use self::hasher::TopicMap;
+
 /// A broker's node id (negative for bootstrap addresses, as in Java).
 pub(crate) type NodeId = i32;
 
@@ -37,9 +41,9 @@ pub struct ClusterMetadata {
     /// Broker addresses by node id.
     pub(crate) brokers: HashMap<NodeId, (String, u16)>,
     /// Topics with a usable answer.
-    pub(crate) topics: HashMap<Arc<str>, TopicMetadata>,
+    pub(crate) topics: TopicMap<Arc<str>, TopicMetadata>,
     /// Topics the last refresh reported with an error, and the error.
-    pub(crate) topic_errors: HashMap<Arc<str>, ErrorCode>,
+    pub(crate) topic_errors: TopicMap<Arc<str>, ErrorCode>,
     /// Incremented by every change.
     pub(crate) generation: u64,
 }
@@ -208,8 +212,8 @@ impl Metadata {
                 .iter()
                 .filter_map(|b| Some((b.node_id.0, (b.host.to_string(), u16::try_from(b.port).ok()?))))
                 .collect(),
-            topics: HashMap::new(),
-            topic_errors: HashMap::new(),
+            topics: TopicMap::default(),
+            topic_errors: TopicMap::default(),
             generation: previous.generation + 1,
         };
         for t in &response.topics {

@@ -137,8 +137,17 @@ impl Producer {
     /// Cancel safe: if this future is dropped before it completes, the record was not accepted.
     /// Records sent one after another from one task to one partition are delivered in that order.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        let deadline = Instant::now() + self.inner.shared.config.max_block();
-        let prepared = self.prepare(&record, Some(deadline)).await?;
+        let max_block = self.inner.shared.config.max_block();
+        // The clock is read only when the send has to wait for metadata.
+        let (prepared, waited) = match self.prepare_now(&record) {
+            Ok(prepared) => (prepared, Duration::ZERO),
+            Err(Error::MetadataTimeout { .. }) => {
+                let start = Instant::now();
+                let prepared = self.prepare(&record, start + max_block).await?;
+                (prepared, start.elapsed())
+            }
+            Err(e) => return Err(e),
+        };
         let headers = headers(&record);
         let shared = &self.inner.shared;
         let appended = shared
@@ -150,7 +159,7 @@ impl Producer {
                 record.key.as_deref(),
                 record.value.as_deref(),
                 &headers,
-                deadline.saturating_duration_since(Instant::now()),
+                max_block.saturating_sub(waited),
             )
             .await?;
         Ok(self.accepted(&prepared, appended))
@@ -258,34 +267,25 @@ impl Producer {
         Ok(())
     }
 
-    /// Validates the record and chooses its partition, waiting for metadata until `deadline`.
-    async fn prepare(&self, record: &ProducerRecord, deadline: Option<Instant>) -> Result<Prepared> {
-        self.check_open()?;
-        self.check_size(record)?;
+    /// Chooses the record's partition, waiting for its topic's metadata until `deadline`.
+    async fn prepare(&self, record: &ProducerRecord, deadline: Instant) -> Result<Prepared> {
         let mut rx = self.inner.metadata.clone();
         loop {
-            if let Some(prepared) = self.choose_partition(record, &mut rx)? {
+            if let Some(prepared) = self.choose_partition(record, &rx.borrow_and_update())? {
                 return Ok(prepared);
             }
             self.request_topic(&record.topic);
-            match deadline {
-                Some(deadline) => self.wait_for_metadata(&mut rx, &record.topic, deadline).await?,
-                None => {
-                    return Err(Error::MetadataTimeout {
-                        topic: record.topic.to_string(),
-                        waited: Duration::ZERO,
-                    })
-                }
-            }
+            self.wait_for_metadata(&mut rx, &record.topic, deadline).await?;
             self.check_open()?;
         }
     }
 
+    /// Validates the record and chooses its partition without waiting: a topic not in metadata
+    /// yet is [`Error::MetadataTimeout`] (and its metadata is requested).
     fn prepare_now(&self, record: &ProducerRecord) -> Result<Prepared> {
         self.check_open()?;
         self.check_size(record)?;
-        let mut rx = self.inner.metadata.clone();
-        if let Some(prepared) = self.choose_partition(record, &mut rx)? {
+        if let Some(prepared) = self.choose_partition(record, &self.inner.metadata.borrow())? {
             return Ok(prepared);
         }
         self.request_topic(&record.topic);
@@ -299,9 +299,8 @@ impl Producer {
     fn choose_partition(
         &self,
         record: &ProducerRecord,
-        rx: &mut watch::Receiver<Arc<ClusterMetadata>>,
+        cluster: &ClusterMetadata,
     ) -> Result<Option<Prepared>> {
-        let cluster = rx.borrow_and_update();
         let Some(topic) = cluster.topic(&record.topic) else {
             if let Some(&code) = cluster.topic_errors.get(&*record.topic) {
                 if !code.is_retriable() {
