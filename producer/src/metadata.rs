@@ -19,7 +19,7 @@
 
 mod hasher;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,8 +106,10 @@ pub(crate) struct Metadata {
     current: Arc<ClusterMetadata>,
     /// Publishes `current` to `send`; the producer handles hold receivers.
     publish: watch::Sender<Arc<ClusterMetadata>>,
-    /// Topics the producer has sent to (or is waiting for): what a refresh asks for.
-    topics: BTreeSet<Arc<str>>,
+    /// Topics the producer has sent to (or is waiting for): what a refresh asks for; each with
+    /// the time until which a `send` may be waiting for it (`max.block.ms` from its request).
+    /// A topic error retries the refresh only while someone waits.
+    topics: BTreeMap<Arc<str>, Instant>,
     /// A refresh was asked for (an error, an unknown leader).
     update_requested: bool,
     /// A new topic waits for its first metadata: refresh without backoff.
@@ -131,7 +133,7 @@ impl Metadata {
         let metadata = Metadata {
             current,
             publish,
-            topics: BTreeSet::new(),
+            topics: BTreeMap::new(),
             update_requested: true,
             new_topic: false,
             last_refresh: None,
@@ -148,10 +150,18 @@ impl Metadata {
         &self.current
     }
 
-    /// Adds a topic of interest; a refresh follows at once if it is new.
-    pub(crate) fn add_topic(&mut self, topic: Arc<str>) {
-        if self.topics.insert(topic) {
-            self.new_topic = true;
+    /// Adds a topic of interest that a `send` waits for until `waited_until`; a refresh follows
+    /// at once if the topic is new, after the backoff if it is known but still missing.
+    pub(crate) fn add_topic(&mut self, topic: Arc<str>, waited_until: Instant) {
+        match self.topics.get_mut(&topic) {
+            Some(until) => {
+                *until = (*until).max(waited_until);
+                self.update_requested = true;
+            }
+            None => {
+                self.topics.insert(topic, waited_until);
+                self.new_topic = true;
+            }
         }
     }
 
@@ -186,7 +196,7 @@ impl Metadata {
         self.last_attempt = Some(now);
         let topics = self
             .topics
-            .iter()
+            .keys()
             .map(|t| {
                 MetadataRequestTopic::default()
                     .with_name(Some(TopicName(StrBytes::from_string(t.to_string()))))
@@ -218,14 +228,15 @@ impl Metadata {
         };
         for t in &response.topics {
             let Some(name) = t.name.as_ref() else { continue };
-            let name: Arc<str> = self
-                .topics
-                .get(name.0.as_str())
-                .cloned()
-                .unwrap_or_else(|| Arc::from(name.0.as_str()));
+            let (name, waited_until) = match self.topics.get_key_value(name.0.as_str()) {
+                Some((name, until)) => (name.clone(), Some(*until)),
+                None => (Arc::from(name.0.as_str()), None),
+            };
             let code = ErrorCode::from(t.error_code);
             if !code.is_ok() {
-                if code.is_retriable() {
+                // UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE (auto-creation under way):
+                // ask again while a send waits for the topic.
+                if code.is_retriable() && waited_until.is_some_and(|until| now < until) {
                     self.update_requested = true;
                 }
                 next.topic_errors.insert(name, code);
@@ -273,9 +284,6 @@ impl Metadata {
                 available: Vec::new(),
             };
             topic.rebuild_available();
-            if topic.available.len() < topic.partitions.len() {
-                self.update_requested = true;
-            }
             next.topics.insert(name, topic);
         }
         self.publish_next(next);
@@ -369,7 +377,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn response_publishes_leaders_and_available_partitions() {
         let (mut m, rx) = metadata();
-        m.add_topic("t".into());
+        m.add_topic("t".into(), Instant::now() + Duration::from_secs(60));
         let _ = m.begin_update(Instant::now());
         m.update(&response(&[(1, 0), (-1, 0), (3, 2)]), Instant::now());
         let c = rx.borrow().clone();
@@ -386,8 +394,8 @@ mod tests {
         assert_eq!(c.broker(3), Some(&("b3".to_string(), 9092)));
         assert_eq!(
             m.time_to_next_update(Instant::now()),
-            Some(Duration::from_millis(100)),
-            "no leader: refresh"
+            Some(Duration::from_secs(300)),
+            "a leaderless partition alone does not poll metadata (the sender asks when it has data for it)"
         );
     }
 
@@ -410,7 +418,7 @@ mod tests {
             Some(Duration::from_millis(100)),
             "backoff"
         );
-        m.add_topic("new".into());
+        m.add_topic("new".into(), Instant::now() + Duration::from_secs(60));
         assert_eq!(
             m.time_to_next_update(now),
             Some(Duration::ZERO),
@@ -421,7 +429,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn leader_hints_move_leaders_forward_only() {
         let (mut m, rx) = metadata();
-        m.add_topic("t".into());
+        m.add_topic("t".into(), Instant::now() + Duration::from_secs(60));
         m.update(&response(&[(1, 5)]), Instant::now());
         assert!(!m.apply_leader_hint("t", 0, 2, 5, None), "same epoch: ignored");
         assert!(

@@ -301,7 +301,7 @@ impl Producer {
         record: &ProducerRecord,
         cluster: &ClusterMetadata,
     ) -> Result<Option<Prepared>> {
-        let Some(topic) = cluster.topic(&record.topic) else {
+        let Some(topic) = cluster.topic(&record.topic).filter(|t| !t.partitions.is_empty()) else {
             if let Some(&code) = cluster.topic_errors.get(&*record.topic) {
                 if !code.is_retriable() {
                     return Err(Error::Broker {

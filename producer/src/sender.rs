@@ -184,15 +184,16 @@ impl Sender {
             }
             let now = Instant::now();
             self.take_new_topics();
-            let mut wake_at = self.maybe_update_metadata(now);
-            wake_at = earliest(wake_at, self.maybe_init_producer_id(now));
             self.maybe_bump_epochs();
-            wake_at = earliest(wake_at, self.expire(now));
+            let mut wake_at = self.expire(now);
             let (sent, ready_at) = self.send_produce_requests(now);
+            wake_at = earliest(wake_at, ready_at);
+            // After the drain, which may have found partitions without a leader.
+            wake_at = earliest(wake_at, self.maybe_update_metadata(now));
+            wake_at = earliest(wake_at, self.maybe_init_producer_id(now));
             if sent {
                 continue;
             }
-            wake_at = earliest(wake_at, ready_at);
             let deadline = wake_at.unwrap_or(now + Duration::from_secs(3600));
             tokio::select! {
                 biased;
@@ -215,17 +216,25 @@ impl Sender {
 
     fn take_new_topics(&mut self) {
         let topics = std::mem::take(&mut *self.shared.new_topics.lock().unwrap_or_else(|e| e.into_inner()));
+        if topics.is_empty() {
+            return;
+        }
+        // The send that asked waits at most max.block.ms from about now.
+        let waited_until = Instant::now() + self.shared.config.max_block();
         for topic in topics {
-            self.metadata.add_topic(topic);
+            self.metadata.add_topic(topic, waited_until);
         }
     }
 
     fn handle_event(&mut self, event: ConnEvent) {
         match event {
             ConnEvent::Ready { conn, versions } => {
-                if let Some(node) = self.conn_nodes.get(&conn).and_then(|n| self.nodes.get_mut(n)) {
+                let Some(&node_id) = self.conn_nodes.get(&conn) else {
+                    return;
+                };
+                if let Some(node) = self.nodes.get_mut(&node_id) {
                     node.versions = Some(versions);
-                    self.reconnect.remove(&self.conn_nodes[&conn]);
+                    self.reconnect.remove(&node_id);
                 }
             }
             ConnEvent::Response { conn, id, body } => {

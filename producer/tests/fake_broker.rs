@@ -530,3 +530,111 @@ async fn close_fails_what_is_left_after_its_timeout() {
         Err(Error::Closed { .. })
     ));
 }
+
+/// A topic the cluster does not have: `send` waits max.block.ms for its metadata, then fails;
+/// `try_send` fails at once.
+#[tokio::test(start_paused = true)]
+async fn a_missing_topic_fails_after_max_block() {
+    let broker = FakeBroker::new(1);
+    let producer = producer(&broker, &[("max.block.ms", "300")]).await;
+    assert!(matches!(
+        producer.try_send(ProducerRecord::new("nope", "v")),
+        Err(Error::MetadataTimeout { .. })
+    ));
+    let start = Instant::now();
+    match producer.send(ProducerRecord::new("nope", "v")).await {
+        Err(Error::MetadataTimeout { topic, .. }) => assert_eq!(topic, "nope"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
+}
+
+/// Records with an explicit partition go there; a custom partitioner decides for the others;
+/// `partitioner.ignore.keys` sends keyed records through the sticky partitioner, which a seed
+/// makes predictable.
+#[tokio::test(start_paused = true)]
+async fn partition_choice_explicit_custom_and_ignored_keys() {
+    #[derive(Debug)]
+    struct Last;
+    impl kafkit_producer::Partitioner for Last {
+        fn partition(&self, _topic: &str, _key: Option<&[u8]>, _value: Option<&[u8]>, n: i32) -> i32 {
+            n - 1
+        }
+    }
+    let broker = FakeBroker::new(4);
+    let servers = "fake:9092";
+    let config = ProducerConfig::builder(servers)
+        .partitioner(Arc::new(Last))
+        .build()
+        .expect("config");
+    let custom = Producer::with_connector(config, Arc::new(broker.clone()))
+        .await
+        .expect("connect");
+    let keyed = ProducerRecord::builder("t").key("k").value("v").build();
+    assert_eq!(
+        custom
+            .send(keyed.clone())
+            .await
+            .expect("accepted")
+            .await
+            .expect("delivered")
+            .partition,
+        3
+    );
+    let explicit = ProducerRecord::builder("t")
+        .partition(1)
+        .key("k")
+        .value("v")
+        .build();
+    assert_eq!(
+        custom
+            .send(explicit)
+            .await
+            .expect("accepted")
+            .await
+            .expect("delivered")
+            .partition,
+        1
+    );
+    let bad = ProducerRecord::builder("t").partition(4).value("v").build();
+    assert!(matches!(
+        custom.send(bad).await,
+        Err(Error::UnknownPartition {
+            partition: 4,
+            partitions: 4,
+            ..
+        })
+    ));
+
+    let sticky_partitions = |seed| {
+        let broker = broker.clone();
+        async move {
+            let config = ProducerConfig::builder(servers)
+                .partitioner_ignore_keys(true)
+                .partitioner_seed(seed)
+                .batch_size(200)
+                .build()
+                .expect("config");
+            let producer = Producer::with_connector(config, Arc::new(broker))
+                .await
+                .expect("connect");
+            let mut partitions = Vec::new();
+            for i in 0..40 {
+                let record = ProducerRecord::builder("t")
+                    .key("same-key")
+                    .value(value(i))
+                    .build();
+                partitions.push(producer.send(record).await.expect("accepted").partition());
+            }
+            producer.close(Duration::from_secs(5)).await;
+            partitions
+        }
+    };
+    let first = sticky_partitions(7).await;
+    assert_eq!(first, sticky_partitions(7).await, "seeded: the same choices");
+    let distinct: std::collections::BTreeSet<i32> = first.iter().copied().collect();
+    assert!(
+        distinct.len() > 1,
+        "keys ignored: the sticky partitioner moved on after batch.size: {first:?}"
+    );
+}

@@ -26,7 +26,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 fn cluster(brokers: i32, topics: &[(&str, i32)]) -> Cluster {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("kafkit_producer=info")
+        .with_env_filter(std::env::var("KAFKIT_LOG").unwrap_or_else(|_| "kafkit_producer=info".into()))
         .with_test_writer()
         .try_init();
     let cluster = MockCluster::new(brokers).expect("mock cluster");

@@ -17,7 +17,7 @@ const LINGER: Duration = Duration::from_millis(5);
 /// Metadata with topic `t`: partition i led by broker `leaders[i]`.
 fn cluster(leaders: &[i32]) -> Arc<ClusterMetadata> {
     let (mut m, _rx) = Metadata::new(Duration::from_secs(300), Duration::from_millis(100));
-    m.add_topic("t".into());
+    m.add_topic("t".into(), Instant::now() + Duration::from_secs(60));
     let brokers = (1..=3)
         .map(|id| {
             MetadataResponseBroker::default()
