@@ -147,6 +147,20 @@ impl RecordAccumulator {
         }
     }
 
+    /// Runs `f` on the queue of `topic`-`partition` if it exists (no reference counting: the
+    /// fast path of every append).
+    fn with_existing_queue<R>(
+        &self,
+        topic: &str,
+        partition: i32,
+        f: impl FnOnce(&mut VecDeque<ProducerBatch>) -> R,
+    ) -> Option<R> {
+        let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        let queue = queues.get(topic)?.get(usize::try_from(partition).ok()?)?;
+        let mut deque = lock(queue);
+        Some(f(&mut deque))
+    }
+
     /// The queue of `topic`-`partition`, created on first use.
     pub(crate) fn queue(&self, topic: &Arc<str>, partition: i32) -> Queue {
         let index = usize::try_from(partition).unwrap_or(0);
@@ -181,14 +195,14 @@ impl RecordAccumulator {
         headers: &[Header<'_>],
         max_wait: Duration,
     ) -> Result<Appended> {
-        let queue = self.queue(topic, partition);
-        if let Some(appended) = self.try_append(&queue, timestamp, key, value, headers)? {
+        if let Some(appended) = self.try_append(topic, partition, timestamp, key, value, headers)? {
             return Ok(appended);
         }
         let memory = self
             .pool
             .reserve(self.new_batch_size(key, value, headers), max_wait)
             .await?;
+        let queue = self.queue(topic, partition);
         self.append_new(&queue, topic, partition, timestamp, key, value, headers, memory)
     }
 
@@ -204,11 +218,11 @@ impl RecordAccumulator {
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<Appended> {
-        let queue = self.queue(topic, partition);
-        if let Some(appended) = self.try_append(&queue, timestamp, key, value, headers)? {
+        if let Some(appended) = self.try_append(topic, partition, timestamp, key, value, headers)? {
             return Ok(appended);
         }
         let memory = self.pool.try_reserve(self.new_batch_size(key, value, headers))?;
+        let queue = self.queue(topic, partition);
         self.append_new(&queue, topic, partition, timestamp, key, value, headers, memory)
     }
 
@@ -264,9 +278,11 @@ impl RecordAccumulator {
         })
     }
 
+    /// Appends to the partition's open batch, if it has one with room.
     fn try_append(
         &self,
-        queue: &Queue,
+        topic: &str,
+        partition: i32,
         timestamp: i64,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
@@ -277,13 +293,10 @@ impl RecordAccumulator {
                 may_have_been_persisted: false,
             });
         }
-        Ok(Self::append_to_last(
-            &mut lock(queue),
-            timestamp,
-            key,
-            value,
-            headers,
-        ))
+        let appended = self.with_existing_queue(topic, partition, |deque| {
+            Self::append_to_last(deque, timestamp, key, value, headers)
+        });
+        Ok(appended.flatten())
     }
 
     fn append_to_last(

@@ -141,17 +141,38 @@ impl StickyPartitioner {
         num_partitions: i32,
         available: &[i32],
     ) {
+        if self.record_append(topic, partition, appended_bytes, last_batch_full) {
+            self.switch(topic, num_partitions, available);
+        }
+    }
+
+    /// The first half of [`update`](Self::update): counts the bytes and says whether KIP-794
+    /// asks for a new partition now, which [`switch`](Self::switch) then draws. Split so that
+    /// the caller fetches the available partitions only when they are needed.
+    pub fn record_append(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        appended_bytes: usize,
+        last_batch_full: bool,
+    ) -> bool {
         let Some(sticky) = self.topics.get_mut(topic) else {
-            return;
+            return false;
         };
         if sticky.partition != partition {
-            return;
+            return false;
         }
         sticky.produced_bytes += appended_bytes;
         let enough = sticky.produced_bytes >= self.batch_size && last_batch_full;
         let too_much = sticky.produced_bytes >= 2 * self.batch_size;
-        if enough || too_much {
-            let next = Self::draw(&mut self.rng, num_partitions, available);
+        enough || too_much
+    }
+
+    /// Moves `topic` to a new sticky partition, drawn among `available` (all partitions if
+    /// empty).
+    pub fn switch(&mut self, topic: &str, num_partitions: i32, available: &[i32]) {
+        let next = Self::draw(&mut self.rng, num_partitions, available);
+        if let Some(sticky) = self.topics.get_mut(topic) {
             *sticky = Sticky {
                 partition: next,
                 produced_bytes: 0,

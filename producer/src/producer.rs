@@ -8,6 +8,7 @@ use kafkit_protocol::RecordBatchBuilder;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::accumulator::{Appended, RecordAccumulator};
 use crate::config::ProducerConfig;
@@ -90,7 +91,8 @@ impl Producer {
             config,
         });
         let (sender, mut metadata) = Sender::new(shared.clone(), params);
-        let task = tokio::spawn(sender.run());
+        let span = tracing::info_span!("kafkit_producer", client_id = %shared.config.client_id());
+        let task = tokio::spawn(sender.run().instrument(span));
         let producer = Producer {
             inner: Arc::new(Inner {
                 shared,
@@ -388,18 +390,19 @@ impl Producer {
     fn accepted(&self, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
         let shared = &self.inner.shared;
         if prepared.sticky {
-            let cluster = self.inner.metadata.borrow();
-            let available = cluster
-                .topic(&prepared.topic)
-                .map_or(&[][..], |t| &t.available[..]);
-            shared.sticky.lock().unwrap_or_else(|e| e.into_inner()).update(
+            let mut sticky = shared.sticky.lock().unwrap_or_else(|e| e.into_inner());
+            if sticky.record_append(
                 &prepared.topic,
                 prepared.partition,
                 appended.bytes,
                 appended.last_batch_full,
-                prepared.count,
-                available,
-            );
+            ) {
+                let cluster = self.inner.metadata.borrow();
+                let available = cluster
+                    .topic(&prepared.topic)
+                    .map_or(&[][..], |t| &t.available[..]);
+                sticky.switch(&prepared.topic, prepared.count, available);
+            }
         }
         if appended.wake_sender {
             shared.accumulator.wakeup.notify_one();
