@@ -165,6 +165,7 @@ impl Sender {
     /// Runs until closed (see the module docs).
     pub(crate) async fn run(mut self) {
         tracing::debug!("sender started");
+        let _stopped = Stopped(self.shared.clone());
         loop {
             while let Ok(event) = self.events.try_recv() {
                 self.handle_event(event);
@@ -206,7 +207,6 @@ impl Sender {
                 () = sleep_until(deadline) => {}
             }
         }
-        self.shared.accumulator.pool.close();
         tracing::debug!("sender stopped");
     }
 
@@ -565,6 +565,28 @@ impl Sender {
         }
         Counters::add(&self.shared.counters.records_failed, failed);
         self.nodes.clear();
+    }
+}
+
+/// Runs when the sender task ends, however it ends (its loop finished, it panicked, or its
+/// runtime dropped it): no send may be accepted after that, waiting sends wake with
+/// [`Error::Closed`], and whatever is still queued fails rather than waiting forever.
+struct Stopped(Arc<Shared>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let acc = &self.0.accumulator;
+        acc.close();
+        acc.pool.close();
+        let mut failed = 0;
+        for batch in acc.take_all() {
+            failed += batch.record_count as u64;
+            let sent = batch.fate_unknown;
+            batch.fail(Error::Closed {
+                may_have_been_persisted: sent,
+            });
+        }
+        Counters::add(&self.0.counters.records_failed, failed);
     }
 }
 

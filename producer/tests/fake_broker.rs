@@ -391,3 +391,44 @@ async fn follows_a_kip951_leader_hint_without_a_metadata_refresh() {
     );
     assert_log_is(&broker, 200);
 }
+
+/// The runtime running the producer shuts down with records pending: their futures resolve
+/// with Closed (in flight: possibly written) instead of hanging.
+#[test]
+fn records_fail_with_closed_when_the_runtime_goes_away() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let broker = FakeBroker::new(1);
+    let futures = runtime.block_on(async {
+        broker.with(|s| s.faults.push_back(Fault::Hold));
+        let producer = producer(&broker, &[("linger.ms", "0")]).await;
+        let mut futures = send_all(&producer, 1).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // on the wire, held
+        futures.extend(send_all(&producer, 1).await);
+        futures
+    });
+    drop(runtime);
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    other.block_on(async {
+        let mut results = Vec::new();
+        for f in futures {
+            results.push(
+                tokio::time::timeout(Duration::from_secs(5), f)
+                    .await
+                    .expect("resolves"),
+            );
+        }
+        assert_eq!(
+            results[0],
+            Err(Error::Closed {
+                may_have_been_persisted: true
+            })
+        );
+        assert!(matches!(results[1], Err(Error::Closed { .. })));
+    });
+}
