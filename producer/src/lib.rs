@@ -20,6 +20,28 @@
 //! have been written ([`Error::may_have_been_persisted`]). Awaiting only the first phase per
 //! record and the second phase later keeps many records in flight.
 //!
+//! # Where kafkit differs from Java's producer
+//!
+//! Decisions the architecture leaves open, written down:
+//!
+//! - **Config**: an unknown key is an [`Error::Config`] (Java logs a warning): a typo must not
+//!   silently fall back to a default. Only the keys listed in [`config`] are accepted.
+//! - **Connect**: [`Producer::connect`] waits (up to `max.block.ms`) for a first metadata
+//!   answer, so an unreachable `bootstrap.servers` is reported at once rather than as a
+//!   `send` timeout later.
+//! - **Batch fullness** is measured on uncompressed bytes (Java estimates the compressed size),
+//!   so compressed batches are at most `batch.size` before compression.
+//! - **MESSAGE_TOO_LARGE** splits a batch into pieces of at most `batch.size` *and* at most half
+//!   the rejected batch, so the split always makes progress (Java splits at `batch.size` only).
+//! - **Epoch bumps** (idempotence) are applied once no request of the affected partition is on
+//!   the wire, so an answer to the old numbering never meets the new one.
+//! - **Partitioning** of keyless records is KIP-794 uniform sticky without adaptive weighting;
+//!   the random draws can be seeded ([`ProducerConfigBuilder::partitioner_seed`]).
+//! - **Metadata** for a topic the cluster lacks is re-requested only while a `send` waits for
+//!   it; partitions without a leader trigger a refresh only when they hold records.
+//! - **Not implemented**: transactions, quota throttling (`throttle_time_ms` is ignored),
+//!   `partitioner.availability.timeout.ms`, TLS and SASL (a [`Connector`] can supply TLS).
+//!
 //! # Layout
 //! - `accumulator` (private): per-partition batch queues, `buffer.memory`, readiness, drain.
 //! - `backoff` (private): exponential backoff with jitter (KIP-580).

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use kafkit_protocol::record::{Header, BATCH_HEADER_LEN};
 use kafkit_protocol::RecordBatchBuilder;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -47,8 +46,6 @@ struct Inner {
     shared: Arc<Shared>,
     /// Metadata as the sender last published it.
     metadata: watch::Receiver<Arc<ClusterMetadata>>,
-    /// The sender task; taken by the first `close`.
-    sender: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
@@ -88,16 +85,17 @@ impl Producer {
             counters: Counters::default(),
             fatal: Default::default(),
             force_close: Default::default(),
+            stopped: watch::channel(false).0,
             config,
         });
         let (sender, mut metadata) = Sender::new(shared.clone(), params);
         let span = tracing::info_span!("kafkit_producer", client_id = %shared.config.client_id());
-        let task = tokio::spawn(sender.run().instrument(span));
+        // Detached: the task ends by itself (see `Sender::run`); `Shared::stopped` reports it.
+        tokio::spawn(sender.run().instrument(span));
         let producer = Producer {
             inner: Arc::new(Inner {
                 shared,
                 metadata: metadata.clone(),
-                sender: Mutex::new(Some(task)),
             }),
         };
         let max_block = producer.inner.shared.config.max_block();
@@ -198,17 +196,23 @@ impl Producer {
     /// at once, and the call returns when all of it completed or `timeout` elapsed; then what is
     /// left fails with [`Error::Closed`] (saying whether it may have been written). Every clone
     /// is closed. `Duration::ZERO` fails the pending records at once.
+    ///
+    /// Every caller waits (clones closing together all return once the producer has stopped).
+    /// Cancel safe: dropping the future leaves the producer closing (gracefully, unless the
+    /// timeout had already forced it).
     pub async fn close(&self, timeout: Duration) {
         let shared = &self.inner.shared;
         shared.accumulator.close();
-        let task = self.inner.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(mut task) = task else { return };
-        if tokio::time::timeout(timeout, &mut task).await.is_err() {
+        let mut stopped = shared.stopped.subscribe();
+        if tokio::time::timeout(timeout, stopped.wait_for(|s| *s))
+            .await
+            .is_err()
+        {
             shared
                 .force_close
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             shared.accumulator.wakeup.notify_one();
-            let _ = task.await;
+            let _ = stopped.wait_for(|s| *s).await;
         }
     }
 

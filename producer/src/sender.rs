@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     pub fatal: OnceLock<Error>,
     /// Set by a close whose timeout expired: fail what is left and stop.
     pub force_close: AtomicBool,
+    /// Becomes `true` when the sender task has ended; `close` waits for it.
+    pub stopped: watch::Sender<bool>,
 }
 
 /// A broker connection as the sender sees it.
@@ -587,6 +589,7 @@ impl Drop for Stopped {
             });
         }
         Counters::add(&self.0.counters.records_failed, failed);
+        self.0.stopped.send_replace(true);
     }
 }
 
