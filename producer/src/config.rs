@@ -198,7 +198,8 @@ impl ProducerConfig {
     pub fn max_request_size(&self) -> usize {
         self.max_request_size
     }
-    /// `max.in.flight.requests.per.connection`.
+    /// `max.in.flight.requests.per.connection`: produce requests awaiting an answer per broker.
+    /// Above 1 without idempotence, a retry can reorder records.
     pub fn max_in_flight_requests_per_connection(&self) -> usize {
         self.max_in_flight
     }

@@ -135,7 +135,10 @@ impl Producer {
     /// sent. The returned [`DeliveryFuture`] resolves when the record is acknowledged.
     ///
     /// Cancel safe: if this future is dropped before it completes, the record was not accepted.
-    /// Records sent one after another from one task to one partition are delivered in that order.
+    /// Records sent one after another from one task to one partition are stored in that order,
+    /// retries included, when idempotence is on (the default) or
+    /// `max.in.flight.requests.per.connection` is 1; otherwise a retry can reorder them, as in
+    /// Java.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         let max_block = self.inner.shared.config.max_block();
         // The clock is read only when the send has to wait for metadata.
