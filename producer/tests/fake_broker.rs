@@ -432,3 +432,24 @@ fn records_fail_with_closed_when_the_runtime_goes_away() {
         assert!(matches!(results[1], Err(Error::Closed { .. })));
     });
 }
+
+/// No broker answers: `connect` gives up after max.block.ms with an error naming the servers.
+#[tokio::test(start_paused = true)]
+async fn connect_fails_when_no_bootstrap_server_answers() {
+    #[derive(Debug)]
+    struct Refused;
+    impl kafkit_producer::Connector for Refused {
+        fn connect<'a>(&'a self, _: &'a str, _: u16) -> kafkit_producer::ConnectFuture<'a> {
+            Box::pin(async { Err(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)) })
+        }
+    }
+    let config =
+        ProducerConfig::from_properties([("bootstrap.servers", "a:1,b:2"), ("max.block.ms", "2000")])
+            .expect("config");
+    let start = Instant::now();
+    match Producer::with_connector(config, Arc::new(Refused)).await {
+        Err(Error::Connection { broker, .. }) => assert_eq!(broker, "a:1,b:2"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(start.elapsed(), Duration::from_millis(2000));
+}
