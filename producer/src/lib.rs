@@ -1,6 +1,111 @@
-//! kafkit's async Kafka producer (work in progress: see issue 4).
+//! kafkit's async Kafka producer, with the Java client's semantics.
+//!
+//! Java's configuration keys and 4.x defaults (`acks=all`, idempotence on, `linger.ms=5`,
+//! `batch.size=16384`, ...), Java's partitioning bit for bit, Java's batching, retry,
+//! ordering and error classification, on tokio, without C dependencies. Records go out in
+//! record batch v2 built by [`kafkit_protocol`]; requests and responses are
+//! [`kafka_protocol`] messages at versions negotiated with each broker.
+//!
+//! ```text
+//! send(record) --> partitioner --> RecordAccumulator --(ready: full | linger | flush | memory pressure)-->
+//!   Sender task --(one ProduceRequest per broker, <= max.in.flight pipelined)--> broker
+//!   <-- response: success -> complete each record's DeliveryFuture; retriable -> re-enqueue in order
+//!                 with backoff (refresh metadata when the code says so); fatal -> fail
+//! ```
+//!
+//! Sending is two-phase: [`Producer::send`] returns once the record is *accepted* (partition
+//! chosen, `buffer.memory` reserved, waiting FIFO-fairly up to `max.block.ms`), and the
+//! [`DeliveryFuture`] it returns resolves once the record is *acknowledged*, to a
+//! [`RecordMetadata`] or a cloneable [`Error`] that says whether the record may nevertheless
+//! have been written ([`Error::may_have_been_persisted`]). Awaiting only the first phase per
+//! record and the second phase later keeps many records in flight.
+//!
+//! # Where kafkit differs from Java's producer
+//!
+//! Decisions the architecture leaves open, written down:
+//!
+//! - **Config**: an unknown key is an [`Error::Config`] (Java logs a warning): a typo must not
+//!   silently fall back to a default. Only the keys listed in [`config`] are accepted.
+//! - **Connect**: [`Producer::connect`] waits (up to `max.block.ms`) for a first metadata
+//!   answer, so an unreachable `bootstrap.servers` is reported at once rather than as a
+//!   `send` timeout later.
+//! - **Batch fullness** is measured on uncompressed bytes (Java estimates the compressed size),
+//!   so compressed batches are at most `batch.size` before compression.
+//! - **MESSAGE_TOO_LARGE** splits a batch into pieces of at most `batch.size` *and* at most half
+//!   the rejected batch, so the split always makes progress (Java splits at `batch.size` only).
+//! - **Epoch bumps** (idempotence) are applied once no request of the affected partition is on
+//!   the wire, so an answer to the old numbering never meets the new one.
+//! - **Partitioning** of keyless records is KIP-794 uniform sticky without adaptive weighting;
+//!   the random draws can be seeded ([`ProducerConfigBuilder::partitioner_seed`]).
+//! - **Metadata** for a topic the cluster lacks is re-requested only while a `send` waits for
+//!   it; partitions without a leader trigger a refresh only when they hold records.
+//! - **Not implemented**: transactions, quota throttling (`throttle_time_ms` is ignored),
+//!   `partitioner.availability.timeout.ms`, TLS and SASL (a [`Connector`] can supply TLS).
 //!
 //! # Layout
-//! - [`partitioner`]: Java-exact partitioning (murmur2 for keys, KIP-794 sticky for null keys).
+//! - `accumulator` (private): per-partition batch queues, `buffer.memory`, readiness, drain.
+//! - `backoff` (private): exponential backoff with jitter (KIP-580).
+//! - [`config`]: [`ProducerConfig`], Java's keys, defaults and validation.
+//! - `connection` (private): one task per broker connection, ApiVersions negotiation
+//!   (KIP-511), pipelining; the public [`Connector`] seam chooses the transport.
+//! - `delivery` (private): [`DeliveryFuture`].
+//! - [`error`]: [`Error`], what can go wrong.
+//! - `idempotence` (private): producer id, epoch and sequence numbers (KIP-98, KIP-360).
+//! - `metadata` (private): brokers and partition leaders, refreshes, KIP-951 leader hints.
+//! - [`metrics`]: [`ProducerMetrics`], counters.
+//! - [`partitioner`]: Java-exact partitioning (murmur2 for keys, KIP-794 sticky for null keys),
+//!   and the [`Partitioner`] trait for custom ones.
+//! - `producer` (private): [`Producer`], the handle.
+//! - `record` (private): [`ProducerRecord`], [`RecordMetadata`].
+//! - `sender` (private): the I/O task: requests, responses, retries, expiry.
+//!
+//! # Example
+//! ```no_run
+//! use std::time::Duration;
+//! use kafkit_producer::{Producer, ProducerConfig, ProducerRecord};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kafkit_producer::Error> {
+//! let config = ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("compression.type", "lz4"),
+//! ])?;
+//! let producer = Producer::connect(config).await?;
+//!
+//! // Accept many records first, then collect their outcomes.
+//! let mut deliveries = Vec::new();
+//! for i in 0..1000 {
+//!     let record = ProducerRecord::builder("orders").key(format!("customer-{}", i % 10)).value("{}").build();
+//!     deliveries.push(producer.send(record).await?);
+//! }
+//! for delivery in deliveries {
+//!     let metadata = delivery.await?;
+//!     println!("{}-{}@{}", metadata.topic, metadata.partition, metadata.offset);
+//! }
+//! producer.close(Duration::from_secs(30)).await;
+//! # Ok(())
+//! # }
+//! ```
 
+mod accumulator;
+mod backoff;
+pub mod config;
+mod connection;
+mod delivery;
+pub mod error;
+mod idempotence;
+mod metadata;
+pub mod metrics;
 pub mod partitioner;
+mod producer;
+mod record;
+mod sender;
+
+pub use config::{Acks, Compression, ProducerConfig, ProducerConfigBuilder};
+pub use connection::connector::{BoxTransport, ConnectFuture, Connector, TcpConnector, Transport};
+pub use delivery::DeliveryFuture;
+pub use error::{Error, Result};
+pub use metrics::ProducerMetrics;
+pub use partitioner::Partitioner;
+pub use producer::Producer;
+pub use record::{ProducerRecord, ProducerRecordBuilder, RecordHeader, RecordMetadata};

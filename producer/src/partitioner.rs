@@ -18,11 +18,12 @@
 //! # References
 //! - `BuiltInPartitioner.java`, `Utils.murmur2`, `Utils.toPositive`; KIP-794, KIP-480
 
-use std::collections::HashMap;
 use std::fmt;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use crate::metadata::TopicMap;
 
 /// Kafka's murmur2 hash (`Utils.murmur2`): 32-bit MurmurHash2 with seed `0x9747b28c`, reading
 /// little-endian words.
@@ -92,7 +93,7 @@ pub struct StickyPartitioner {
     /// `batch.size`: the switch threshold.
     batch_size: usize,
     rng: StdRng,
-    topics: HashMap<String, Sticky>,
+    topics: TopicMap<String, Sticky>,
 }
 
 impl StickyPartitioner {
@@ -106,7 +107,7 @@ impl StickyPartitioner {
         StickyPartitioner {
             batch_size: batch_size.max(1),
             rng,
-            topics: HashMap::new(),
+            topics: TopicMap::default(),
         }
     }
 
@@ -140,26 +141,51 @@ impl StickyPartitioner {
         num_partitions: i32,
         available: &[i32],
     ) {
-        let Some(mut sticky) = self.topics.get(topic).copied() else {
-            return;
+        if self.record_append(topic, partition, appended_bytes, last_batch_full) {
+            self.switch(topic, num_partitions, available);
+        }
+    }
+
+    /// The first half of [`update`](Self::update): counts the bytes and says whether KIP-794
+    /// asks for a new partition now, which [`switch`](Self::switch) then draws. Split so that
+    /// the caller fetches the available partitions only when they are needed.
+    pub fn record_append(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        appended_bytes: usize,
+        last_batch_full: bool,
+    ) -> bool {
+        let Some(sticky) = self.topics.get_mut(topic) else {
+            return false;
         };
         if sticky.partition != partition {
-            return;
+            return false;
         }
         sticky.produced_bytes += appended_bytes;
         let enough = sticky.produced_bytes >= self.batch_size && last_batch_full;
         let too_much = sticky.produced_bytes >= 2 * self.batch_size;
-        if enough || too_much {
-            sticky = Sticky {
-                partition: self.next_partition(num_partitions, available),
+        enough || too_much
+    }
+
+    /// Moves `topic` to a new sticky partition, drawn among `available` (all partitions if
+    /// empty).
+    pub fn switch(&mut self, topic: &str, num_partitions: i32, available: &[i32]) {
+        let next = Self::draw(&mut self.rng, num_partitions, available);
+        if let Some(sticky) = self.topics.get_mut(topic) {
+            *sticky = Sticky {
+                partition: next,
                 produced_bytes: 0,
             };
         }
-        self.topics.insert(topic.to_string(), sticky);
     }
 
     fn next_partition(&mut self, num_partitions: i32, available: &[i32]) -> i32 {
-        let random = self.rng.gen::<u32>() & 0x7fff_ffff;
+        Self::draw(&mut self.rng, num_partitions, available)
+    }
+
+    fn draw(rng: &mut StdRng, num_partitions: i32, available: &[i32]) -> i32 {
+        let random = rng.gen::<u32>() & 0x7fff_ffff;
         match available.len() {
             0 => (random % num_partitions.max(1) as u32) as i32,
             1 => available[0],

@@ -1,0 +1,381 @@
+use std::collections::HashSet;
+use std::task::{Context, Poll};
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafkit_protocol::record::RecordBatch;
+
+use super::batch::Outcome;
+use super::*;
+use crate::metadata::Metadata;
+
+const LINGER: Duration = Duration::from_millis(5);
+
+/// Metadata with topic `t`: partition i led by broker `leaders[i]`.
+fn cluster(leaders: &[i32]) -> Arc<ClusterMetadata> {
+    let (mut m, _rx) = Metadata::new(Duration::from_secs(300), Duration::from_millis(100));
+    m.add_topic("t".into(), Instant::now() + Duration::from_secs(60));
+    let brokers = (1..=3)
+        .map(|id| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id))
+                .with_host(StrBytes::from_static_str("h"))
+        })
+        .collect();
+    let partitions = (0..)
+        .zip(leaders)
+        .map(|(i, &l)| {
+            MetadataResponsePartition::default()
+                .with_partition_index(i)
+                .with_leader_id(BrokerId(l))
+        })
+        .collect();
+    let topic = MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_static_str("t"))))
+        .with_partitions(partitions);
+    m.update(
+        &MetadataResponse::default()
+            .with_brokers(brokers)
+            .with_topics(vec![topic]),
+        Instant::now(),
+    );
+    m.cluster().clone()
+}
+
+fn accumulator(batch_size: usize) -> RecordAccumulator {
+    RecordAccumulator::new(batch_size, LINGER, Compression::None, 1 << 20)
+}
+
+async fn append(acc: &RecordAccumulator, partition: i32, value: &[u8]) -> Appended {
+    let topic: Arc<str> = "t".into();
+    acc.append(
+        &topic,
+        partition,
+        1_700_000_000_000,
+        None,
+        Some(value),
+        &[],
+        Duration::ZERO,
+    )
+    .await
+    .expect("appended")
+}
+
+fn no_mute() -> HashSet<TopicPartition> {
+    HashSet::new()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_ready_once_it_has_lingered() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1, 2]);
+    let first = append(&acc, 0, b"v").await;
+    assert!(
+        first.wake_sender,
+        "a new batch wakes the sender to start its linger timer"
+    );
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    assert!(check.ready_nodes.is_empty());
+    assert_eq!(check.next_ready_in, Some(LINGER));
+    tokio::time::advance(Duration::from_millis(3)).await;
+    let second = append(&acc, 0, b"v").await;
+    assert!(!second.wake_sender && second.index == 1, "same batch");
+    assert_eq!(
+        acc.ready(&c, &no_mute(), Instant::now()).next_ready_in,
+        Some(Duration::from_millis(2))
+    );
+    tokio::time::advance(Duration::from_millis(2)).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    assert_eq!(check.ready_nodes, HashSet::from([1]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_batch_is_ready_at_once_and_batch_size_bounds_batches() {
+    let acc = accumulator(200);
+    let c = cluster(&[1]);
+    let value = [7u8; 50];
+    let mut indexes = Vec::new();
+    for _ in 0..4 {
+        indexes.push(append(&acc, 0, &value).await.index);
+    }
+    assert_eq!(
+        indexes,
+        vec![0, 1, 0, 1],
+        "two 50-byte records fill a 200-byte batch with its header"
+    );
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    assert_eq!(
+        check.ready_nodes,
+        HashSet::from([1]),
+        "more than one batch queued: the head is full"
+    );
+    let mut index = 0;
+    let drained = acc.drain(
+        1,
+        &check.node_partitions[&1],
+        &c,
+        1 << 20,
+        &mut index,
+        &mut NoIdempotence,
+        Instant::now(),
+    );
+    assert_eq!(drained.len(), 1, "one batch per partition per request");
+    let bytes = drained[0].bytes().expect("closed");
+    assert!(bytes.len() <= 200);
+    assert_eq!(RecordBatch::parse(bytes).expect("valid").records_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_larger_than_batch_size_gets_its_own_batch() {
+    let acc = accumulator(100);
+    let small = append(&acc, 0, b"x").await;
+    let big = append(&acc, 0, &[1u8; 500]).await;
+    let after = append(&acc, 0, b"y").await;
+    assert!(!Arc::ptr_eq(&small.shared, &big.shared) && !Arc::ptr_eq(&big.shared, &after.shared));
+    assert_eq!(big.index, 0);
+    assert!(big.last_batch_full);
+    assert!(
+        acc.pool.used() >= 500 + 100,
+        "the big batch reserved its own size"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn flush_and_close_make_everything_ready() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1, 2]);
+    append(&acc, 1, b"v").await;
+    {
+        let _flush = acc.begin_flush();
+        assert_eq!(
+            acc.ready(&c, &no_mute(), Instant::now()).ready_nodes,
+            HashSet::from([2])
+        );
+    }
+    assert!(
+        acc.ready(&c, &no_mute(), Instant::now()).ready_nodes.is_empty(),
+        "flush over"
+    );
+    acc.close();
+    assert_eq!(
+        acc.ready(&c, &no_mute(), Instant::now()).ready_nodes,
+        HashSet::from([2])
+    );
+    let topic: Arc<str> = "t".into();
+    let err = acc.append_now(&topic, 0, 0, None, None, &[]).expect_err("closed");
+    assert_eq!(
+        err,
+        Error::Closed {
+            may_have_been_persisted: false
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_leaders_are_reported_and_muted_partitions_skipped() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1, -1]);
+    append(&acc, 1, b"v").await;
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    assert!(check.unknown_leader && check.ready_nodes.is_empty());
+    append(&acc, 0, b"v").await;
+    tokio::time::advance(LINGER).await;
+    let muted = HashSet::from([("t".into(), 0)]);
+    assert!(acc.ready(&c, &muted, Instant::now()).ready_nodes.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn drain_is_round_robin_and_bounded_by_max_request_size() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1, 1, 1]);
+    for p in 0..3 {
+        append(&acc, p, &[0u8; 100]).await;
+    }
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let mut index = 1;
+    let drained = acc.drain(
+        1,
+        &check.node_partitions[&1],
+        &c,
+        400,
+        &mut index,
+        &mut NoIdempotence,
+        Instant::now(),
+    );
+    let partitions: Vec<i32> = drained.iter().map(|b| b.partition()).collect();
+    assert_eq!(
+        partitions,
+        vec![1, 2],
+        "starts at the drain index, stops before 400 bytes"
+    );
+    let drained = acc.drain(
+        1,
+        &check.node_partitions[&1],
+        &c,
+        10,
+        &mut index,
+        &mut NoIdempotence,
+        Instant::now(),
+    );
+    assert_eq!(drained.len(), 1, "a batch larger than the limit still goes alone");
+    assert_eq!(drained[0].partition(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retried_batches_back_off_unless_the_leader_changed() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1]);
+    append(&acc, 0, b"v").await;
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let mut index = 0;
+    let mut batch = acc
+        .drain(
+            1,
+            &check.node_partitions[&1],
+            &c,
+            1 << 20,
+            &mut index,
+            &mut NoIdempotence,
+            Instant::now(),
+        )
+        .remove(0);
+    batch.attempts = 1;
+    batch.retry_at = Some(Instant::now() + Duration::from_millis(100));
+    acc.reenqueue(batch);
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    assert!(check.ready_nodes.is_empty());
+    assert_eq!(check.next_ready_in, Some(Duration::from_millis(100)));
+    let moved = cluster(&[2]);
+    assert_eq!(
+        acc.ready(&moved, &no_mute(), Instant::now()).ready_nodes,
+        HashSet::from([2]),
+        "leader moved"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_batches_are_taken_out_and_dropped_batches_fail_their_records() {
+    let acc = accumulator(16_384);
+    let appended = append(&acc, 0, b"v").await;
+    assert_eq!(
+        acc.next_expiry(Duration::from_secs(1)),
+        Some(Instant::now() + Duration::from_secs(1))
+    );
+    tokio::time::advance(Duration::from_millis(999)).await;
+    assert!(acc.expired(Duration::from_secs(1), Instant::now()).is_empty());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let expired = acc.expired(Duration::from_secs(1), Instant::now());
+    assert_eq!(expired.len(), 1);
+    assert_eq!(acc.incomplete.len(), 1);
+    drop(expired);
+    assert_eq!(acc.incomplete.len(), 0);
+    let waker = futures_waker();
+    let mut cx = Context::from_waker(&waker);
+    match appended.shared.poll_outcome(&mut cx) {
+        Poll::Ready(Outcome::Failed(Error::Closed {
+            may_have_been_persisted: false,
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(acc.pool.used(), 0, "memory released");
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_memory_makes_everything_ready_and_times_out() {
+    let acc = Arc::new(RecordAccumulator::new(1000, LINGER, Compression::None, 1000));
+    let c = cluster(&[1]);
+    append(&acc, 0, b"v").await;
+    let waiting = tokio::spawn({
+        let acc = acc.clone();
+        async move {
+            let topic: Arc<str> = "t".into();
+            acc.append(
+                &topic,
+                0,
+                0,
+                None,
+                Some(&[0u8; 2000]),
+                &[],
+                Duration::from_millis(50),
+            )
+            .await
+        }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(
+        acc.ready(&c, &no_mute(), Instant::now()).ready_nodes,
+        HashSet::from([1]),
+        "memory pressure"
+    );
+    let err = waiting.await.expect("task").expect_err("no memory");
+    assert!(matches!(err, Error::BufferExhausted { .. }));
+    let topic: Arc<str> = "t".into();
+    let err = acc
+        .append_now(&topic, 0, 0, None, Some(&[0u8; 2000]), &[])
+        .expect_err("try");
+    assert!(matches!(err, Error::BufferExhausted { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn split_hands_records_and_sequences_to_the_pieces() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1]);
+    let mut futures = Vec::new();
+    for i in 0..10u8 {
+        futures.push(append(&acc, 0, &[i; 40]).await);
+    }
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let mut index = 0;
+    let mut batch = acc
+        .drain(
+            1,
+            &check.node_partitions[&1],
+            &c,
+            1 << 20,
+            &mut index,
+            &mut NoIdempotence,
+            Instant::now(),
+        )
+        .remove(0);
+    batch.restamp(Some(ProducerState {
+        producer_id: 9,
+        epoch: 1,
+        base_sequence: 100,
+    }));
+    let pieces = batch.split(200, Compression::None).expect("split");
+    assert!(pieces.len() >= 3);
+    let sequences: Vec<i32> = pieces
+        .iter()
+        .map(|p| p.producer_state.expect("stamped").base_sequence)
+        .collect();
+    let mut expected = 100;
+    for (piece, seq) in pieces.iter().zip(&sequences) {
+        assert_eq!(*seq, expected);
+        let view = RecordBatch::parse(piece.bytes().expect("closed")).expect("valid");
+        assert_eq!(view.base_sequence(), expected);
+        expected += piece.record_count;
+    }
+    assert_eq!(expected, 110);
+    assert_eq!(
+        acc.incomplete.len(),
+        pieces.len(),
+        "pieces count for flush under the parent's id"
+    );
+    let waker = futures_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(matches!(
+        futures[0].shared.poll_outcome(&mut cx),
+        Poll::Ready(Outcome::Split(_))
+    ));
+}
+
+fn futures_waker() -> std::task::Waker {
+    std::task::Waker::noop().clone()
+}

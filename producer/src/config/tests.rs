@@ -1,0 +1,191 @@
+use super::*;
+use rstest::rstest;
+
+fn props(extra: &[(&'static str, &'static str)]) -> Result<ProducerConfig> {
+    let mut all = vec![("bootstrap.servers", "localhost:9092")];
+    all.extend_from_slice(extra);
+    ProducerConfig::from_properties(all)
+}
+
+fn key_of(result: Result<ProducerConfig>) -> String {
+    match result {
+        Err(Error::Config { key, .. }) => key,
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_are_java_4() {
+    let c = props(&[]).expect("valid");
+    assert_eq!(c.bootstrap_servers(), &[("localhost".to_string(), 9092)]);
+    assert_eq!(c.acks(), Acks::All);
+    assert!(c.enable_idempotence());
+    assert_eq!(c.linger(), Duration::from_millis(5));
+    assert_eq!(c.batch_size(), 16_384);
+    assert_eq!(c.buffer_memory(), 33_554_432);
+    assert_eq!(c.max_block(), Duration::from_millis(60_000));
+    assert_eq!(c.max_request_size(), 1_048_576);
+    assert_eq!(c.max_in_flight_requests_per_connection(), 5);
+    assert_eq!(c.retries(), 2_147_483_647);
+    assert_eq!(c.retry_backoff(), Duration::from_millis(100));
+    assert_eq!(c.retry_backoff_max(), Duration::from_millis(1000));
+    assert_eq!(c.request_timeout(), Duration::from_millis(30_000));
+    assert_eq!(c.delivery_timeout(), Duration::from_millis(120_000));
+    assert_eq!(c.metadata_max_age(), Duration::from_millis(300_000));
+    assert_eq!(c.compression(), Compression::None);
+    assert_eq!(c.reconnect_backoff(), Duration::from_millis(50));
+    assert_eq!(c.reconnect_backoff_max(), Duration::from_millis(1000));
+    assert!(!c.partitioner_ignore_keys());
+}
+
+#[rstest]
+#[case::acks_all("acks", "all")]
+#[case::acks_minus_one("acks", "-1")]
+#[case::acks_upper("acks", "ALL")]
+#[case::acks_zero("acks", "0")]
+#[case::bool_any_case("partitioner.ignore.keys", "True")]
+#[case::whitespace("linger.ms", " 20 ")]
+#[case::codec("compression.type", "zstd")]
+#[case::servers_list("bootstrap.servers", "a:1, b:2,[::1]:3")]
+#[case::zero_batch("batch.size", "0")]
+fn accepted_values(#[case] key: &'static str, #[case] value: &'static str) {
+    props(&[(key, value)]).unwrap_or_else(|e| panic!("{key}={value}: {e}"));
+}
+
+#[rstest]
+#[case::unknown_key("linger", "5")]
+#[case::typo("lingers.ms", "5")]
+#[case::acks_two("acks", "2")]
+#[case::bad_int("batch.size", "16k")]
+#[case::negative_int("batch.size", "-1")]
+#[case::negative_ms("linger.ms", "-5")]
+#[case::bad_bool("enable.idempotence", "yes")]
+#[case::bad_codec("compression.type", "brotli")]
+#[case::in_flight_zero("max.in.flight.requests.per.connection", "0")]
+#[case::no_port("bootstrap.servers", "localhost")]
+#[case::bad_port("bootstrap.servers", "localhost:99999")]
+#[case::empty_servers("bootstrap.servers", " , ")]
+fn rejected_values_name_the_key(#[case] key: &'static str, #[case] value: &'static str) {
+    assert_eq!(key_of(props(&[(key, value)])), key);
+}
+
+#[test]
+fn bootstrap_servers_is_required() {
+    assert_eq!(
+        key_of(ProducerConfig::from_properties([("acks", "1")])),
+        "bootstrap.servers"
+    );
+}
+
+/// `delivery.timeout.ms >= linger.ms + request.timeout.ms`: an error if set explicitly, a silent
+/// raise if defaulted (`KafkaProducer.configureDeliveryTimeout`).
+#[rstest]
+#[case::explicit_too_low(&[("delivery.timeout.ms", "1000")], Err("delivery.timeout.ms"))]
+#[case::explicit_exact(&[("delivery.timeout.ms", "30005")], Ok(30_005))]
+#[case::explicit_with_linger(&[("linger.ms", "100"), ("delivery.timeout.ms", "30099")], Err("delivery.timeout.ms"))]
+#[case::default_raised(&[("linger.ms", "100000")], Ok(130_000))]
+#[case::default_kept(&[("request.timeout.ms", "1000")], Ok(120_000))]
+fn delivery_timeout_rule(
+    #[case] extra: &[(&'static str, &'static str)],
+    #[case] expected: std::result::Result<u64, &str>,
+) {
+    match (props(extra), expected) {
+        (Ok(c), Ok(ms)) => assert_eq!(c.delivery_timeout(), Duration::from_millis(ms)),
+        (Err(Error::Config { key, .. }), Err(k)) => assert_eq!(key, k),
+        (other, expected) => panic!("{other:?}, expected {expected:?}"),
+    }
+}
+
+/// Idempotence conflicts: an error naming the conflicting key when the user asked for
+/// idempotence, idempotence silently off when it was only the default.
+#[rstest]
+#[case::acks1_default(&[("acks", "1")], Ok(false))]
+#[case::acks0_default(&[("acks", "0")], Ok(false))]
+#[case::retries0_default(&[("retries", "0")], Ok(false))]
+#[case::in_flight6_default(&[("max.in.flight.requests.per.connection", "6")], Ok(false))]
+#[case::in_flight5_default(&[("max.in.flight.requests.per.connection", "5")], Ok(true))]
+#[case::acks1_explicit(&[("enable.idempotence", "true"), ("acks", "1")], Err("acks"))]
+#[case::retries0_explicit(&[("enable.idempotence", "true"), ("retries", "0")], Err("retries"))]
+#[case::in_flight6_explicit(
+    &[("enable.idempotence", "true"), ("max.in.flight.requests.per.connection", "6")],
+    Err("max.in.flight.requests.per.connection")
+)]
+#[case::off_explicit(&[("enable.idempotence", "false")], Ok(false))]
+#[case::off_with_acks1(&[("enable.idempotence", "false"), ("acks", "1")], Ok(false))]
+#[case::acks_all_explicit(&[("enable.idempotence", "true"), ("acks", "-1")], Ok(true))]
+fn idempotence_rule(
+    #[case] extra: &[(&'static str, &'static str)],
+    #[case] expected: std::result::Result<bool, &str>,
+) {
+    match (props(extra), expected) {
+        (Ok(c), Ok(on)) => assert_eq!(c.enable_idempotence(), on),
+        (Err(Error::Config { key, .. }), Err(k)) => assert_eq!(key, k),
+        (other, expected) => panic!("{other:?}, expected {expected:?}"),
+    }
+}
+
+#[test]
+fn builder_and_properties_agree() {
+    let built = ProducerConfig::builder("h:1")
+        .acks(Acks::Leader)
+        .linger(Duration::from_millis(7))
+        .compression(Compression::Lz4)
+        .build()
+        .expect("valid");
+    let parsed = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("acks", "1"),
+        ("linger.ms", "7"),
+        ("compression.type", "lz4"),
+    ])
+    .expect("valid");
+    assert_eq!(format!("{built:?}"), format!("{parsed:?}"));
+    assert!(!built.enable_idempotence());
+}
+
+#[test]
+fn builder_set_reports_the_first_bad_key() {
+    let result = ProducerConfig::builder("h:1")
+        .set("linger.ms", "x")
+        .set("acks", "9")
+        .build();
+    assert_eq!(key_of(result), "linger.ms");
+}
+
+#[test]
+fn every_known_key_parses_its_default_spelling() {
+    let values = [
+        ("bootstrap.servers", "h:1"),
+        ("client.id", "c"),
+        ("acks", "all"),
+        ("enable.idempotence", "true"),
+        ("linger.ms", "5"),
+        ("batch.size", "16384"),
+        ("buffer.memory", "33554432"),
+        ("max.block.ms", "60000"),
+        ("max.request.size", "1048576"),
+        ("max.in.flight.requests.per.connection", "5"),
+        ("retries", "2147483647"),
+        ("retry.backoff.ms", "100"),
+        ("retry.backoff.max.ms", "1000"),
+        ("request.timeout.ms", "30000"),
+        ("delivery.timeout.ms", "120000"),
+        ("metadata.max.age.ms", "300000"),
+        ("compression.type", "none"),
+        ("reconnect.backoff.ms", "50"),
+        ("reconnect.backoff.max.ms", "1000"),
+        ("partitioner.ignore.keys", "false"),
+    ];
+    assert_eq!(values.len(), properties::KEYS.len());
+    let c = ProducerConfig::from_properties(values).expect("valid");
+    assert_eq!(
+        format!("{c:?}"),
+        format!(
+            "{:?}",
+            ProducerConfig::builder("h:1")
+                .client_id("c".into())
+                .build()
+                .expect("valid")
+        )
+    );
+}

@@ -1,0 +1,446 @@
+//! [`Producer`]: the handle applications send through.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kafkit_protocol::record::{Header, BATCH_HEADER_LEN};
+use kafkit_protocol::RecordBatchBuilder;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::accumulator::{Appended, RecordAccumulator};
+use crate::config::ProducerConfig;
+use crate::connection::connector::{Connector, TcpConnector};
+use crate::connection::ConnectionParams;
+use crate::delivery::DeliveryFuture;
+use crate::error::{Error, Result};
+use crate::metadata::ClusterMetadata;
+use crate::metrics::{Counters, ProducerMetrics};
+use crate::partitioner::{partition_for_key, StickyPartitioner};
+use crate::record::ProducerRecord;
+use crate::sender::{Sender, Shared};
+
+/// An async Kafka producer. Cheap to clone: clones share one sender task, one buffer and one
+/// set of connections.
+///
+/// # Dropping
+///
+/// Dropping the last clone closes the producer gracefully: new sends are impossible, and the
+/// sender task keeps running in the background until every accepted record is delivered or has
+/// failed (at the latest after `delivery.timeout.ms`); each [`DeliveryFuture`] still resolves.
+/// Nothing accepted is silently dropped. Two caveats: the task runs on the tokio runtime the
+/// producer was created in, so if that runtime shuts down first, the records still pending fail
+/// with [`Error::Closed`] (their futures resolve, nothing hangs); and nobody waits for the
+/// background delivery, so a program that exits right after dropping the producer loses what
+/// was still pending. Call [`close`](Producer::close) (or [`flush`](Producer::flush)) before
+/// exiting to know the outcome.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+/// The part shared by clones; dropping it (the last clone) closes the producer.
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    /// Metadata as the sender last published it.
+    metadata: watch::Receiver<Arc<ClusterMetadata>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Graceful: the sender delivers what was accepted, then stops.
+        self.shared.accumulator.close();
+    }
+}
+
+impl Producer {
+    /// Starts a producer connecting over TCP, and waits (up to `max.block.ms`) until a broker
+    /// from `bootstrap.servers` has answered a metadata request.
+    pub async fn connect(config: ProducerConfig) -> Result<Producer> {
+        Self::with_connector(config, Arc::new(TcpConnector)).await
+    }
+
+    /// Starts a producer whose connections are opened by `connector` (the test kit's in-memory
+    /// transport, TLS, a proxy...), and waits as [`connect`](Self::connect) does.
+    pub async fn with_connector(config: ProducerConfig, connector: Arc<dyn Connector>) -> Result<Producer> {
+        let params = Arc::new(ConnectionParams::new(
+            config.client_id().to_string(),
+            config.request_timeout(),
+            connector,
+        ));
+        let shared = Arc::new(Shared {
+            accumulator: RecordAccumulator::new(
+                config.batch_size(),
+                config.linger(),
+                config.compression(),
+                config.buffer_memory(),
+            ),
+            sticky: Mutex::new(StickyPartitioner::new(
+                config.batch_size(),
+                config.partitioner_seed(),
+            )),
+            new_topics: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+            fatal: Default::default(),
+            force_close: Default::default(),
+            stopped: watch::channel(false).0,
+            config,
+        });
+        let (sender, mut metadata) = Sender::new(shared.clone(), params);
+        let span = tracing::info_span!("kafkit_producer", client_id = %shared.config.client_id());
+        // Detached: the task ends by itself (see `Sender::run`); `Shared::stopped` reports it.
+        tokio::spawn(sender.run().instrument(span));
+        let producer = Producer {
+            inner: Arc::new(Inner {
+                shared,
+                metadata: metadata.clone(),
+            }),
+        };
+        let max_block = producer.inner.shared.config.max_block();
+        let bootstrapped =
+            tokio::time::timeout(max_block, metadata.wait_for(|m| !m.brokers.is_empty())).await;
+        match bootstrapped {
+            Ok(Ok(_)) => Ok(producer),
+            Ok(Err(_)) => Err(producer.stopped_error()),
+            Err(_) => {
+                producer.close(Duration::ZERO).await;
+                let servers = producer.inner.shared.config.bootstrap_servers();
+                let list: Vec<String> = servers.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+                Err(Error::Connection {
+                    broker: list.join(","),
+                    reason: format!("no metadata from bootstrap.servers within {max_block:?} (max.block.ms)"),
+                })
+            }
+        }
+    }
+
+    /// The error after the sender stopped: its fatal error, else `Closed`.
+    fn stopped_error(&self) -> Error {
+        self.inner.shared.fatal.get().cloned().unwrap_or(Error::Closed {
+            may_have_been_persisted: false,
+        })
+    }
+
+    /// The configuration in use (after validation).
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.shared.config
+    }
+
+    /// Sends a record. Returns once the record is accepted: its partition is chosen (waiting for
+    /// the topic's metadata if needed) and its batch has `buffer.memory` (waiting FIFO-fairly
+    /// when memory is short). Both waits together are bounded by `max.block.ms`, after which the
+    /// send fails with [`Error::MetadataTimeout`] or [`Error::BufferExhausted`] and nothing was
+    /// sent. The returned [`DeliveryFuture`] resolves when the record is acknowledged.
+    ///
+    /// Cancel safe: if this future is dropped before it completes, the record was not accepted.
+    /// Records sent one after another from one task to one partition are stored in that order,
+    /// retries included, when idempotence is on (the default) or
+    /// `max.in.flight.requests.per.connection` is 1; otherwise a retry can reorder them, as in
+    /// Java.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let max_block = self.inner.shared.config.max_block();
+        // The clock is read only when the send has to wait for metadata.
+        let (prepared, waited) = match self.prepare_now(&record) {
+            Ok(prepared) => (prepared, Duration::ZERO),
+            Err(Error::MetadataTimeout { .. }) => {
+                let start = Instant::now();
+                let prepared = self.prepare(&record, start + max_block).await?;
+                (prepared, start.elapsed())
+            }
+            Err(e) => return Err(e),
+        };
+        let headers = headers(&record);
+        let shared = &self.inner.shared;
+        let appended = shared
+            .accumulator
+            .append(
+                &prepared.topic,
+                prepared.partition,
+                prepared.timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &headers,
+                max_block.saturating_sub(waited),
+            )
+            .await?;
+        Ok(self.accepted(&prepared, appended))
+    }
+
+    /// Sends a record without waiting: fails at once with [`Error::BufferExhausted`] when
+    /// `buffer.memory` is short, and with [`Error::MetadataTimeout`] (zero wait) when the topic's
+    /// metadata is not known yet (the producer starts fetching it, so a later call can succeed).
+    pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let prepared = self.prepare_now(&record)?;
+        let headers = headers(&record);
+        let appended = self.inner.shared.accumulator.append_now(
+            &prepared.topic,
+            prepared.partition,
+            prepared.timestamp,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &headers,
+        )?;
+        Ok(self.accepted(&prepared, appended))
+    }
+
+    /// Waits until every record sent before the call has completed (delivered or failed; the
+    /// outcome is in each record's [`DeliveryFuture`]). Records sent meanwhile are not waited
+    /// for. Lingering batches are sent at once. Cancel safe.
+    pub async fn flush(&self) {
+        let acc = &self.inner.shared.accumulator;
+        let upto = acc.incomplete.next_id();
+        let _flushing = acc.begin_flush();
+        acc.incomplete.wait_below(upto).await;
+    }
+
+    /// Closes the producer: new sends fail with [`Error::Closed`], everything accepted is sent
+    /// at once, and the call returns when all of it completed or `timeout` elapsed; then what is
+    /// left fails with [`Error::Closed`] (saying whether it may have been written). Every clone
+    /// is closed. `Duration::ZERO` fails the pending records at once.
+    ///
+    /// Every caller waits (clones closing together all return once the producer has stopped).
+    /// Cancel safe: dropping the future leaves the producer closing (gracefully, unless the
+    /// timeout had already forced it).
+    pub async fn close(&self, timeout: Duration) {
+        let shared = &self.inner.shared;
+        shared.accumulator.close();
+        let mut stopped = shared.stopped.subscribe();
+        if tokio::time::timeout(timeout, stopped.wait_for(|s| *s))
+            .await
+            .is_err()
+        {
+            shared
+                .force_close
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            shared.accumulator.wakeup.notify_one();
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    }
+
+    /// The producer's counters now.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let shared = &self.inner.shared;
+        shared
+            .counters
+            .snapshot(shared.accumulator.pool.used(), shared.config.buffer_memory())
+    }
+
+    /// The number of partitions of `topic`, waiting up to `max.block.ms` for its metadata.
+    pub async fn partition_count(&self, topic: &str) -> Result<i32> {
+        let deadline = Instant::now() + self.inner.shared.config.max_block();
+        let mut rx = self.inner.metadata.clone();
+        loop {
+            if let Some(t) = rx.borrow_and_update().topic(topic) {
+                return Ok(t.partitions.len() as i32);
+            }
+            self.request_topic(topic);
+            self.wait_for_metadata(&mut rx, topic, deadline).await?;
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        let shared = &self.inner.shared;
+        if let Some(e) = shared.fatal.get() {
+            return Err(e.clone());
+        }
+        if shared.accumulator.is_closed() {
+            return Err(Error::Closed {
+                may_have_been_persisted: false,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, record: &ProducerRecord) -> Result<()> {
+        let headers = headers(record);
+        let size = RecordBatchBuilder::record_size_upper_bound(
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &headers,
+        ) + BATCH_HEADER_LEN;
+        let config = &self.inner.shared.config;
+        for (limit, limit_key) in [
+            (config.max_request_size(), "max.request.size"),
+            (config.buffer_memory(), "buffer.memory"),
+        ] {
+            if size > limit {
+                return Err(Error::RecordTooLarge {
+                    size,
+                    limit,
+                    limit_key,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Chooses the record's partition, waiting for its topic's metadata until `deadline`.
+    async fn prepare(&self, record: &ProducerRecord, deadline: Instant) -> Result<Prepared> {
+        let mut rx = self.inner.metadata.clone();
+        loop {
+            if let Some(prepared) = self.choose_partition(record, &rx.borrow_and_update())? {
+                return Ok(prepared);
+            }
+            self.request_topic(&record.topic);
+            self.wait_for_metadata(&mut rx, &record.topic, deadline).await?;
+            self.check_open()?;
+        }
+    }
+
+    /// Validates the record and chooses its partition without waiting: a topic not in metadata
+    /// yet is [`Error::MetadataTimeout`] (and its metadata is requested).
+    fn prepare_now(&self, record: &ProducerRecord) -> Result<Prepared> {
+        self.check_open()?;
+        self.check_size(record)?;
+        if let Some(prepared) = self.choose_partition(record, &self.inner.metadata.borrow())? {
+            return Ok(prepared);
+        }
+        self.request_topic(&record.topic);
+        Err(Error::MetadataTimeout {
+            topic: record.topic.to_string(),
+            waited: Duration::ZERO,
+        })
+    }
+
+    /// The partition for `record`, or `None` if its topic is not in metadata yet.
+    fn choose_partition(
+        &self,
+        record: &ProducerRecord,
+        cluster: &ClusterMetadata,
+    ) -> Result<Option<Prepared>> {
+        let Some(topic) = cluster.topic(&record.topic).filter(|t| !t.partitions.is_empty()) else {
+            if let Some(&code) = cluster.topic_errors.get(&*record.topic) {
+                if !code.is_retriable() {
+                    return Err(Error::Broker {
+                        topic: record.topic.to_string(),
+                        partition: -1,
+                        code,
+                        message: None,
+                    });
+                }
+            }
+            return Ok(None);
+        };
+        let count = topic.partitions.len() as i32;
+        let config = &self.inner.shared.config;
+        let (partition, sticky) = match (record.partition, config.partitioner(), record.key.as_deref()) {
+            (Some(p), _, _) => {
+                if p < 0 || p >= count {
+                    return Err(Error::UnknownPartition {
+                        topic: record.topic.to_string(),
+                        partition: p,
+                        partitions: count,
+                    });
+                }
+                (p, false)
+            }
+            (None, Some(custom), key) => {
+                let p = custom.partition(&record.topic, key, record.value.as_deref(), count);
+                if p < 0 || p >= count {
+                    return Err(Error::UnknownPartition {
+                        topic: record.topic.to_string(),
+                        partition: p,
+                        partitions: count,
+                    });
+                }
+                (p, false)
+            }
+            (None, None, Some(key)) if !config.partitioner_ignore_keys() => {
+                (partition_for_key(key, count), false)
+            }
+            (None, None, _) => {
+                let mut sticky = self.inner.shared.sticky.lock().unwrap_or_else(|e| e.into_inner());
+                (sticky.partition(&record.topic, count, &topic.available), true)
+            }
+        };
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        Ok(Some(Prepared {
+            topic: topic.name.clone(),
+            partition,
+            timestamp,
+            sticky,
+            count,
+        }))
+    }
+
+    /// Tells the sender to fetch `topic`'s metadata.
+    fn request_topic(&self, topic: &str) {
+        let shared = &self.inner.shared;
+        let mut topics = shared.new_topics.lock().unwrap_or_else(|e| e.into_inner());
+        if !topics.iter().any(|t| &**t == topic) {
+            topics.push(Arc::from(topic));
+        }
+        drop(topics);
+        shared.accumulator.wakeup.notify_one();
+    }
+
+    async fn wait_for_metadata(
+        &self,
+        rx: &mut watch::Receiver<Arc<ClusterMetadata>>,
+        topic: &str,
+        deadline: Instant,
+    ) -> Result<()> {
+        let waited = self.inner.shared.config.max_block();
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.stopped_error()),
+            Err(_) => Err(Error::MetadataTimeout {
+                topic: topic.to_string(),
+                waited,
+            }),
+        }
+    }
+
+    /// After the append: feed the sticky partitioner, wake the sender, hand out the future.
+    fn accepted(&self, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
+        let shared = &self.inner.shared;
+        if prepared.sticky {
+            let mut sticky = shared.sticky.lock().unwrap_or_else(|e| e.into_inner());
+            if sticky.record_append(
+                &prepared.topic,
+                prepared.partition,
+                appended.bytes,
+                appended.last_batch_full,
+            ) {
+                let cluster = self.inner.metadata.borrow();
+                let available = cluster
+                    .topic(&prepared.topic)
+                    .map_or(&[][..], |t| &t.available[..]);
+                sticky.switch(&prepared.topic, prepared.count, available);
+            }
+        }
+        if appended.wake_sender {
+            shared.accumulator.wakeup.notify_one();
+        }
+        DeliveryFuture::new(appended.shared, appended.index, prepared.timestamp)
+    }
+}
+
+/// A record's destination, chosen before the append.
+struct Prepared {
+    topic: Arc<str>,
+    partition: i32,
+    timestamp: i64,
+    /// Chosen by the sticky partitioner, which learns the appended bytes afterwards.
+    sticky: bool,
+    count: i32,
+}
+
+fn headers(record: &ProducerRecord) -> Vec<Header<'_>> {
+    record
+        .headers
+        .iter()
+        .map(|h| Header {
+            key: h.key.as_bytes(),
+            value: h.value.as_deref(),
+        })
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
