@@ -1,5 +1,6 @@
-//! Leader append throughput: `PartitionLog::append_as_leader` for 16 KiB batches (stamp,
-//! epoch check, roll check, write at the end of the active segment, sparse index entries).
+//! Leader append throughput for 16 KiB batches: `PartitionLog::append_as_leader` alone (stamp,
+//! epoch check, roll check, write at the end of the active segment, sparse index entries), and
+//! with the produce validation in front of it (`log_validator::validate_records`).
 //!
 //! Each sample appends into a fresh partition log in a temp dir (default config: 1 GiB
 //! segments, 4 KiB index interval, no fsync per append), copying a pre-built batch into the
@@ -11,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use kafkit_broker::log_validator::{validate_records, ValidationConfig};
 use kafkit_broker::storage::{partition_dir, LogConfig, PartitionLog};
 use kafkit_protocol::{Compression, RecordBatchBuilder};
 
@@ -41,6 +43,28 @@ fn append(c: &mut Criterion) {
                 buf.copy_from_slice(&batch);
                 let start = Instant::now();
                 log.append_as_leader(&mut buf, 0, T0).expect("append");
+                elapsed += start.elapsed();
+            }
+            drop(log);
+            elapsed
+        });
+    });
+    // The whole produce path for one partition: Kafka's validation (framing, CRC-32C, every
+    // record) and then the append.
+    group.bench_function(format!("validate_and_append/{}B", batch.len()), |b| {
+        b.iter_custom(|iters| {
+            let data = tempfile::tempdir().expect("tempdir");
+            let dir = partition_dir(data.path(), "bench", 0).expect("dir");
+            let mut log = PartitionLog::open(dir, LogConfig::default(), true, 0).expect("open");
+            let config = ValidationConfig::default();
+            let mut buf = batch.clone();
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                buf.copy_from_slice(&batch);
+                let start = Instant::now();
+                let valid = validate_records(&buf, 9, &config, T0).expect("valid");
+                log.append_as_leader(&mut buf[..valid.size], 0, T0)
+                    .expect("append");
                 elapsed += start.elapsed();
             }
             drop(log);
