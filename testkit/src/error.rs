@@ -11,6 +11,9 @@ pub enum Error {
     /// The broker failed (opening or recovering the data directory, closing logs, ...).
     #[error(transparent)]
     Broker(#[from] kafkit_broker::Error),
+    /// kafkit's producer failed (a helper that builds or connects one).
+    #[error(transparent)]
+    Producer(#[from] kafkit_producer::Error),
     /// A stored batch or a response did not decode.
     #[error(transparent)]
     Protocol(#[from] kafkit_protocol::Error),
