@@ -69,10 +69,12 @@
 pub mod cluster;
 pub mod error;
 pub mod fault;
+pub mod fixtures;
 mod hook;
 pub mod in_memory;
 pub mod inspect;
 pub mod journal;
+pub mod target;
 pub mod wire;
 
 pub use cluster::{MockCluster, MockClusterBuilder, RestartMode};
@@ -81,6 +83,7 @@ pub use fault::{Fault, FaultHandle};
 pub use in_memory::InMemoryConnector;
 pub use inspect::{PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord};
 pub use journal::{Delivery, Journal, JournalEntry, ProduceRequestInfo, ProducedBatch};
+pub use target::{ExternalBroker, Target, TargetKind};
 pub use wire::WireClient;
 
 pub use kafka_protocol::messages::ApiKey;

@@ -11,3 +11,4 @@ mod journal;
 mod producer;
 mod rdkafka_faults;
 mod restart;
+mod targets;
