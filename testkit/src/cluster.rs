@@ -4,6 +4,8 @@
 //! # Layout
 //! - this file: the builder, start, restart, connections, faults, journal and version pins.
 //! - `events.rs`: leader moves, broker down/up, topic creation and deletion.
+//! - `nodes.rs`: the running cluster and its addresses, shared (weakly) with the
+//!   [`InMemoryConnector`](crate::InMemoryConnector).
 //!
 //! # Threads and runtimes
 //! The cluster's listener and connection tasks are spawned on the tokio runtime that calls
@@ -15,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
@@ -32,9 +34,9 @@ use crate::journal::Journal;
 use crate::{Error, Result};
 
 mod events;
+mod nodes;
 
-/// Buffer of each direction of an in-memory connection.
-const IN_MEMORY_BUFFER: usize = 1 << 20;
+pub(crate) use nodes::Nodes;
 
 /// How a [`MockCluster::restart`] stops the cluster before starting it again on the same data
 /// directory and ports.
@@ -141,9 +143,8 @@ impl MockClusterBuilder {
         let hook = Arc::new(Hook::default());
         cluster.state().set_interceptor(Some(hook.clone()));
         let mock = MockCluster {
-            running: RwLock::new(Some(cluster)),
+            nodes: Arc::new(Nodes::new(cluster, config.host.clone(), addrs)),
             config,
-            addrs,
             hook,
             pins: Mutex::new(Vec::new()),
             restarting: tokio::sync::Mutex::new(()),
@@ -177,20 +178,19 @@ async fn bind(host: &str, port: u16) -> Result<TcpListener> {
 /// a broker down moves no data.
 #[derive(Debug)]
 pub struct MockCluster {
-    /// The running broker cluster; `None` only while a restart is between stop and start.
-    /// Never held across an `.await`.
-    running: RwLock<Option<Cluster>>,
+    /// The running broker cluster and each node's address. The only strong reference:
+    /// in-memory connectors hold it weakly, so dropping the `MockCluster` stops the cluster
+    /// even while a producer still holds a connector.
+    nodes: Arc<Nodes>,
     /// What every (re)start uses; `data_dir` is always set.
     config: ClusterConfig,
-    /// Each node's address, fixed at the first start.
-    addrs: Vec<SocketAddr>,
     /// Faults and journal; installed on every broker state this cluster starts.
     hook: Arc<Hook>,
     /// Version pins, re-applied after a restart.
     pins: Mutex<Vec<(ApiKey, i16, i16)>>,
     /// Serialises restarts.
     restarting: tokio::sync::Mutex<()>,
-    /// Removed after `running` (fields drop in order), when the cluster was given no data dir.
+    /// Removed after `nodes` (fields drop in order), when the cluster was given no data dir.
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -204,19 +204,21 @@ impl MockCluster {
         }
     }
 
+    /// The running cluster and its addresses, for in-memory connectors.
+    pub(crate) fn nodes(&self) -> &Arc<Nodes> {
+        &self.nodes
+    }
+
     /// The broker state of the running cluster. Callers must not keep it across an `.await`
     /// (a crash restart waits for every holder to let go of the logs).
     pub(crate) fn state(&self) -> Result<Arc<ClusterState>> {
-        let running = self.running.read().unwrap_or_else(|p| p.into_inner());
-        running
-            .as_ref()
-            .map(|c| c.state().clone())
-            .ok_or(Error::NotRunning)
+        self.nodes.state()
     }
 
     /// `host:port` of every broker, comma-separated: `bootstrap.servers` for any client.
     pub fn bootstrap_servers(&self) -> String {
-        self.addrs
+        self.nodes
+            .addrs
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
@@ -225,12 +227,12 @@ impl MockCluster {
 
     /// Each broker's address, by node id.
     pub fn addrs(&self) -> &[SocketAddr] {
-        &self.addrs
+        &self.nodes.addrs
     }
 
     /// Number of brokers.
     pub fn brokers(&self) -> usize {
-        self.addrs.len()
+        self.nodes.addrs.len()
     }
 
     /// The data directory.
@@ -243,35 +245,20 @@ impl MockCluster {
     /// exactly like a TCP connection accepted by that node (faults, journal, closed when the
     /// node is down or the cluster stops or restarts). Must be called inside a tokio runtime.
     pub fn connect_in_memory(&self, node_id: i32) -> Result<DuplexStream> {
-        if usize::try_from(node_id).map_or(true, |i| i >= self.addrs.len()) {
-            return Err(Error::UnknownBroker { node_id });
-        }
-        let running = self.running.read().unwrap_or_else(|p| p.into_inner());
-        let cluster = running.as_ref().ok_or(Error::NotRunning)?;
-        let (client, server) = tokio::io::duplex(IN_MEMORY_BUFFER);
-        cluster.spawn_connection(node_id, server);
-        Ok(client)
+        self.nodes.connect(node_id)
     }
 
     /// The node advertised at `host:port` (as Metadata lists it, or as given in
     /// [`bootstrap_servers`](Self::bootstrap_servers)).
     pub fn node_id_of(&self, address: &str) -> Option<i32> {
-        let (host, port) = address.rsplit_once(':')?;
-        let port: u16 = port.parse().ok()?;
-        if host != self.config.host && host != "localhost" {
-            return None;
-        }
-        self.addrs.iter().position(|a| a.port() == port).map(|i| i as i32)
+        self.nodes.node_id_of(address)
     }
 
     /// [`connect_in_memory`](Self::connect_in_memory) to the node advertised at `host:port`:
     /// what an in-memory connector hands a client that asks for an address it read from
     /// Metadata.
     pub fn connect_in_memory_to(&self, address: &str) -> Result<DuplexStream> {
-        let node_id = self
-            .node_id_of(address)
-            .ok_or_else(|| Error::Config(format!("no broker listens on {address}")))?;
-        self.connect_in_memory(node_id)
+        self.nodes.connect_to(address)
     }
 
     /// Stops the cluster (see [`RestartMode`]) and starts it again on the same data directory
@@ -280,19 +267,14 @@ impl MockCluster {
     /// topic configs, faults, journal and version pins are kept. Open connections are closed.
     pub async fn restart(&self, mode: RestartMode) -> Result<()> {
         let _one_at_a_time = self.restarting.lock().await;
-        let old = self
-            .running
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .ok_or(Error::NotRunning)?;
+        let old = self.nodes.take().ok_or(Error::NotRunning)?;
         let snapshot = events::LeadershipSnapshot::take(old.state());
         match mode {
             RestartMode::Clean => old.shutdown().await?,
             RestartMode::Crash => old.crash().await,
         }
-        let mut listeners = Vec::with_capacity(self.addrs.len());
-        for addr in &self.addrs {
+        let mut listeners = Vec::with_capacity(self.nodes.addrs.len());
+        for addr in &self.nodes.addrs {
             listeners.push(bind(&self.config.host, addr.port()).await?);
         }
         let cluster = Cluster::start_with_listeners(self.config.clone(), listeners)?;
@@ -301,7 +283,7 @@ impl MockCluster {
             cluster.state().pin_api_versions(api_key, min, max)?;
         }
         cluster.state().set_interceptor(Some(self.hook.clone()));
-        *self.running.write().unwrap_or_else(|p| p.into_inner()) = Some(cluster);
+        self.nodes.put(cluster);
         Ok(())
     }
 

@@ -11,6 +11,9 @@ pub enum Error {
     /// The broker failed (opening or recovering the data directory, closing logs, ...).
     #[error(transparent)]
     Broker(#[from] kafkit_broker::Error),
+    /// kafkit's producer failed (a helper that builds or connects one).
+    #[error(transparent)]
+    Producer(#[from] kafkit_producer::Error),
     /// A stored batch or a response did not decode.
     #[error(transparent)]
     Protocol(#[from] kafkit_protocol::Error),
@@ -63,6 +66,10 @@ pub enum Error {
     /// The cluster is between stopping and starting again (a restart failed half-way).
     #[error("the cluster is not running")]
     NotRunning,
+    /// A container target could not be started (Docker refused, the image could not be
+    /// pulled, the broker never reported it was up).
+    #[error("container: {0}")]
+    Container(String),
     /// A builder setting that cannot work.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -229,6 +229,7 @@ impl Interceptor for Hook {
                     api_version: ctx.api_version,
                     correlation_id: ctx.correlation_id,
                     received_at: ctx.received_at,
+                    received_instant: ctx.received_instant,
                     elapsed: None,
                     request: Arc::new(request.clone()),
                     response: None,

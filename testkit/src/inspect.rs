@@ -154,51 +154,63 @@ pub(crate) fn records(state: &ClusterState, topic: &str, partition: i32) -> Resu
     let mut out = Vec::new();
     let mut scratch = Vec::new();
     for bytes in &batches {
-        let batch = RecordBatch::parse(bytes)?;
-        let compression = batch.compression().ok_or_else(|| {
-            Error::Protocol(kafkit_protocol::Error::InvalidBatch {
-                code: kafkit_protocol::ErrorCode::CorruptMessage,
-                reason: "stored batch names an unknown codec".into(),
-            })
-        })?;
-        let idempotent = batch.has_producer_id();
-        for record in batch.records(&mut scratch, MAX_DECOMPRESSED)? {
-            let record = record?;
-            let copy = |b: &[u8]| bytes.slice_ref(b);
-            let copy_any = |b: &[u8]| {
-                // Compressed batches yield slices of `scratch`, not of `bytes`.
-                if bytes.as_ptr_range().contains(&b.as_ptr()) {
-                    copy(b)
-                } else {
-                    Bytes::copy_from_slice(b)
-                }
-            };
-            out.push(StoredRecord {
-                offset: record.offset,
-                timestamp: record.timestamp,
-                timestamp_type: batch.timestamp_type(),
-                key: record.key.map(copy_any),
-                value: record.value.map(copy_any),
-                headers: record
-                    .headers
-                    .clone()
-                    .map(|h| RecordHeader {
-                        key: String::from_utf8_lossy(h.key).into_owned(),
-                        value: h.value.map(copy_any),
-                    })
-                    .collect(),
-                producer_id: idempotent.then(|| batch.producer_id()),
-                producer_epoch: idempotent.then(|| batch.producer_epoch()),
-                sequence: (idempotent && batch.base_sequence() >= 0)
-                    .then(|| increment_sequence(batch.base_sequence(), record.offset_delta)),
-                partition_leader_epoch: batch.partition_leader_epoch(),
-                compression,
-                batch_base_offset: batch.base_offset(),
-                is_transactional: batch.is_transactional(),
-            });
-        }
+        push_batch_records(bytes, &mut scratch, &mut out)?;
     }
     Ok(out)
+}
+
+/// Appends the records of `bytes`, exactly one v2 batch, to `out` as [`StoredRecord`]s
+/// (control batches included; see [`RecordBatch::is_control`]). Keys, values and headers of
+/// an uncompressed batch are slices of `bytes`; a compressed one is decompressed into
+/// `scratch` and copied out.
+pub(crate) fn push_batch_records(
+    bytes: &Bytes,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<StoredRecord>,
+) -> Result<()> {
+    let batch = RecordBatch::parse(bytes)?;
+    let compression = batch.compression().ok_or_else(|| {
+        Error::Protocol(kafkit_protocol::Error::InvalidBatch {
+            code: kafkit_protocol::ErrorCode::CorruptMessage,
+            reason: "stored batch names an unknown codec".into(),
+        })
+    })?;
+    let idempotent = batch.has_producer_id();
+    for record in batch.records(scratch, MAX_DECOMPRESSED)? {
+        let record = record?;
+        let copy = |b: &[u8]| {
+            // Compressed batches yield slices of `scratch`, not of `bytes`.
+            if bytes.as_ptr_range().contains(&b.as_ptr()) {
+                bytes.slice_ref(b)
+            } else {
+                Bytes::copy_from_slice(b)
+            }
+        };
+        out.push(StoredRecord {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            timestamp_type: batch.timestamp_type(),
+            key: record.key.map(copy),
+            value: record.value.map(copy),
+            headers: record
+                .headers
+                .clone()
+                .map(|h| RecordHeader {
+                    key: String::from_utf8_lossy(h.key).into_owned(),
+                    value: h.value.map(copy),
+                })
+                .collect(),
+            producer_id: idempotent.then(|| batch.producer_id()),
+            producer_epoch: idempotent.then(|| batch.producer_epoch()),
+            sequence: (idempotent && batch.base_sequence() >= 0)
+                .then(|| increment_sequence(batch.base_sequence(), record.offset_delta)),
+            partition_leader_epoch: batch.partition_leader_epoch(),
+            compression,
+            batch_base_offset: batch.base_offset(),
+            is_transactional: batch.is_transactional(),
+        });
+    }
+    Ok(())
 }
 
 /// Leadership and offsets of `topic`/`partition`.

@@ -53,6 +53,9 @@ pub struct JournalEntry {
     pub correlation_id: i32,
     /// Wall-clock arrival time.
     pub received_at: SystemTime,
+    /// Arrival time on tokio's clock: under a paused clock, the virtual time, so a test can
+    /// measure linger and backoff between requests.
+    pub received_instant: tokio::time::Instant,
     /// Time from arrival to the response being ready (tokio's clock, so it follows a paused
     /// clock); `None` while pending or when closed before handling.
     pub elapsed: Option<Duration>,
@@ -376,6 +379,7 @@ mod tests {
             api_version: 9,
             correlation_id: 0,
             received_at: SystemTime::now(),
+            received_instant: tokio::time::Instant::now(),
             elapsed: None,
             request: Arc::new(Request {
                 header: Default::default(),

@@ -27,6 +27,8 @@
 //! # Layout
 //! - [`cluster`]: [`MockCluster`], its builder, restarts and cluster events.
 //! - [`fault`]: [`Fault`] rules and their [`FaultHandle`]s.
+//! - [`in_memory`]: kafkit's producer on in-memory connections ([`InMemoryConnector`],
+//!   [`MockCluster::producer`]), deterministic under tokio's paused clock.
 //! - [`journal`]: the [`Journal`] of requests and responses and its filters.
 //! - [`inspect`]: [`StoredRecord`], [`PartitionInfo`], [`ProducerInfo`].
 //! - [`wire`]: [`WireClient`], typed raw requests over any byte stream.
@@ -67,16 +69,21 @@
 pub mod cluster;
 pub mod error;
 pub mod fault;
+pub mod fixtures;
 mod hook;
+pub mod in_memory;
 pub mod inspect;
 pub mod journal;
+pub mod target;
 pub mod wire;
 
 pub use cluster::{MockCluster, MockClusterBuilder, RestartMode};
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultHandle};
+pub use in_memory::InMemoryConnector;
 pub use inspect::{PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord};
 pub use journal::{Delivery, Journal, JournalEntry, ProduceRequestInfo, ProducedBatch};
+pub use target::{ExternalBroker, Target, TargetKind};
 pub use wire::WireClient;
 
 pub use kafka_protocol::messages::ApiKey;

@@ -8,5 +8,7 @@ mod common;
 mod events;
 mod faults;
 mod journal;
+mod producer;
 mod rdkafka_faults;
 mod restart;
+mod targets;
