@@ -153,7 +153,9 @@ impl ProducerConfig {
         for (key, value) in properties {
             builder = builder.set(key, value);
         }
-        if !builder.explicit.contains("bootstrap.servers") {
+        // A bad key or value stops `set` from reading later keys (bootstrap.servers among them),
+        // so it is the error to report.
+        if builder.error.is_none() && !builder.explicit.contains("bootstrap.servers") {
             return Err(Error::config(
                 "bootstrap.servers",
                 "missing: the list of brokers to bootstrap from",

@@ -77,6 +77,17 @@ fn bootstrap_servers_is_required() {
     );
 }
 
+/// A bad key before `bootstrap.servers` is the error reported, not a missing bootstrap.servers.
+#[test]
+fn error_before_bootstrap_servers_names_the_bad_key() {
+    let result =
+        ProducerConfig::from_properties([("no.such.key", "1"), ("bootstrap.servers", "localhost:9092")]);
+    assert_eq!(key_of(result), "no.such.key");
+    let result =
+        ProducerConfig::from_properties([("linger.ms", "x"), ("bootstrap.servers", "localhost:9092")]);
+    assert_eq!(key_of(result), "linger.ms");
+}
+
 /// `delivery.timeout.ms >= linger.ms + request.timeout.ms`: an error if set explicitly, a silent
 /// raise if defaulted (`KafkaProducer.configureDeliveryTimeout`).
 #[rstest]
