@@ -1,7 +1,7 @@
 //! `kafkit-broker`: a small Kafka-compatible broker.
 //!
 //! `kafkit-broker [serve] [--listen HOST:PORT] [--brokers N] [--data-dir DIR] [--partitions N]
-//! [--auto-create-topics true|false]` prints the bootstrap servers as its first stdout line and
+//! [--auto-create-topics true|false] [--flush-messages N] [--segment-bytes BYTES]` prints the bootstrap servers as its first stdout line and
 //! serves until SIGINT/SIGTERM, then stops cleanly. `kafkit-broker dump-log FILE... [--records]`
 //! describes segment files and exits non-zero on corruption. Logs go to stderr (`RUST_LOG`).
 
@@ -56,6 +56,10 @@ struct ServeArgs {
     /// fsync after this many messages (Kafka's flush.messages); never by default.
     #[arg(long)]
     flush_messages: Option<u64>,
+    /// Roll to a new segment before the active one would exceed this size (Kafka's
+    /// log.segment.bytes); 1 GiB by default.
+    #[arg(long, value_name = "BYTES")]
+    segment_bytes: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -113,6 +117,13 @@ fn serve(args: ServeArgs) -> ExitCode {
         ..Default::default()
     };
     config.log.flush_messages = args.flush_messages;
+    if let Some(bytes) = args.segment_bytes {
+        config.log.segment_bytes = bytes;
+    }
+    if let Err(e) = config.log.validate() {
+        eprintln!("kafkit-broker: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
