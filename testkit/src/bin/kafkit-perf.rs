@@ -27,6 +27,8 @@
 //!   `--payload-monotonic`, `--producer.config`, `--print-metrics` and transactions are not
 //!   implemented.
 //! - On a terminal, a progress bar runs below the window lines.
+//! - The first Ctrl-C stops sending and the run ends as usual with the records sent so far;
+//!   a second one exits at once.
 //!
 //! # Layout
 //! - this file: arguments, the embedded broker, the send loop.
@@ -46,6 +48,8 @@ mod throttle;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -113,8 +117,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("kafkit-perf: {e}");
             ExitCode::FAILURE
@@ -149,8 +152,8 @@ fn parse_props(props: &[String]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-/// Runs the test; `Ok(false)` when records failed.
-async fn run(cli: Cli) -> Result<bool, String> {
+/// Runs the test; the exit status is 1 when records failed, 130 when interrupted.
+async fn run(cli: Cli) -> Result<ExitCode, String> {
     let mut props = parse_props(&cli.producer_props)?;
     let from_props = props.iter().any(|(k, _)| k == "bootstrap.servers");
     let embedded = match (&cli.bootstrap, from_props) {
@@ -186,7 +189,11 @@ async fn run(cli: Cli) -> Result<bool, String> {
             eprintln!("kafkit-perf: embedded broker: unclean shutdown: {e}");
         }
     }
-    let (outcome, send_error) = result?;
+    let Finished {
+        outcome,
+        send_error,
+        interrupted,
+    } = result?;
     let mut ok = true;
     if outcome.failed > 0 {
         ok = false;
@@ -207,7 +214,13 @@ async fn run(cli: Cli) -> Result<bool, String> {
             cli.num_records - index
         );
     }
-    Ok(ok)
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Starts the in-process broker with the topic.
@@ -228,9 +241,35 @@ async fn start_embedded(topic: &str, partitions: i32) -> Result<Cluster, String>
     Ok(cluster)
 }
 
-/// The send loop, then the summary. Returns what was measured, and the record whose `send`
-/// failed (with its index), if one did.
-async fn produce(cli: &Cli, producer: &Producer) -> Result<(Outcome, Option<(u64, Error)>), String> {
+/// Turns the first Ctrl-C into a flag the send loop stops at (so what was sent is still
+/// measured and the embedded broker's temporary directory removed); a second one exits at once.
+fn watch_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        set.store(true, Ordering::Relaxed);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+    flag
+}
+
+/// How the send loop ended.
+struct Finished {
+    /// What was measured.
+    outcome: Outcome,
+    /// The record whose `send` failed (with its index), if one did.
+    send_error: Option<(u64, Error)>,
+    /// Whether Ctrl-C stopped the loop.
+    interrupted: bool,
+}
+
+/// The send loop, then the summary.
+async fn produce(cli: &Cli, producer: &Producer) -> Result<Finished, String> {
     if cli.warmup_records > 0 {
         println!(
             "Warmup first {} records. Steady state results will print after the complete test summary.",
@@ -260,8 +299,13 @@ async fn produce(cli: &Cli, producer: &Producer) -> Result<(Outcome, Option<(u64
         record_size as u64,
         progress,
     ));
+    let interrupted = watch_interrupt();
     let mut send_error = None;
     for i in 0..cli.num_records {
+        if interrupted.load(Ordering::Relaxed) {
+            eprintln!("kafkit-perf: interrupted after {i} records; finishing what was sent");
+            break;
+        }
         let value = payloads.next_value();
         let send_start = Instant::now();
         if warmup > 0 && i == warmup {
@@ -303,5 +347,9 @@ async fn produce(cli: &Cli, producer: &Producer) -> Result<(Outcome, Option<(u64
         println!("{}", steady.detail_line());
         println!("{}", steady.summary_line(end));
     }
-    Ok((outcome, send_error))
+    Ok(Finished {
+        outcome,
+        send_error,
+        interrupted: interrupted.load(Ordering::Relaxed),
+    })
 }
