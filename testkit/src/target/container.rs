@@ -31,8 +31,13 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
 /// The line the broker logs once it serves.
 const STARTED: &str = "Kafka Server started";
 
-/// A single-node Kafka in Docker; stopped and removed when dropped. See the
-/// [module docs](self).
+/// Apache Kafka in Docker (`apache/kafka-native` by default), one KRaft node, as a [`Target`];
+/// stopped and removed when dropped.
+///
+/// The client listener is published on a host port chosen before the container starts, so
+/// the broker advertises the address clients reach (`127.0.0.1:<port>`); internal topics have
+/// replication factor 1 and group rebalances start at once. Needs a reachable Docker daemon
+/// (see [`docker_unavailable_reason`]) and a real clock.
 #[derive(Debug)]
 pub struct KafkaContainer {
     /// Reads back and creates topics through the published port.
