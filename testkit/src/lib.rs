@@ -8,6 +8,10 @@
 //! [`WireClient`]) can use it, and can also be reached without sockets through
 //! [`MockCluster::connect_in_memory`].
 //!
+//! - **kafkit's producer** ([`MockCluster::producer`], [`MockCluster::producer_config`],
+//!   [`InMemoryConnector`]): connected in memory, so under
+//!   `#[tokio::test(start_paused = true)]` linger, retry backoff and request timeouts run on
+//!   tokio's virtual clock: exact, and instant.
 //! - **Faults** ([`Fault`]): match on ApiKey, broker, topic/partition, client id and request
 //!   count; answer an error code (for the whole request or just the matched partitions, which
 //!   are then not handled), add latency, close the connection (before or after handling), drop
@@ -23,6 +27,14 @@
 //!   [`set_broker_up`](MockCluster::set_broker_up), [`MockCluster::shuffle_leaders`],
 //!   [`MockCluster::restart`] (clean or crash, same ports), topics created and deleted, and
 //!   [`MockCluster::pin_api_versions`] to emulate an older broker.
+//! - **Targets** ([`Target`]): one scenario, several brokers: the mock, an [`ExternalBroker`]
+//!   at `KAFKIT_BOOTSTRAP`, Apache Kafka in Docker (feature `testcontainers`); chosen with
+//!   [`TargetKind`] or the rstest [`fixtures`], skipped with a printed reason where
+//!   unavailable.
+//!
+//! Worked examples of each (stored records, a retry after NOT_LEADER_OR_FOLLOWER, a lost
+//! response and idempotence, a leader move, linger under paused time, the same test on a real
+//! Kafka) are in the crate's `README-section.md`, and run as the `readme` integration tests.
 //!
 //! # Layout
 //! - [`cluster`]: [`MockCluster`], its builder, restarts and cluster events.
@@ -32,39 +44,43 @@
 //! - [`journal`]: the [`Journal`] of requests and responses and its filters.
 //! - [`inspect`]: [`StoredRecord`], [`PartitionInfo`], [`ProducerInfo`].
 //! - [`wire`]: [`WireClient`], typed raw requests over any byte stream.
+//! - [`target`]: [`Target`], [`TargetKind`], [`ExternalBroker`] and its fetch client, the
+//!   Kafka container.
+//! - [`fixtures`]: rstest fixtures for each target.
 //! - [`error`]: the crate's [`Error`].
 //! - `hook.rs`: the broker [`Interceptor`](kafkit_broker::intercept::Interceptor) that runs
 //!   faults and writes the journal.
 //!
 //! # Example
-//! A produce to a partition whose leader answers NOT_LEADER_OR_FOLLOWER once, then succeeds;
-//! the first attempt was not appended.
+//! kafkit's producer retries a produce that the leader answered with NOT_LEADER_OR_FOLLOWER;
+//! the record is stored once, and the fault provably fired.
 //! ```
-//! use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, WireClient};
+//! use kafkit_producer::ProducerRecord;
+//! use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster};
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), kafkit_testkit::Error> {
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let cluster = MockCluster::builder().brokers(3).topic("orders", 6).start().await?;
 //! let fault = cluster.fault(
 //!     Fault::on(ApiKey::Produce)
 //!         .topic_partition("orders", 0)
 //!         .respond_error(ErrorCode::NotLeaderOrFollower),
 //! );
-//! let leader = cluster.partition_state("orders", 0)?.leader.expect("a leader");
-//! let mut client = WireClient::new(cluster.connect_in_memory(leader)?, "example");
+//! let producer = cluster.producer().await?;
 //!
-//! assert_eq!(client.produce("orders", 0, &["a"]).await?, (ErrorCode::NotLeaderOrFollower, -1));
-//! assert_eq!(client.produce("orders", 0, &["a"]).await?, (ErrorCode::None, 0));
+//! let record = ProducerRecord::builder("orders").partition(0).key("k").value("v").build();
+//! let sent = producer.send(record).await?.await?; // accepted, then acknowledged
 //!
+//! assert_eq!(sent.offset, 0);
 //! let stored = cluster.records("orders", 0)?;
-//! assert_eq!(stored.len(), 1);
-//! assert_eq!(stored[0].value_str(), Some("a"));
-//! assert_eq!(fault.hits(), 1);
+//! assert_eq!((stored.len(), stored[0].value_str()), (1, Some("v")));
 //! assert_eq!(cluster.journal().count(ApiKey::Produce), 2);
 //! cluster.assert_all_faults_fired();
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The same exchange without a client, request by request, is [`WireClient`]'s example.
 
 pub mod cluster;
 pub mod error;

@@ -264,3 +264,23 @@ pub(crate) fn skip<T>(kind: TargetKind, reason: &str) -> Option<T> {
     eprintln!("skipped: {kind} target unavailable: {reason}");
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_topics_differ_and_are_valid_topic_names() {
+        let (a, b) = (unique_topic("orders"), unique_topic("orders"));
+        assert_ne!(a, b);
+        for topic in [a, b] {
+            assert!(topic.starts_with("orders-") && topic.len() <= 249, "{topic}");
+            assert!(
+                topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "{topic}"
+            );
+        }
+    }
+}

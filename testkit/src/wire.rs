@@ -5,6 +5,31 @@
 //! It does no version negotiation, no retries and no metadata: what is sent is what the test
 //! wrote, and what comes back is decoded with the protocol layer's guarded decoder.
 //!
+//! A produce to a partition whose leader answers NOT_LEADER_OR_FOLLOWER once, then succeeds;
+//! the first attempt was not appended.
+//! ```
+//! use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, WireClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kafkit_testkit::Error> {
+//! let cluster = MockCluster::builder().brokers(3).topic("orders", 6).start().await?;
+//! let fault = cluster.fault(
+//!     Fault::on(ApiKey::Produce)
+//!         .topic_partition("orders", 0)
+//!         .respond_error(ErrorCode::NotLeaderOrFollower),
+//! );
+//! let leader = cluster.partition_state("orders", 0)?.leader.expect("a leader");
+//! let mut client = WireClient::new(cluster.connect_in_memory(leader)?, "example");
+//!
+//! assert_eq!(client.produce("orders", 0, &["a"]).await?, (ErrorCode::NotLeaderOrFollower, -1));
+//! assert_eq!(client.produce("orders", 0, &["a"]).await?, (ErrorCode::None, 0));
+//!
+//! assert_eq!(cluster.records("orders", 0)?.len(), 1);
+//! assert_eq!(fault.hits(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! [`MockCluster::connect_in_memory`]: crate::MockCluster::connect_in_memory
 
 use bytes::{Bytes, BytesMut};

@@ -28,11 +28,18 @@ pub const KAFKA_IMAGE_ENV: &str = "KAFKIT_KAFKA_IMAGE";
 const KAFKA_PORT: u16 = 9092;
 /// How long the image pull and the broker's start may take.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+/// The KRaft cluster id the log directory is formatted with (16 bytes, base64url).
+const CLUSTER_ID: &str = "a2Fma2l0LXRlc3RraXQtMA";
 /// The line the broker logs once it serves.
 const STARTED: &str = "Kafka Server started";
 
-/// A single-node Kafka in Docker; stopped and removed when dropped. See the
-/// [module docs](self).
+/// Apache Kafka in Docker (`apache/kafka-native` by default), one KRaft node, as a [`Target`];
+/// stopped and removed when dropped.
+///
+/// The client listener is published on a host port chosen before the container starts, so
+/// the broker advertises the address clients reach (`127.0.0.1:<port>`); internal topics have
+/// replication factor 1 and group rebalances start at once. Needs a reachable Docker daemon
+/// (see [`docker_unavailable_reason`]) and a real clock.
 #[derive(Debug)]
 pub struct KafkaContainer {
     /// Reads back and creates topics through the published port.
@@ -57,6 +64,7 @@ impl KafkaContainer {
             .with_wait_for(WaitFor::message_on_stdout(STARTED))
             .with_mapped_port(port, KAFKA_PORT.tcp())
             .with_startup_timeout(STARTUP_TIMEOUT)
+            .with_env_var("CLUSTER_ID", CLUSTER_ID)
             .with_env_var("KAFKA_NODE_ID", "1")
             .with_env_var("KAFKA_PROCESS_ROLES", "broker,controller")
             .with_env_var("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
@@ -74,6 +82,7 @@ impl KafkaContainer {
             .with_env_var("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
             .with_env_var("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
             .with_env_var("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+            .with_env_var("KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs")
             .start()
             .await
             .map_err(|e| Error::Container(format!("start {image}: {e}")))?;

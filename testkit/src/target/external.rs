@@ -99,7 +99,8 @@ impl ExternalBroker {
     }
 
     /// Every committed record of `topic`/`partition`, from the log start to the high
-    /// watermark, in offset order; transaction markers are left out.
+    /// watermark, in offset order, read uncommitted (records of aborted transactions are
+    /// included); transaction markers are left out.
     pub async fn read_partition(&self, topic: &str, partition: i32) -> Result<Vec<StoredRecord>> {
         let leader = self
             .wait_for_metadata(

@@ -332,3 +332,81 @@ pub(crate) fn topic_ready(response: &MetadataResponse, topic: &str, partitions: 
                 .all(|p| p.error_code == 0 && p.leader_id.0 >= 0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use rstest::rstest;
+
+    /// Metadata for topic `t` with one partition whose error and leader are given, and
+    /// broker 1 at `h1:9092`.
+    fn metadata(topic_error: ErrorCode, partition_error: ErrorCode, leader: i32) -> MetadataResponse {
+        MetadataResponse::default()
+            .with_brokers(vec![MetadataResponseBroker::default()
+                .with_node_id(BrokerId(1))
+                .with_host(StrBytes::from_static_str("h1"))
+                .with_port(9092)])
+            .with_topics(vec![MetadataResponseTopic::default()
+                .with_name(Some(name("t")))
+                .with_error_code(topic_error.into())
+                .with_partitions(vec![MetadataResponsePartition::default()
+                    .with_partition_index(0)
+                    .with_error_code(partition_error.into())
+                    .with_leader_id(BrokerId(leader))])])
+    }
+
+    /// A led partition gives its leader's address; what waiting can fix (a topic being
+    /// created, a leader being elected, a leader not listed yet) is `None`; the rest is an
+    /// error.
+    #[rstest]
+    #[case::led(ErrorCode::None, ErrorCode::None, 1, Ok(Some("h1:9092")))]
+    #[case::topic_not_there_yet(ErrorCode::UnknownTopicOrPartition, ErrorCode::None, 1, Ok(None))]
+    #[case::electing(ErrorCode::None, ErrorCode::LeaderNotAvailable, -1, Ok(None))]
+    #[case::leader_not_listed(ErrorCode::None, ErrorCode::None, 7, Ok(None))]
+    #[case::denied(
+        ErrorCode::TopicAuthorizationFailed,
+        ErrorCode::None,
+        1,
+        Err(ErrorCode::TopicAuthorizationFailed)
+    )]
+    fn leader_address_waits_only_for_what_time_fixes(
+        #[case] topic_error: ErrorCode,
+        #[case] partition_error: ErrorCode,
+        #[case] leader: i32,
+        #[case] expected: std::result::Result<Option<&str>, ErrorCode>,
+    ) {
+        let found = leader_address(&metadata(topic_error, partition_error, leader), "t", 0);
+        match (found, expected) {
+            (Ok(address), Ok(want)) => assert_eq!(address.as_deref(), want),
+            (Err(Error::Kafka { code, .. }), Err(want)) => assert_eq!(code, want),
+            (other, want) => panic!("got {other:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn a_topic_is_ready_when_every_partition_has_a_leader() {
+        assert!(topic_ready(
+            &metadata(ErrorCode::None, ErrorCode::None, 1),
+            "t",
+            1
+        ));
+        assert!(!topic_ready(
+            &metadata(ErrorCode::None, ErrorCode::None, 1),
+            "t",
+            2
+        ));
+        assert!(!topic_ready(
+            &metadata(ErrorCode::None, ErrorCode::LeaderNotAvailable, -1),
+            "t",
+            1
+        ));
+        assert!(!topic_ready(
+            &metadata(ErrorCode::None, ErrorCode::None, 1),
+            "other",
+            1
+        ));
+    }
+}

@@ -10,5 +10,6 @@ mod faults;
 mod journal;
 mod producer;
 mod rdkafka_faults;
+mod readme;
 mod restart;
 mod targets;

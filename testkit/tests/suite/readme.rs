@@ -1,0 +1,159 @@
+//! The worked examples of `testkit/README-section.md`, verbatim: every Rust block of that
+//! file must appear in this one ([`readme_blocks_are_these_tests`]), so each example runs in
+//! `cargo test`.
+
+use std::time::Duration;
+
+use kafkit_producer::ProducerRecord;
+use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, Target, TargetKind};
+use rstest::rstest;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+#[tokio::test]
+async fn stores_what_was_produced() -> TestResult {
+    let cluster = MockCluster::builder().topic("orders", 3).start().await?;
+    let producer = cluster.producer().await?;
+
+    let record = ProducerRecord::builder("orders")
+        .key("customer-7")
+        .value("{\"total\":12}")
+        .build();
+    let sent = producer.send(record).await?.await?;
+
+    let stored = cluster.records("orders", sent.partition)?;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].key_str(), Some("customer-7"));
+    assert_eq!(stored[0].value_str(), Some("{\"total\":12}"));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_after_not_leader_and_stores_once() -> TestResult {
+    let cluster = MockCluster::builder().topic("orders", 1).start().await?;
+    let fault = cluster.fault(Fault::on(ApiKey::Produce).respond_error(ErrorCode::NotLeaderOrFollower));
+    let producer = cluster.producer().await?;
+
+    let record = ProducerRecord::new("orders", "once");
+    producer.send(record).await?.await?;
+
+    assert_eq!(fault.hits(), 1);
+    assert_eq!(cluster.journal().count(ApiKey::Produce), 2);
+    assert_eq!(cluster.records("orders", 0)?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_response_is_not_duplicated() -> TestResult {
+    let cluster = MockCluster::builder().topic("orders", 1).start().await?;
+    let fault = cluster.fault(Fault::on(ApiKey::Produce).drop_response_after_append());
+    let producer = cluster.producer().await?; // idempotent by default
+
+    let record = ProducerRecord::new("orders", "once");
+    let sent = producer.send(record).await?.await?;
+
+    assert_eq!((fault.hits(), sent.offset), (1, 0));
+    assert_eq!(cluster.records("orders", 0)?.len(), 1, "no duplicate");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn follows_a_leader_move() -> TestResult {
+    let cluster = MockCluster::builder()
+        .brokers(2)
+        .topic("orders", 1)
+        .start()
+        .await?;
+    let producer = cluster.producer().await?;
+    let before = ProducerRecord::new("orders", "before");
+    producer.send(before).await?.await?;
+
+    cluster.move_leader("orders", 0, 1)?;
+    let after = ProducerRecord::new("orders", "after");
+    producer.send(after).await?.await?;
+
+    let stored = cluster.records("orders", 0)?;
+    let epochs: Vec<i32> = stored.iter().map(|r| r.partition_leader_epoch).collect();
+    assert_eq!(epochs, [0, 1]);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn linger_fills_one_batch_on_virtual_time() -> TestResult {
+    let cluster = MockCluster::builder().topic("orders", 1).start().await?;
+    let config = cluster.producer_config().linger(Duration::from_secs(5)).build()?;
+    let producer = cluster.in_memory_producer(config).await?;
+
+    let mut deliveries = Vec::new();
+    for i in 0..10 {
+        let record = ProducerRecord::new("orders", format!("{i}"));
+        deliveries.push(producer.send(record).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(4_999)).await; // returns at once
+    assert_eq!(cluster.journal().count(ApiKey::Produce), 0);
+    for delivery in deliveries {
+        delivery.await?;
+    }
+
+    let produced = cluster.journal().produce_requests();
+    assert_eq!((produced.len(), produced[0].record_count()), (1, 10));
+    Ok(())
+}
+
+async fn orders_keep_their_order(target: &dyn Target) -> TestResult {
+    let topic = target.create_unique_topic("orders", 1).await?;
+    let producer = target.producer().await?;
+    for i in 0..10 {
+        let record = ProducerRecord::new(topic.clone(), format!("{i}"));
+        producer.send(record).await?.await?;
+    }
+
+    let stored = target.read_partition(&topic, 0).await?;
+    let values: Vec<&str> = stored.iter().filter_map(|r| r.value_str()).collect();
+    assert_eq!(values, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    Ok(())
+}
+
+#[rstest]
+#[tokio::test]
+async fn orders_keep_their_order_everywhere(
+    #[values(TargetKind::Mock, TargetKind::External, TargetKind::Kafka)] kind: TargetKind,
+) -> TestResult {
+    match kind.start().await? {
+        Some(target) => orders_keep_their_order(&*target).await,
+        None => Ok(()), // not available here: the reason is printed
+    }
+}
+
+/// The Rust blocks of `README-section.md`, in order.
+fn rust_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```rust") => current = Some(Vec::new()),
+            (Some(lines), "```") => {
+                blocks.push(lines.join("\n"));
+                current = None;
+            }
+            (Some(lines), _) => lines.push(line),
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// Every Rust block of the README section is in this file verbatim, so the README shows
+/// exactly what runs here.
+#[test]
+fn readme_blocks_are_these_tests() {
+    let this = include_str!("readme.rs");
+    let blocks = rust_blocks(include_str!("../../README-section.md"));
+    assert_eq!(blocks.len(), 7, "the prelude and six examples");
+    for block in blocks {
+        assert!(
+            this.contains(&block),
+            "README block missing from tests/suite/readme.rs:\n{block}"
+        );
+    }
+}
