@@ -1,4 +1,4 @@
-//! The worked examples of `testkit/README-section.md`, verbatim: every Rust block of that
+//! The worked examples of the top-level README's "Testing with kafkit" section, verbatim: every Rust block of that
 //! file must appear in this one ([`readme_blocks_are_these_tests`]), so each example runs in
 //! `cargo test`.
 
@@ -125,7 +125,7 @@ async fn orders_keep_their_order_everywhere(
     }
 }
 
-/// The Rust blocks of `README-section.md`, in order.
+/// The ```rust blocks of `markdown`, in order.
 fn rust_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<Vec<&str>> = None;
@@ -148,7 +148,11 @@ fn rust_blocks(markdown: &str) -> Vec<String> {
 #[test]
 fn readme_blocks_are_these_tests() {
     let this = include_str!("readme.rs");
-    let blocks = rust_blocks(include_str!("../../README-section.md"));
+    let readme = include_str!("../../../README.md");
+    let start = readme.find("## Testing with kafkit").expect("the README has the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
+    let blocks = rust_blocks(section);
     assert_eq!(blocks.len(), 7, "the prelude and six examples");
     for block in blocks {
         assert!(
