@@ -149,7 +149,9 @@ fn rust_blocks(markdown: &str) -> Vec<String> {
 fn readme_blocks_are_these_tests() {
     let this = include_str!("readme.rs");
     let readme = include_str!("../../../README.md");
-    let start = readme.find("## Testing with kafkit").expect("the README has the section");
+    let start = readme
+        .find("## Testing with kafkit")
+        .expect("the README has the section");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
     let blocks = rust_blocks(section);
