@@ -154,9 +154,12 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Handlers are installed before the bootstrap line goes out: a script that reads the line
+        // and signals at once must meet a clean shutdown, not the default (killing) action.
+        let signals = ShutdownSignals::install();
         println!("{}", cluster.bootstrap_servers());
         let _ = std::io::stdout().flush();
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down");
         match cluster.shutdown().await {
             Ok(()) => ExitCode::SUCCESS,
@@ -168,22 +171,37 @@ fn serve(args: ServeArgs) -> ExitCode {
     })
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered when created.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signals = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => None,
+            };
+            ShutdownSignals { signals }
         }
+        #[cfg(not(unix))]
+        ShutdownSignals {}
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    /// Resolves on the first SIGINT or SIGTERM (Ctrl-C elsewhere).
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

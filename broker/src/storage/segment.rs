@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use kafkit_protocol::record::Batches;
+use kafkit_protocol::record::{Batches, Record};
 use kafkit_protocol::RecordBatch;
 
 use super::file_records::{read_at, FileBatches};
@@ -323,30 +323,11 @@ impl LogSegment {
             .offset_index
             .lookup(from.offset.max(starting_offset))
             .position;
-        let mut batches = FileBatches::new(
-            &self.log,
-            &self.log_path,
-            u64::from(position),
-            self.size,
-            SCAN_CHUNK,
-        );
-        let mut scratch = Vec::new();
-        while let Some((_, batch)) = batches.next_batch()? {
-            if batch.max_timestamp() < timestamp {
-                continue;
-            }
-            for record in batch.records(&mut scratch, MAX_DECOMPRESSED_BYTES)? {
-                let record = record?;
-                if record.timestamp >= timestamp && record.offset >= starting_offset {
-                    return Ok(Some(TimestampAndOffset {
-                        timestamp: record.timestamp,
-                        offset: record.offset,
-                        leader_epoch: leader_epoch_of(&batch),
-                    }));
-                }
-            }
-        }
-        Ok(None)
+        self.first_record_from(
+            position,
+            |batch| batch.max_timestamp() >= timestamp,
+            |record| record.timestamp >= timestamp && record.offset >= starting_offset,
+        )
     }
 
     /// The first record whose timestamp equals the segment's max timestamp (Kafka's
@@ -360,6 +341,21 @@ impl LogSegment {
             .offset_index
             .lookup(self.max_timestamp_and_offset_so_far.offset)
             .position;
+        self.first_record_from(
+            position,
+            |batch| batch.max_timestamp() == max,
+            |record| record.timestamp == max,
+        )
+    }
+
+    /// Scans batches from `position` and returns the first record, in a batch that `batch_may_hold`
+    /// accepts, that `wanted` accepts.
+    fn first_record_from(
+        &self,
+        position: u32,
+        batch_may_hold: impl Fn(&RecordBatch<'_>) -> bool,
+        wanted: impl Fn(&Record<'_>) -> bool,
+    ) -> Result<Option<TimestampAndOffset>> {
         let mut batches = FileBatches::new(
             &self.log,
             &self.log_path,
@@ -369,14 +365,14 @@ impl LogSegment {
         );
         let mut scratch = Vec::new();
         while let Some((_, batch)) = batches.next_batch()? {
-            if batch.max_timestamp() != max {
+            if !batch_may_hold(&batch) {
                 continue;
             }
             for record in batch.records(&mut scratch, MAX_DECOMPRESSED_BYTES)? {
                 let record = record?;
-                if record.timestamp == max {
+                if wanted(&record) {
                     return Ok(Some(TimestampAndOffset {
-                        timestamp: max,
+                        timestamp: record.timestamp,
                         offset: record.offset,
                         leader_epoch: leader_epoch_of(&batch),
                     }));
