@@ -309,9 +309,10 @@ impl Cursor<'_> {
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
         let dst = &mut self.dst[self.pos..self.pos + b.len()];
-        for (d, s) in dst.iter_mut().zip(b) {
-            d.write(*s);
-        }
+        // SAFETY: `dst` (bounds-checked just above) and `b` have the same length,
+        // `MaybeUninit<u8>` has the layout of `u8`, and they cannot overlap: `dst` is spare
+        // capacity of the builder's own buffer, borrowed mutably here.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), dst.as_mut_ptr().cast::<u8>(), b.len()) };
         self.pos += b.len();
     }
 
