@@ -23,6 +23,22 @@
 //!   frame against it before the crate decodes it.
 //! - [`record`]: record batch v2 (builder, view, stamping, varints, compression).
 //!
+//! # Performance
+//! `cargo bench -p kafkit-protocol --bench batch` runs the builder and the view beside
+//! kafka-protocol's `RecordBatchEncoder` / `RecordBatchDecoder` on the same uncompressed batches
+//! in one run (2-core VM, one core busy with a fuzzer):
+//!
+//! | work | kafkit | kafka-protocol | ratio |
+//! |---|---:|---:|---:|
+//! | build 128 x 100 B (crate given ready `Record`s) | 2.72 µs | 7.74 µs | 2.8x |
+//! | build 128 x 100 B (crate also builds its `Record`s) | 2.72 µs | 9.51 µs | 3.5x |
+//! | build 1 x 16 KiB (ready `Record`s / with `Record`s) | 0.86 µs | 0.95 / 1.11 µs | 1.1x / 1.3x |
+//! | read + CRC 128 x 100 B | 2.13 µs | 10.44 µs | 4.9x |
+//! | read + CRC 1 x 16 KiB | 0.74 µs | 0.87 µs | 1.2x |
+//!
+//! The 16 KiB cases are bound by CRC-32C and memcpy on both sides. The builder makes no
+//! allocation per record (`tests/interop_and_allocations.rs` counts them).
+//!
 //! # Example
 //! ```
 //! use kafkit_protocol::record::{Header, RecordBatch, RecordBatchBuilder};
