@@ -102,6 +102,11 @@ impl Metadata {
         self.brokers.iter().find(|b| b.node_id == node_id)
     }
 
+    /// Node ids of the brokers that are up, in node id order.
+    pub fn live_node_ids(&self) -> Vec<i32> {
+        self.brokers.iter().filter(|b| b.up).map(|b| b.node_id).collect()
+    }
+
     /// Whether `node_id` exists and is up.
     pub fn is_up(&self, node_id: i32) -> bool {
         self.broker(node_id).is_some_and(|b| b.up)

@@ -40,12 +40,7 @@ impl ClusterState {
     /// Partitions with a single live replica keep their leader and their epoch.
     pub fn shuffle_leaders(&self) {
         let mut metadata = self.metadata_mut();
-        let live: Vec<i32> = metadata
-            .brokers
-            .iter()
-            .filter(|b| b.up)
-            .map(|b| b.node_id)
-            .collect();
+        let live = metadata.live_node_ids();
         for topic in metadata.topics.values_mut() {
             for p in &mut topic.partitions {
                 let candidates: Vec<i32> = p.replicas.iter().copied().filter(|r| live.contains(r)).collect();
@@ -89,12 +84,7 @@ impl ClusterState {
                 return Ok(());
             }
             broker.up = up;
-            let live: Vec<i32> = metadata
-                .brokers
-                .iter()
-                .filter(|b| b.up)
-                .map(|b| b.node_id)
-                .collect();
+            let live = metadata.live_node_ids();
             for topic in metadata.topics.values_mut() {
                 for p in &mut topic.partitions {
                     let first_live = p.replicas.iter().copied().find(|r| live.contains(r));
