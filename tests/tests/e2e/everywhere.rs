@@ -1,31 +1,13 @@
-//! The same scenarios against every target (see the crate docs): kafkit's producer produces,
-//! the target's log is read back, and the records must be what Java's producer would have
-//! stored.
+//! Scenarios that need nothing but produce and read back: they run on every target.
 
 use std::time::Duration;
 
 use kafkit_producer::partitioner::partition_for_key;
-use kafkit_producer::{Producer, ProducerRecord};
+use kafkit_producer::ProducerRecord;
 use kafkit_testkit::{Target, TargetKind};
 use rstest::rstest;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Starts `kind`, or prints why it is skipped.
-async fn target(kind: TargetKind) -> Result<Option<Box<dyn Target>>, Box<dyn std::error::Error>> {
-    Ok(kind.start().await?)
-}
-
-async fn producer(
-    target: &dyn Target,
-    props: &[(&str, &str)],
-) -> Result<Producer, Box<dyn std::error::Error>> {
-    let mut config = target.producer_config();
-    for (k, v) in props {
-        config = config.set(k, v);
-    }
-    Ok(target.producer_with(config.build()?).await?)
-}
+use crate::{producer, target, TestResult};
 
 /// Keyed records land on Java's partitions: murmur2 of the key, masked, modulo all partitions.
 async fn keyed_records_land_on_javas_partitions(target: &dyn Target) -> TestResult {

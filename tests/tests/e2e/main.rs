@@ -1,0 +1,29 @@
+//! kafkit's end-to-end suite, one test binary (see the crate docs).
+//!
+//! - [`everywhere`]: the same scenarios against every target: kafkit's producer produces, the
+//!   target's log is read back, and the records must be what Java's producer would have stored.
+
+use kafkit_producer::Producer;
+use kafkit_testkit::{Target, TargetKind};
+
+/// What every scenario returns.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Starts `kind`, or prints why it is skipped.
+pub async fn target(kind: TargetKind) -> Result<Option<Box<dyn Target>>, Box<dyn std::error::Error>> {
+    Ok(kind.start().await?)
+}
+
+/// A producer for `target` with its default configuration plus `props` (Java's keys).
+pub async fn producer(
+    target: &dyn Target,
+    props: &[(&str, &str)],
+) -> Result<Producer, Box<dyn std::error::Error>> {
+    let mut config = target.producer_config();
+    for (k, v) in props {
+        config = config.set(k, v);
+    }
+    Ok(target.producer_with(config.build()?).await?)
+}
+
+mod everywhere;
