@@ -33,6 +33,9 @@ pub struct ClusterConfig {
     pub socket_request_max_bytes: usize,
     /// `max.connections`: connections accepted per broker at once.
     pub max_connections: usize,
+    /// `fetch.max.bytes`: the most record bytes one Fetch response carries, whatever the request
+    /// asks (as in Kafka, the first batch found is returned whole even if it is larger).
+    pub fetch_max_bytes: usize,
     /// Segment and index settings of every partition log.
     pub log: LogConfig,
     /// Defaults for produce validation (`max.message.bytes`, timestamps, ...).
@@ -51,10 +54,126 @@ impl Default for ClusterConfig {
             cluster_id: "kafkit-cluster-0000000".to_string(),
             socket_request_max_bytes: kafkit_protocol::frame::DEFAULT_MAX_FRAME_SIZE,
             max_connections: 1024,
+            fetch_max_bytes: 57_671_680,
             log: LogConfig::default(),
             validation: ValidationConfig::default(),
         }
     }
+}
+
+impl ClusterConfig {
+    /// Applies one broker setting by its Kafka name (`server.properties` style), as the
+    /// `kafkit-broker --config KEY=VALUE` flag does. Unknown keys and invalid values are an
+    /// error naming the key.
+    ///
+    /// Keys: `num.partitions`, `auto.create.topics.enable`, `socket.request.max.bytes`,
+    /// `max.connections`, `fetch.max.bytes`, `message.max.bytes`, `log.message.timestamp.type`,
+    /// `log.message.timestamp.before.max.ms`, `log.message.timestamp.after.max.ms`,
+    /// `log.segment.bytes`, `log.roll.ms`, `log.index.interval.bytes`,
+    /// `log.index.size.max.bytes`, `log.flush.interval.messages`, and kafkit's own
+    /// `kafkit.max.decompressed.bytes` (the cap on a batch's decompressed size).
+    ///
+    /// ```
+    /// let mut config = kafkit_broker::ClusterConfig::default();
+    /// config.set("message.max.bytes", "2000000")?;
+    /// assert_eq!(config.validation.max_message_bytes, 2_000_000);
+    /// let err = config.set("max.connections", "many").unwrap_err();
+    /// assert!(err.to_string().contains("max.connections"));
+    /// # Ok::<(), kafkit_broker::Error>(())
+    /// ```
+    pub fn set(&mut self, key: &str, value: &str) -> crate::Result<()> {
+        match key {
+            "num.partitions" => {
+                self.num_partitions = parse("num.partitions", value)?;
+                if self.num_partitions < 1 {
+                    return Err(invalid("num.partitions", "must be at least 1"));
+                }
+            }
+            "auto.create.topics.enable" => {
+                self.auto_create_topics = parse("auto.create.topics.enable", value)?
+            }
+            "socket.request.max.bytes" => {
+                self.socket_request_max_bytes = positive("socket.request.max.bytes", value)?
+            }
+            "max.connections" => self.max_connections = positive("max.connections", value)?,
+            "fetch.max.bytes" => self.fetch_max_bytes = positive("fetch.max.bytes", value)?,
+            "message.max.bytes" => {
+                let bytes = positive("message.max.bytes", value)?;
+                self.validation.max_message_bytes = bytes;
+                self.log.max_message_bytes = bytes;
+            }
+            "log.message.timestamp.type" => {
+                let kind = match value {
+                    "CreateTime" => TimestampType::CreateTime,
+                    "LogAppendTime" => TimestampType::LogAppendTime,
+                    _ => {
+                        return Err(invalid(
+                            "log.message.timestamp.type",
+                            &format!("{value:?} is neither CreateTime nor LogAppendTime"),
+                        ))
+                    }
+                };
+                self.validation.timestamp_type = kind;
+                self.log.message_timestamp_type = kind;
+            }
+            "log.message.timestamp.before.max.ms" => {
+                self.validation.timestamp_before_max_ms =
+                    non_negative("log.message.timestamp.before.max.ms", value)?
+            }
+            "log.message.timestamp.after.max.ms" => {
+                self.validation.timestamp_after_max_ms =
+                    non_negative("log.message.timestamp.after.max.ms", value)?
+            }
+            "log.segment.bytes" => self.log.segment_bytes = positive("log.segment.bytes", value)?,
+            "log.roll.ms" => {
+                self.log.segment_ms = std::time::Duration::from_millis(positive("log.roll.ms", value)?)
+            }
+            "log.index.interval.bytes" => {
+                self.log.index_interval_bytes = parse("log.index.interval.bytes", value)?
+            }
+            "log.index.size.max.bytes" => {
+                self.log.segment_index_bytes = positive("log.index.size.max.bytes", value)?
+            }
+            "log.flush.interval.messages" => {
+                self.log.flush_messages = Some(positive("log.flush.interval.messages", value)?)
+            }
+            "kafkit.max.decompressed.bytes" => {
+                self.validation.max_decompressed_bytes = positive("kafkit.max.decompressed.bytes", value)?
+            }
+            _ => return Err(crate::Error::Config(format!("unknown broker setting {key:?}"))),
+        }
+        self.log.validate()
+    }
+}
+
+fn invalid(key: &'static str, reason: &str) -> crate::Error {
+    crate::Error::InvalidConfig {
+        key,
+        reason: reason.to_string(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &'static str, value: &str) -> crate::Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, &format!("cannot parse {value:?}")))
+}
+
+fn positive<T: std::str::FromStr + Default + PartialOrd>(key: &'static str, value: &str) -> crate::Result<T> {
+    let v: T = parse(key, value)?;
+    if v <= T::default() {
+        return Err(invalid(key, &format!("{value:?} must be positive")));
+    }
+    Ok(v)
+}
+
+fn non_negative(key: &'static str, value: &str) -> crate::Result<i64> {
+    let v: i64 = parse(key, value)?;
+    if v < 0 {
+        return Err(invalid(key, &format!("{value:?} must not be negative")));
+    }
+    Ok(v)
 }
 
 /// Per-topic overrides, from CreateTopics configs (`message.timestamp.type`, `max.message.bytes`,

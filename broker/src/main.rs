@@ -75,6 +75,12 @@ struct ServeArgs {
     /// log.segment.bytes); 1 GiB by default.
     #[arg(long, value_name = "BYTES")]
     segment_bytes: Option<usize>,
+    /// A broker setting by its Kafka name, repeatable: `--config message.max.bytes=2000000`.
+    /// See `ClusterConfig::set` for the keys (socket.request.max.bytes, max.connections,
+    /// fetch.max.bytes, message.max.bytes, log.message.timestamp.type, log.segment.bytes, ...).
+    /// Applied after the flags above.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    config: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +140,16 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.log.flush_messages = args.flush_messages;
     if let Some(bytes) = args.segment_bytes {
         config.log.segment_bytes = bytes;
+    }
+    for entry in &args.config {
+        let Some((key, value)) = entry.split_once('=') else {
+            eprintln!("--config: expected KEY=VALUE, got {entry:?}");
+            return ExitCode::FAILURE;
+        };
+        if let Err(e) = config.set(key.trim(), value) {
+            eprintln!("kafkit-broker: --config {entry}: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     if let Err(e) = config.log.validate() {
         eprintln!("kafkit-broker: {e}");

@@ -8,6 +8,16 @@
 //! (other than ApiVersions, which gets the KIP-511 reply) closes that connection and nothing
 //! else: the broker keeps serving every other connection.
 //!
+//! # Limits
+//! A connection has one request in flight, as in Kafka (whose network layer mutes a connection
+//! from reading a request until its response is sent): the next frame is decoded only once the
+//! previous request was handled and its response queued, and queued responses are written out
+//! once they exceed 64 KiB, so a client that pipelines requests without reading the responses
+//! stalls on TCP backpressure instead of growing the broker's memory. Per connection, memory is
+//! bounded by the frame being read (at most `socket.request.max.bytes`, and only as many bytes
+//! as the peer actually sent: nothing is reserved on a length prefix's word) plus one response
+//! (a Fetch response is capped by `fetch.max.bytes`); `max.connections` bounds the count.
+//!
 //! [`serve_connection`] works over any byte stream, so the test kit can connect a producer
 //! through an in-memory pipe instead of a socket.
 //!
@@ -27,6 +37,9 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::cluster::ClusterState;
 use crate::handlers::{self, HandlerContext};
 use crate::Result;
+
+/// Responses buffered on a connection before they are written out (see [`serve_connection`]).
+const RESPONSE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Identifies connections in logs and in the test kit's journal.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -124,6 +137,13 @@ where
             if reply.close {
                 close = true;
                 break;
+            }
+            // Pipelined responses are written together, but never pile up: past this much, write
+            // before handling the next request. A peer that pipelines requests and does not
+            // read the responses stalls here on TCP backpressure, with one response buffered.
+            if output.len() >= RESPONSE_BUFFER_BYTES {
+                writer.write_all(&output).await?;
+                output.clear();
             }
         }
         if !output.is_empty() {

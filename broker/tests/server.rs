@@ -170,3 +170,23 @@ fn binary_prints_bootstrap_first_and_stops_on_sigterm() {
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
 }
+
+/// `--config KEY=VALUE` takes Kafka's broker settings; a bad one stops the binary with a message
+/// naming the key, before it listens.
+#[test]
+fn binary_rejects_a_bad_config_naming_the_key() {
+    for (arg, key) in [
+        ("max.connections=many", "max.connections"),
+        ("no.such.setting=1", "no.such.setting"),
+        ("message.max.bytes", "KEY=VALUE"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kafkit-broker"))
+            .args(["--listen", "127.0.0.1:0", "--config", arg])
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{arg}");
+        assert!(out.stdout.is_empty(), "{arg}: no bootstrap line");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "{arg}: {stderr}");
+    }
+}

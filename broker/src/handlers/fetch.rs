@@ -40,10 +40,13 @@ pub struct FetchOutcome {
 
 /// Handles a Fetch request (one read; the connection decides whether to wait and read again).
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) -> FetchOutcome {
+    // Kafka: min(request max_bytes, the broker's fetch.max.bytes); v0-v2 requests have no
+    // max_bytes (0 here) and get the broker's cap.
+    let cap = ctx.state.config().fetch_max_bytes;
     let mut budget = if request.max_bytes > 0 {
-        request.max_bytes as usize
+        (request.max_bytes as usize).min(cap)
     } else {
-        usize::MAX
+        cap
     };
     let mut total = 0usize;
     let mut response = FetchResponse::default();

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{
     ProduceRequest, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafkit_protocol::record::{Header, RecordBatchBuilder};
+use kafkit_protocol::record::{Header, RecordBatchBuilder, TimestampType};
 use kafkit_protocol::{Compression, ErrorCode};
 use rstest::{fixture, rstest};
 
@@ -392,6 +392,111 @@ fn fetch_returns_whole_batches(state: ClusterState) {
     );
     assert_eq!(read(6, 100).0, ErrorCode::OffsetOutOfRange);
     assert_eq!(read(5, 100).1.len(), 0, "at the high watermark: empty");
+}
+
+/// The broker's fetch.max.bytes caps a response whatever the request's max_bytes, as Kafka
+/// does (min of the two); the first batch still comes whole.
+#[test]
+fn fetch_max_bytes_caps_the_response() {
+    let b1 = batch(3, None);
+    let config = ClusterConfig {
+        fetch_max_bytes: b1.len() + 1,
+        ..Default::default()
+    };
+    let state = state_with(1, config);
+    state
+        .create_topic("orders", 1, TopicConfig::default())
+        .expect("topic");
+    for _ in 0..3 {
+        produce(
+            &state,
+            0,
+            9,
+            produce_request("orders", 0, Some(batch(3, None)), -1),
+        );
+    }
+    let request = fetch_request(0, i32::MAX).with_max_bytes(i32::MAX);
+    let out = fetch::handle(&ctx(&state, 0), 12, &request);
+    let records = out.response.responses[0].partitions[0]
+        .records
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(records.len(), b1.len(), "one batch fits under fetch.max.bytes");
+    let small = ClusterConfig {
+        fetch_max_bytes: 1,
+        ..Default::default()
+    };
+    let state = state_with(1, small);
+    state
+        .create_topic("orders", 1, TopicConfig::default())
+        .expect("topic");
+    produce(
+        &state,
+        0,
+        9,
+        produce_request("orders", 0, Some(batch(3, None)), -1),
+    );
+    let out = fetch::handle(&ctx(&state, 0), 12, &request);
+    let records = out.response.responses[0].partitions[0]
+        .records
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(
+        records.len(),
+        b1.len(),
+        "the first batch comes whole even above the cap"
+    );
+}
+
+/// Broker settings by their Kafka names: parsed, validated, and a bad one names its key.
+#[test]
+fn cluster_config_set_names_the_key() {
+    let mut config = ClusterConfig::default();
+    for (key, value) in [
+        ("socket.request.max.bytes", "1000"),
+        ("max.connections", "7"),
+        ("fetch.max.bytes", "5000"),
+        ("message.max.bytes", "2000"),
+        ("log.message.timestamp.type", "LogAppendTime"),
+        ("log.segment.bytes", "100000"),
+        ("log.flush.interval.messages", "1"),
+        ("kafkit.max.decompressed.bytes", "4096"),
+        ("num.partitions", "3"),
+        ("auto.create.topics.enable", "false"),
+    ] {
+        config.set(key, value).expect(key);
+    }
+    assert_eq!(
+        (
+            config.socket_request_max_bytes,
+            config.max_connections,
+            config.fetch_max_bytes,
+            config.validation.max_message_bytes,
+            config.log.segment_bytes,
+            config.log.flush_messages,
+            config.validation.max_decompressed_bytes,
+            config.num_partitions,
+            config.auto_create_topics,
+        ),
+        (1000, 7, 5000, 2000, 100_000, Some(1), 4096, 3, false)
+    );
+    assert_eq!(config.validation.timestamp_type, TimestampType::LogAppendTime);
+    for (key, value) in [
+        ("max.connections", "0"),
+        ("fetch.max.bytes", "lots"),
+        ("log.message.timestamp.type", "Now"),
+        ("log.segment.bytes", "3"),
+        ("num.partitions", "-1"),
+    ] {
+        let err = config.set(key, value).expect_err(key).to_string();
+        let segment = key == "log.segment.bytes";
+        assert!(
+            err.contains(if segment { "segment.bytes" } else { key }),
+            "{key}: {err}"
+        );
+    }
+    let err = config.set("no.such.key", "1").expect_err("unknown").to_string();
+    assert!(err.contains("no.such.key"), "{err}");
 }
 
 #[rstest]
