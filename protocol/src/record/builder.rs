@@ -161,18 +161,24 @@ impl RecordBatchBuilder {
         }
         let offset_delta = self.count;
         let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
-        let body = body_size(offset_delta, timestamp_delta, key, value, headers);
-        let body_len = i32::try_from(body).unwrap_or(i32::MAX);
+        // The body is written first and its length prefix after, so the layout is computed once,
+        // by the writer. Space is reserved for the body at its widest (every varint at its
+        // maximum width) behind a prefix wide enough for that bound; the actual prefix can only
+        // be narrower, in which case the body moves down (only for bodies just under 64 or
+        // 8192 bytes whose bound crosses that width).
+        let mut bound =
+            1 + MAX_VARLONG + MAX_VARINT + nullable_bound(key) + nullable_bound(value) + MAX_VARINT;
+        for h in headers {
+            bound += MAX_VARINT + h.key.len() + nullable_bound(h.value);
+        }
+        let prefix_room = varint_len(len_i32(bound));
         let start = self.buf.len();
-        let total = varint_len(body_len) + body;
-        // Reserve once and write through a cursor into the spare capacity: one capacity check
-        // per record instead of one per field, and no zero-fill of bytes about to be written.
-        self.buf.reserve(total);
+        self.buf.reserve(prefix_room + bound);
+        let spare = &mut self.buf.spare_capacity_mut()[..prefix_room + bound];
         let mut w = Cursor {
-            dst: &mut self.buf.spare_capacity_mut()[..total],
+            dst: &mut spare[prefix_room..],
             pos: 0,
         };
-        w.varint(body_len);
         w.byte(0); // record attributes: unused
         w.varlong(timestamp_delta);
         w.varint(offset_delta);
@@ -184,12 +190,26 @@ impl RecordBatchBuilder {
             w.bytes(h.key);
             w.nullable(h.value);
         }
-        // Invariant for `set_len`: every one of the `total` bytes was written. `body_size` and
-        // the cursor compute the same layout; the cursor's bounds checks stop it writing past
-        // `total`, and this check stops a shorter write from exposing uninitialised bytes.
-        assert_eq!(w.pos, total, "record layout and writer disagree");
-        // SAFETY: `total <= capacity - start` (reserved above) and bytes `start..start + total`
-        // are initialised (asserted above).
+        let body = w.pos;
+        let body_len = len_i32(body);
+        let prefix = varint_len(body_len);
+        if prefix < prefix_room {
+            spare.copy_within(prefix_room..prefix_room + body, prefix);
+        }
+        let mut p = Cursor {
+            dst: &mut spare[..prefix],
+            pos: 0,
+        };
+        p.varint(body_len);
+        // Invariant for `set_len`: bytes `0..prefix` of the spare capacity hold the length
+        // varint (its cursor wrote exactly `prefix` bytes, else the check fails) and bytes
+        // `prefix..prefix + body` the body, written contiguously by the first cursor (moved
+        // there if it was written further up). Both cursors are bounds-checked, so nothing was
+        // written outside the reserved space.
+        assert_eq!(p.pos, prefix, "length prefix width");
+        let total = prefix + body;
+        // SAFETY: `total <= prefix_room + bound <= capacity - start` (reserved above) and bytes
+        // `start..start + total` are initialised (see the invariant above).
         unsafe { self.buf.set_len(start + total) };
         self.count += 1;
         self.buf.len() - start
@@ -282,7 +302,7 @@ impl HeaderFields {
     }
 }
 
-/// Writes a record into spare capacity sized for it by [`body_size`]; every write is
+/// Writes a record into spare capacity reserved for it (see `append`); every write is
 /// bounds-checked against that space.
 struct Cursor<'a> {
     dst: &'a mut [std::mem::MaybeUninit<u8>],
@@ -343,6 +363,17 @@ fn body_size(
         size += varint_len(len_i32(h.key.len())) + h.key.len() + bytes_size(h.value);
     }
     size
+}
+
+/// Widest varint (5 bytes) and varlong (10 bytes).
+const MAX_VARINT: usize = 5;
+const MAX_VARLONG: usize = 10;
+
+/// Most bytes a nullable key, value or header value takes: its length varint at its widest
+/// plus its bytes.
+#[inline]
+fn nullable_bound(b: Option<&[u8]>) -> usize {
+    MAX_VARINT + b.map_or(0, <[u8]>::len)
 }
 
 #[inline]

@@ -422,3 +422,43 @@ fn empty_builder_refuses_to_build_and_reset_reuses() {
     b.append(1, None, Some(b"x"), &[]);
     assert_eq!(b.build().expect("build"), &first[..]);
 }
+
+/// Record bodies around the widths where the length varint grows (64 and 8192 bytes), where the
+/// builder's reserved prefix is wider than the one it writes: every size is laid out as
+/// `record_size` computes it independently and reads back intact, headers included.
+#[test]
+fn records_at_every_length_varint_boundary_read_back() {
+    let lengths = (0..200).chain(8_100..8_250);
+    for len in lengths {
+        let value = vec![b'v'; len];
+        for headers in [&[][..], &[Header::new("h", Some(b"x"))][..]] {
+            let mut b = RecordBatchBuilder::new(Compression::None);
+            let first = b.append(1_000, Some(b"k"), Some(&value), headers);
+            let second = b.append(1_001, None, Some(&value[..len / 2]), &[]);
+            assert_eq!(
+                first,
+                RecordBatchBuilder::record_size(0, 0, Some(b"k"), Some(&value), headers),
+                "len {len}"
+            );
+            assert_eq!(
+                second,
+                RecordBatchBuilder::record_size(1, 1, None, Some(&value[..len / 2]), &[]),
+                "len {len}"
+            );
+            let bytes = b.build().expect("build").to_vec();
+            let view = RecordBatch::parse(&bytes).expect("parse");
+            view.ensure_valid().expect("valid");
+            let mut scratch = Vec::new();
+            let records: Vec<_> = view
+                .records(&mut scratch, usize::MAX)
+                .expect("records")
+                .collect::<std::result::Result<_, _>>()
+                .expect("every record");
+            assert_eq!(records.len(), 2);
+            assert_eq!(records[0].value, Some(&value[..]), "len {len}");
+            assert_eq!(records[0].headers.len(), headers.len(), "len {len}");
+            assert_eq!(records[1].value, Some(&value[..len / 2]), "len {len}");
+            assert_eq!(records[1].timestamp, 1_001);
+        }
+    }
+}
