@@ -7,6 +7,7 @@ use kafkit_producer::ProducerRecord;
 use kafkit_testkit::{Target, TargetKind};
 use rstest::rstest;
 
+use crate::librdkafka::LibrdkafkaMock;
 use crate::{producer, target, TestResult};
 
 /// Keyed records land on Java's partitions: murmur2 of the key, masked, modulo all partitions.
@@ -192,15 +193,43 @@ async fn every_acks_setting_stores(target: &dyn Target) -> TestResult {
     Ok(())
 }
 
+/// Where a scenario of [`on_every_target!`] runs: the test kit's three targets and librdkafka's
+/// mock cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    /// kafkit's in-process MockCluster, one broker (always).
+    Kafkit,
+    /// librdkafka's mock cluster, one broker, through the `rdkafka` crate (always).
+    Librdkafka,
+    /// The cluster `KAFKIT_BOOTSTRAP` names (skipped, with the reason printed, when unset).
+    External,
+    /// Apache Kafka in Docker (skipped, with the reason printed, without the testkit's
+    /// `testcontainers` feature or a reachable Docker daemon).
+    Kafka,
+}
+
+impl On {
+    /// Starts the target, or prints why it is skipped and returns `None`.
+    pub async fn start(self) -> Result<Option<Box<dyn Target>>, Box<dyn std::error::Error>> {
+        match self {
+            On::Kafkit => target(TargetKind::Mock).await,
+            On::Librdkafka => Ok(Some(Box::new(LibrdkafkaMock::start().await?))),
+            On::External => target(TargetKind::External).await,
+            On::Kafka => target(TargetKind::Kafka).await,
+        }
+    }
+}
+
+/// One test per scenario and target: `on_every::<scenario>::on_<n>_On__<target>`.
 macro_rules! on_every_target {
     ($($name:ident),* $(,)?) => {
         $(
             #[rstest]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name(
-                #[values(TargetKind::Mock, TargetKind::External, TargetKind::Kafka)] kind: TargetKind,
+                #[values(On::Kafkit, On::Librdkafka, On::External, On::Kafka)] on: On,
             ) -> TestResult {
-                match target(kind).await? {
+                match on.start().await? {
                     Some(t) => super::$name(&*t).await,
                     None => Ok(()), // unavailable here; the reason was printed
                 }

@@ -27,3 +27,4 @@ pub async fn producer(
 }
 
 mod everywhere;
+mod librdkafka;
