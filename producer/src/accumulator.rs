@@ -82,7 +82,8 @@ pub(crate) struct Appended {
     pub shared: Arc<BatchShared>,
     /// The record's index in the batch.
     pub index: i32,
-    /// Bytes the record took.
+    /// Bytes the append added to the partition's queue (Java's `appendedBytes`, which the
+    /// sticky partitioner counts): the record, plus the batch header when it opened a batch.
     pub bytes: usize,
     /// The batch is now full or a new batch was opened: the sender has something to do.
     pub wake_sender: bool,
@@ -265,7 +266,11 @@ impl RecordAccumulator {
             self.incomplete.clone(),
         );
         // Invariant: an empty batch takes any record.
-        let (index, bytes) = batch.try_append(timestamp, key, value, headers).unwrap_or((0, 0));
+        let index = batch
+            .try_append(timestamp, key, value, headers)
+            .map_or(0, |(index, _)| index);
+        // Java counts a new batch's whole estimated size, header included.
+        let bytes = batch.size_in_bytes();
         let shared = batch.shared.clone();
         let last_batch_full = batch.is_full();
         deque.push_back(batch);

@@ -128,6 +128,35 @@ async fn a_full_batch_is_ready_at_once_and_batch_size_bounds_batches() {
     assert_eq!(RecordBatch::parse(bytes).expect("valid").records_count(), 2);
 }
 
+/// Records whose exact sizes add up to `batch.size` all fit in one batch (Java's `hasRoomFor`
+/// counts the record's real varints, not their worst case), which is then full; an append that
+/// opens a batch counts the batch header (Java's `appendedBytes` for a new batch), so the
+/// sticky partitioner sees `batch.size` bytes exactly when the batch fills.
+#[tokio::test(start_paused = true)]
+async fn records_filling_batch_size_exactly_share_one_full_batch() {
+    let value = [7u8; 50];
+    let record = RecordBatchBuilder::record_size(2, 0, None, Some(&value), &[]);
+    assert_eq!(
+        record, 57,
+        "a 50-byte value at a small offset delta, same timestamp"
+    );
+    let acc = accumulator(BATCH_HEADER_LEN + 3 * record);
+    let mut appends = Vec::new();
+    for _ in 0..4 {
+        let a = append(&acc, 0, &value).await;
+        appends.push((a.index, a.bytes, a.last_batch_full));
+    }
+    assert_eq!(
+        appends,
+        [
+            (0, BATCH_HEADER_LEN + record, false),
+            (1, record, false),
+            (2, record, true),
+            (0, BATCH_HEADER_LEN + record, false),
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_record_larger_than_batch_size_gets_its_own_batch() {
     let acc = accumulator(100);
