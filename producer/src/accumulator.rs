@@ -385,7 +385,8 @@ impl RecordAccumulator {
     }
 
     /// Takes the batches for one request to `node`: at most one per partition, round-robin
-    /// from `*drain_index`, up to `max_request_size` bytes (one larger batch goes alone).
+    /// from `*drain_index` (left at the last partition visited), up to `max_request_size` bytes
+    /// (one larger batch goes alone).
     /// Closes each batch (building its bytes) with the producer state `policy` assigns.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn drain(
@@ -407,7 +408,9 @@ impl RecordAccumulator {
         let start = *drain_index % n;
         for step in 0..n {
             let i = (start + step) % n;
-            *drain_index = i + 1;
+            // Java's `updateDrainIndex`: the partition being visited, so a partition whose batch
+            // did not fit in this request leads the next one.
+            *drain_index = i;
             let ((topic, partition), queue) = &partitions[i];
             let epoch = cluster
                 .partition(topic, *partition)

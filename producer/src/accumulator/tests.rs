@@ -255,6 +255,34 @@ async fn drain_is_round_robin_and_bounded_by_max_request_size() {
     assert_eq!(drained[0].partition(), 0);
 }
 
+/// A partition whose batch did not fit under `max.request.size` leads the next drain (Java's
+/// drain index is the last partition visited), instead of going to the back of the round.
+#[tokio::test(start_paused = true)]
+async fn the_partition_that_did_not_fit_leads_the_next_drain() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1, 1, 1, 1]);
+    for p in 0..4 {
+        append(&acc, p, &[0u8; 100]).await;
+    }
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let mut index = 0;
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let drained = acc.drain(
+            1,
+            &check.node_partitions[&1],
+            &c,
+            400,
+            &mut index,
+            &mut NoIdempotence,
+            Instant::now(),
+        );
+        requests.push(drained.iter().map(|b| b.partition()).collect::<Vec<_>>());
+    }
+    assert_eq!(requests, [vec![0, 1], vec![2, 3]]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn retried_batches_back_off_unless_the_leader_changed() {
     let acc = accumulator(16_384);
