@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
-use kafkit_producer::partitioner::partition_for_key;
-use kafkit_producer::ProducerRecord;
-use kafkit_testkit::{Target, TargetKind};
+use kafkit_producer::partitioner::{partition_for_key, StickyPartitioner};
+use kafkit_producer::{DeliveryFuture, Error, ProducerRecord};
+use kafkit_protocol::record::BATCH_HEADER_LEN;
+use kafkit_protocol::RecordBatchBuilder;
+use kafkit_testkit::in_memory::PARTITIONER_SEED;
+use kafkit_testkit::{StoredRecord, Target, TargetKind};
 use rstest::rstest;
 
 use crate::librdkafka::LibrdkafkaMock;
@@ -193,6 +196,236 @@ async fn every_acks_setting_stores(target: &dyn Target) -> TestResult {
     Ok(())
 }
 
+/// Bytes of one record of [`sticky_record`]: a 100-byte value, no key, no headers, the
+/// batch's base timestamp, an offset delta below 64 (length varint 2, attributes 1, timestamp
+/// delta 1, offset delta 1, null key 1, value length 2, value 100, header count 1).
+const STICKY_RECORD_BYTES: usize = 109;
+/// Records per batch in [`keyless_records_follow_the_sticky_rule`].
+const STICKY_RECORDS_PER_BATCH: usize = 8;
+/// `batch.size` that exactly 8 such records fill: 61-byte header + 8 x 109.
+const STICKY_BATCH_SIZE: usize = BATCH_HEADER_LEN + STICKY_RECORDS_PER_BATCH * STICKY_RECORD_BYTES;
+
+/// Keyless record `i`: its index as a 100-byte value, all with one timestamp.
+fn sticky_record(topic: &str, i: usize, timestamp: i64) -> ProducerRecord {
+    ProducerRecord::builder(topic.to_string())
+        .value(format!("{i:0>100}"))
+        .timestamp(timestamp)
+        .build()
+}
+
+/// Keyless records follow KIP-794's uniform sticky rule, as Java's producer applies it: the
+/// producer stays on one partition until it has produced `batch.size` bytes there (batch
+/// header included) and that partition's last batch is full, then draws the next partition at
+/// random among those with a leader. With records that fill a batch exactly, every batch is
+/// one stint: 40 records make five full batches of 8, each on the partition drawn for it, in
+/// the order the seeded partitioner draws them (a draw may repeat a partition). Checked in
+/// what each delivery reports and in the batches the target stored.
+async fn keyless_records_follow_the_sticky_rule(target: &dyn Target) -> TestResult {
+    const PARTITIONS: i32 = 4;
+    const RECORDS: usize = 40;
+    assert_eq!(
+        RecordBatchBuilder::record_size(7, 0, None, Some(&[b'0'; 100][..]), &[]),
+        STICKY_RECORD_BYTES
+    );
+    let topic = target.create_unique_topic("sticky", PARTITIONS).await?;
+    // A long linger: a batch leaves only once full (or at the final flush), so what fills the
+    // batches is the sends alone, on every target.
+    let producer = producer(
+        target,
+        &[
+            ("batch.size", &STICKY_BATCH_SIZE.to_string()),
+            ("linger.ms", "10000"),
+        ],
+    )
+    .await?;
+    let timestamp = now_ms();
+    let mut deliveries = Vec::new();
+    for i in 0..RECORDS {
+        deliveries.push(producer.send(sticky_record(&topic, i, timestamp)).await?);
+    }
+    producer.flush().await;
+    let mut partitions = Vec::new();
+    for d in deliveries {
+        partitions.push(d.await?.partition);
+    }
+
+    // The draws of a producer seeded as `producer_config()` seeds it: one per stint.
+    let mut draws = StickyPartitioner::new(STICKY_BATCH_SIZE, Some(PARTITIONER_SEED));
+    let all: Vec<i32> = (0..PARTITIONS).collect();
+    let mut expected = Vec::new();
+    for stint in 0..RECORDS / STICKY_RECORDS_PER_BATCH {
+        if stint > 0 {
+            draws.switch(&topic, PARTITIONS, &all);
+        }
+        let p = draws.partition(&topic, PARTITIONS, &all);
+        expected.extend([p; STICKY_RECORDS_PER_BATCH]);
+    }
+    assert_eq!(partitions, expected, "partition of each record, in send order");
+    let used: std::collections::BTreeSet<i32> = partitions.iter().copied().collect();
+    assert!(
+        used.len() > 1,
+        "the seeded draws spread the stints: {partitions:?}"
+    );
+
+    // Stored: every batch is exactly one stint, records in send order.
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for p in 0..PARTITIONS {
+        let stored = target.read_partition(&topic, p).await?;
+        let mut base = None;
+        for r in stored {
+            let i: usize = r.value_str().expect("value").parse()?;
+            assert_eq!(partitions[i], p, "record {i} stored where it was reported");
+            if base != Some(r.batch_base_offset) {
+                batches.push(Vec::new());
+                base = Some(r.batch_base_offset);
+            }
+            batches.last_mut().expect("a batch").push(i);
+        }
+    }
+    batches.sort();
+    let stints: Vec<Vec<usize>> = (0..RECORDS)
+        .collect::<Vec<_>>()
+        .chunks(STICKY_RECORDS_PER_BATCH)
+        .map(<[usize]>::to_vec)
+        .collect();
+    assert_eq!(batches, stints, "one full batch per stint");
+    producer.close(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+/// A record larger than `max.request.size` fails in `send` with `RecordTooLarge` naming the
+/// limit, before anything is sent (Java's `RecordTooLargeException` from
+/// `ensureValidRecordSize`); a record exactly at the limit is accepted. The limit applies to the
+/// record's upper-bound size in a batch of its own: batch header plus the record with
+/// worst-case varints.
+async fn record_over_max_request_size_fails_before_sending(target: &dyn Target) -> TestResult {
+    let topic = target.create_unique_topic("max-request", 1).await?;
+    let at_limit = vec![b'a'; 5000];
+    let limit = BATCH_HEADER_LEN + RecordBatchBuilder::record_size_upper_bound(None, Some(&at_limit), &[]);
+    let producer = producer(target, &[("max.request.size", &limit.to_string())]).await?;
+
+    let over = vec![b'b'; 5001];
+    let refused = producer
+        .send(ProducerRecord::builder(topic.clone()).value(over).build())
+        .await;
+    assert_eq!(
+        refused.err(),
+        Some(Error::RecordTooLarge {
+            size: limit + 1,
+            limit,
+            limit_key: "max.request.size",
+        })
+    );
+    let refused_now = producer.try_send(
+        ProducerRecord::builder(topic.clone())
+            .value(vec![b'c'; 6000])
+            .build(),
+    );
+    assert!(
+        matches!(
+            refused_now,
+            Err(Error::RecordTooLarge {
+                limit_key: "max.request.size",
+                ..
+            })
+        ),
+        "{refused_now:?}"
+    );
+    let sent = producer
+        .send(
+            ProducerRecord::builder(topic.clone())
+                .value(at_limit.clone())
+                .build(),
+        )
+        .await?
+        .await?;
+    assert_eq!(sent.offset, 0, "nothing was stored before it");
+    let stored = target.read_partition(&topic, 0).await?;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].value.as_deref(), Some(&at_limit[..]));
+    producer.close(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+/// `flush` waits for exactly the records sent before it: afterwards each of them is
+/// acknowledged, while records sent after it keep lingering (`linger.ms` of a minute) and are
+/// not in the log. `close` sends what lingers and returns once it is acknowledged; later sends
+/// fail with `Closed` (nothing sent).
+async fn flush_covers_earlier_records_and_close_drains(target: &dyn Target) -> TestResult {
+    let topic = target.create_unique_topic("flush", 1).await?;
+    let producer = producer(target, &[("linger.ms", "60000")]).await?;
+    let send_five = |from: usize| {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move {
+            let mut deliveries = Vec::new();
+            for i in from..from + 5 {
+                deliveries.push(
+                    producer
+                        .send(ProducerRecord::new(topic.clone(), format!("{i}")))
+                        .await?,
+                );
+            }
+            Ok::<_, Error>(deliveries)
+        }
+    };
+    let offsets = |deliveries: &[DeliveryFuture]| -> Vec<Option<i64>> {
+        deliveries
+            .iter()
+            .map(|d| d.try_result().and_then(Result::ok).map(|m| m.offset))
+            .collect()
+    };
+
+    let before = send_five(0).await?;
+    assert_eq!(offsets(&before), [None; 5], "lingering before the flush");
+    producer.flush().await;
+    assert_eq!(offsets(&before), (0..5).map(Some).collect::<Vec<_>>());
+
+    let after = send_five(5).await?;
+    assert_eq!(
+        offsets(&after),
+        [None; 5],
+        "a flush that returned does not cover them"
+    );
+    let stored = target.read_partition(&topic, 0).await?;
+    assert_eq!(values(&stored), ["0", "1", "2", "3", "4"]);
+
+    producer.close(Duration::from_secs(10)).await;
+    assert_eq!(
+        offsets(&after),
+        (5..10).map(Some).collect::<Vec<_>>(),
+        "close drained them"
+    );
+    let stored = target.read_partition(&topic, 0).await?;
+    assert_eq!(
+        values(&stored),
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+    );
+    let late = producer.send(ProducerRecord::new(topic.clone(), "late")).await;
+    assert_eq!(
+        late.err(),
+        Some(Error::Closed {
+            may_have_been_persisted: false
+        })
+    );
+    Ok(())
+}
+
+/// The values of `records`, as text.
+fn values(records: &[StoredRecord]) -> Vec<&str> {
+    records
+        .iter()
+        .map(|r| r.value_str().unwrap_or("<not text>"))
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Where a scenario of [`on_every_target!`] runs: the test kit's three targets and librdkafka's
 /// mock cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,5 +481,8 @@ mod on_every {
         nulls_empties_and_headers_survive,
         records_larger_than_batch_size,
         every_acks_setting_stores,
+        keyless_records_follow_the_sticky_rule,
+        record_over_max_request_size_fails_before_sending,
+        flush_covers_earlier_records_and_close_drains,
     );
 }
