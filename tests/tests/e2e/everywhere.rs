@@ -196,100 +196,144 @@ async fn every_acks_setting_stores(target: &dyn Target) -> TestResult {
     Ok(())
 }
 
-/// Bytes of one record of [`sticky_record`]: a 100-byte value, no key, no headers, the
-/// batch's base timestamp, an offset delta below 64 (length varint 2, attributes 1, timestamp
-/// delta 1, offset delta 1, null key 1, value length 2, value 100, header count 1).
-const STICKY_RECORD_BYTES: usize = 109;
-/// Records per batch in [`keyless_records_follow_the_sticky_rule`].
-const STICKY_RECORDS_PER_BATCH: usize = 8;
-/// `batch.size` that exactly 8 such records fill: 61-byte header + 8 x 109.
-const STICKY_BATCH_SIZE: usize = BATCH_HEADER_LEN + STICKY_RECORDS_PER_BATCH * STICKY_RECORD_BYTES;
-
-/// Keyless record `i`: its index as a 100-byte value, all with one timestamp.
-fn sticky_record(topic: &str, i: usize, timestamp: i64) -> ProducerRecord {
-    ProducerRecord::builder(topic.to_string())
-        .value(format!("{i:0>100}"))
-        .timestamp(timestamp)
-        .build()
+/// Where Java's producer puts each of `records` keyless records of `record_bytes` bytes (one
+/// timestamp, offset deltas below 64) on a topic of `partitions`, following KIP-794 as
+/// `RecordAccumulator` and `BuiltInPartitioner` apply it, with the draws of a sticky
+/// partitioner seeded as `producer_config()` seeds it. Returns `(partition, batch)` per record,
+/// batches numbered in the order they open.
+///
+/// - A record joins its partition's last batch if its exact size still fits in `batch.size`,
+///   else opens a batch; the bytes it adds count the batch header when it opens one.
+/// - The batch is full once its size reaches `batch.size`.
+/// - After each record: switch (draw again) once `batch.size` bytes went to the partition and
+///   its last batch is full, or unconditionally at twice `batch.size`.
+fn kip_794(
+    topic: &str,
+    partitions: i32,
+    batch_size: usize,
+    record_bytes: usize,
+    records: usize,
+) -> Vec<(i32, usize)> {
+    let mut draws = StickyPartitioner::new(batch_size, Some(PARTITIONER_SEED));
+    let all: Vec<i32> = (0..partitions).collect();
+    // Per partition: the open batch's number and size.
+    let mut open: Vec<Option<(usize, usize)>> = vec![None; all.len()];
+    let (mut batches, mut produced) = (0, 0);
+    let mut placed = Vec::new();
+    for _ in 0..records {
+        let p = draws.partition(topic, partitions, &all);
+        let slot = &mut open[p as usize];
+        let (batch, size, appended) = match *slot {
+            Some((batch, size)) if size + record_bytes <= batch_size => {
+                (batch, size + record_bytes, record_bytes)
+            }
+            _ => {
+                batches += 1;
+                (
+                    batches - 1,
+                    BATCH_HEADER_LEN + record_bytes,
+                    BATCH_HEADER_LEN + record_bytes,
+                )
+            }
+        };
+        *slot = Some((batch, size));
+        placed.push((p, batch));
+        produced += appended;
+        if (produced >= batch_size && size >= batch_size) || produced >= 2 * batch_size {
+            draws.switch(topic, partitions, &all);
+            produced = 0;
+        }
+    }
+    placed
 }
 
-/// Keyless records follow KIP-794's uniform sticky rule, as Java's producer applies it: the
-/// producer stays on one partition until it has produced `batch.size` bytes there (batch
-/// header included) and that partition's last batch is full, then draws the next partition at
-/// random among those with a leader. With records that fill a batch exactly, every batch is
-/// one stint: 40 records make five full batches of 8, each on the partition drawn for it, in
-/// the order the seeded partitioner draws them (a draw may repeat a partition). Checked in
-/// what each delivery reports and in the batches the target stored.
+/// Keyless records follow KIP-794's uniform sticky rule exactly as Java's producer applies it
+/// (see [`kip_794`]), on two shapes of traffic, each checked against the model in what every
+/// delivery reports and in the batches the target stored:
+///
+/// - records that fill `batch.size` exactly (8 x 109 bytes + the 61-byte header = 933): the
+///   producer switches as each batch fills, so every batch is one stint of 8 records;
+/// - records that never fill it (150 bytes, `batch.size` 1000: 6 per batch, 961 bytes): no
+///   batch is ever full, so the producer only switches at twice `batch.size` (13 records from
+///   a fresh partition: two batches of 6 and the first record of a third, which a later visit
+///   to that partition keeps filling).
+///
+/// What shapes the batches must be the sends alone: a sender that drains while records are
+/// still coming takes partly filled batches along with a full one for the same broker (Java's
+/// drain does too), which moves the switch points. So the scenario runs on a current-thread
+/// runtime, where `send` (metadata known, memory free) completes without yielding and the
+/// sender drains nothing before the final flush, and with a long linger; the seeded draws fix
+/// the partitions.
 async fn keyless_records_follow_the_sticky_rule(target: &dyn Target) -> TestResult {
     const PARTITIONS: i32 = 4;
-    const RECORDS: usize = 40;
-    assert_eq!(
-        RecordBatchBuilder::record_size(7, 0, None, Some(&[b'0'; 100][..]), &[]),
-        STICKY_RECORD_BYTES
-    );
-    let topic = target.create_unique_topic("sticky", PARTITIONS).await?;
-    // A long linger: a batch leaves only once full (or at the final flush), so what fills the
-    // batches is the sends alone, on every target.
-    let producer = producer(
-        target,
-        &[
-            ("batch.size", &STICKY_BATCH_SIZE.to_string()),
-            ("linger.ms", "10000"),
-        ],
-    )
-    .await?;
-    let timestamp = now_ms();
-    let mut deliveries = Vec::new();
-    for i in 0..RECORDS {
-        deliveries.push(producer.send(sticky_record(&topic, i, timestamp)).await?);
-    }
-    producer.flush().await;
-    let mut partitions = Vec::new();
-    for d in deliveries {
-        partitions.push(d.await?.partition);
-    }
-
-    // The draws of a producer seeded as `producer_config()` seeds it: one per stint.
-    let mut draws = StickyPartitioner::new(STICKY_BATCH_SIZE, Some(PARTITIONER_SEED));
-    let all: Vec<i32> = (0..PARTITIONS).collect();
-    let mut expected = Vec::new();
-    for stint in 0..RECORDS / STICKY_RECORDS_PER_BATCH {
-        if stint > 0 {
-            draws.switch(&topic, PARTITIONS, &all);
+    const RECORDS: usize = 60;
+    for (batch_size, value_bytes, record_bytes) in [(933, 100, 109), (1000, 141, 150)] {
+        let value = |i: usize| format!("{i:0>value_bytes$}");
+        let size = RecordBatchBuilder::record_size(63, 0, None, Some(value(0).as_bytes()), &[]);
+        assert_eq!(size, record_bytes, "record size at any offset delta below 64");
+        let topic = target.create_unique_topic("sticky", PARTITIONS).await?;
+        let producer = producer(
+            target,
+            &[("batch.size", &batch_size.to_string()), ("linger.ms", "10000")],
+        )
+        .await?;
+        let timestamp = now_ms();
+        let mut deliveries = Vec::new();
+        for i in 0..RECORDS {
+            let record = ProducerRecord::builder(topic.clone())
+                .value(value(i))
+                .timestamp(timestamp)
+                .build();
+            deliveries.push(producer.send(record).await?);
         }
-        let p = draws.partition(&topic, PARTITIONS, &all);
-        expected.extend([p; STICKY_RECORDS_PER_BATCH]);
-    }
-    assert_eq!(partitions, expected, "partition of each record, in send order");
-    let used: std::collections::BTreeSet<i32> = partitions.iter().copied().collect();
-    assert!(
-        used.len() > 1,
-        "the seeded draws spread the stints: {partitions:?}"
-    );
+        producer.flush().await;
+        let mut partitions = Vec::new();
+        for d in deliveries {
+            partitions.push(d.await?.partition);
+        }
 
-    // Stored: every batch is exactly one stint, records in send order.
-    let mut batches: Vec<Vec<usize>> = Vec::new();
-    for p in 0..PARTITIONS {
-        let stored = target.read_partition(&topic, p).await?;
-        let mut base = None;
-        for r in stored {
-            let i: usize = r.value_str().expect("value").parse()?;
-            assert_eq!(partitions[i], p, "record {i} stored where it was reported");
-            if base != Some(r.batch_base_offset) {
-                batches.push(Vec::new());
-                base = Some(r.batch_base_offset);
+        let model = kip_794(&topic, PARTITIONS, batch_size, record_bytes, RECORDS);
+        let expected: Vec<i32> = model.iter().map(|&(p, _)| p).collect();
+        assert_eq!(
+            partitions, expected,
+            "batch.size {batch_size}: partition of each record"
+        );
+        let used: std::collections::BTreeSet<i32> = partitions.iter().copied().collect();
+        assert!(used.len() > 1, "the draws spread the stints: {partitions:?}");
+
+        let mut expected_batches: Vec<Vec<usize>> = Vec::new();
+        for (i, &(_, batch)) in model.iter().enumerate() {
+            expected_batches.resize(expected_batches.len().max(batch + 1), Vec::new());
+            expected_batches[batch].push(i);
+        }
+        if batch_size == 933 {
+            let stints: Vec<Vec<usize>> = (0..RECORDS)
+                .collect::<Vec<_>>()
+                .chunks(8)
+                .map(<[usize]>::to_vec)
+                .collect();
+            assert_eq!(expected_batches, stints, "the model: one full batch per stint");
+        }
+        let mut stored_batches: Vec<Vec<usize>> = Vec::new();
+        for p in 0..PARTITIONS {
+            let mut base = None;
+            for r in target.read_partition(&topic, p).await? {
+                let i: usize = r.value_str().expect("value").parse()?;
+                assert_eq!(partitions[i], p, "record {i} stored where it was reported");
+                if base != Some(r.batch_base_offset) {
+                    stored_batches.push(Vec::new());
+                    base = Some(r.batch_base_offset);
+                }
+                stored_batches.last_mut().expect("a batch").push(i);
             }
-            batches.last_mut().expect("a batch").push(i);
         }
+        stored_batches.sort();
+        assert_eq!(
+            stored_batches, expected_batches,
+            "batch.size {batch_size}: stored batches"
+        );
+        producer.close(Duration::from_secs(10)).await;
     }
-    batches.sort();
-    let stints: Vec<Vec<usize>> = (0..RECORDS)
-        .collect::<Vec<_>>()
-        .chunks(STICKY_RECORDS_PER_BATCH)
-        .map(<[usize]>::to_vec)
-        .collect();
-    assert_eq!(batches, stints, "one full batch per stint");
-    producer.close(Duration::from_secs(10)).await;
     Ok(())
 }
 
@@ -453,21 +497,26 @@ impl On {
     }
 }
 
-/// One test per scenario and target: `on_every::<scenario>::on_<n>_On__<target>`.
+/// One test per scenario and target: `on_every::<scenario>::on_<n>_On__<target>`. Scenarios
+/// listed after `current_thread:` run on a current-thread runtime, where the producer's sender
+/// task runs only when the scenario awaits something pending (see
+/// [`keyless_records_follow_the_sticky_rule`]); the others on two worker threads.
 macro_rules! on_every_target {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[rstest]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name(
-                #[values(On::Kafkit, On::Librdkafka, On::External, On::Kafka)] on: On,
-            ) -> TestResult {
-                match on.start().await? {
-                    Some(t) => super::$name(&*t).await,
-                    None => Ok(()), // unavailable here; the reason was printed
-                }
+    (@test $name:ident, $($flavor:tt)*) => {
+        #[rstest]
+        #[tokio::test($($flavor)*)]
+        async fn $name(
+            #[values(On::Kafkit, On::Librdkafka, On::External, On::Kafka)] on: On,
+        ) -> TestResult {
+            match on.start().await? {
+                Some(t) => super::$name(&*t).await,
+                None => Ok(()), // unavailable here; the reason was printed
             }
-        )*
+        }
+    };
+    ($($name:ident),* $(,)? ; current_thread: $($sequential:ident),* $(,)?) => {
+        $( on_every_target!(@test $name, flavor = "multi_thread", worker_threads = 2); )*
+        $( on_every_target!(@test $sequential, flavor = "current_thread"); )*
     };
 }
 
@@ -481,8 +530,8 @@ mod on_every {
         nulls_empties_and_headers_survive,
         records_larger_than_batch_size,
         every_acks_setting_stores,
-        keyless_records_follow_the_sticky_rule,
         record_over_max_request_size_fails_before_sending,
-        flush_covers_earlier_records_and_close_drains,
+        flush_covers_earlier_records_and_close_drains;
+        current_thread: keyless_records_follow_the_sticky_rule,
     );
 }

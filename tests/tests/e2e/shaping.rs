@@ -67,8 +67,12 @@ async fn delivered(deliveries: Vec<DeliveryFuture>) -> Result<Vec<RecordMetadata
     Ok(out)
 }
 
-/// Each request as `(virtual time since start, [(partition, records, batch bytes)])`.
-fn shapes(requests: &[ProduceRequestInfo], start: Instant) -> Vec<(Duration, Vec<(i32, i32, usize)>)> {
+/// A request's shape: when it arrived (virtual time since the scenario's start) and its
+/// batches as `(partition, records, batch bytes)`.
+type Shape = (Duration, Vec<(i32, i32, usize)>);
+
+/// The shape of each request.
+fn shapes(requests: &[ProduceRequestInfo], start: Instant) -> Vec<Shape> {
     requests
         .iter()
         .map(|r| {
