@@ -10,10 +10,14 @@
 //! address: Metadata, ListOffsets, Fetch).
 //!
 //! # Where the mock differs from Kafka (what scenarios must skip here)
-//! - No broker configuration: `message.max.bytes` cannot be lowered, so the broker-side
-//!   MESSAGE_TOO_LARGE path cannot be reached without injecting the error.
-//! - No request journal reachable from Rust and no hold/release of requests: scenarios that
-//!   check request shapes or hold the broker run on the kafkit mock only.
+//! Every scenario of `everywhere` runs here unchanged. What the `shaping` and `held_broker`
+//! scenarios need is missing, so they run on the kafkit mock only:
+//! - no broker configuration through the `rdkafka` crate: `message.max.bytes` cannot be
+//!   lowered, so the broker's own MESSAGE_TOO_LARGE cannot be provoked (only injected);
+//! - no request log reachable from Rust (librdkafka's request tracking is not wrapped), so
+//!   request shapes cannot be checked;
+//! - no way to park one request and release it later (only error stacks, broker down/up and
+//!   round-trip delays), so the broker cannot be held.
 //!
 //! # References
 //! - librdkafka `src/rdkafka_mock.h` (`rd_kafka_mock_topic_create`, the supported APIs),
