@@ -82,7 +82,8 @@ pub(crate) struct Appended {
     pub shared: Arc<BatchShared>,
     /// The record's index in the batch.
     pub index: i32,
-    /// Bytes the record took.
+    /// Bytes the append added to the partition's queue (Java's `appendedBytes`, which the
+    /// sticky partitioner counts): the record, plus the batch header when it opened a batch.
     pub bytes: usize,
     /// The batch is now full or a new batch was opened: the sender has something to do.
     pub wake_sender: bool,
@@ -265,7 +266,11 @@ impl RecordAccumulator {
             self.incomplete.clone(),
         );
         // Invariant: an empty batch takes any record.
-        let (index, bytes) = batch.try_append(timestamp, key, value, headers).unwrap_or((0, 0));
+        let index = batch
+            .try_append(timestamp, key, value, headers)
+            .map_or(0, |(index, _)| index);
+        // Java counts a new batch's whole estimated size, header included.
+        let bytes = batch.size_in_bytes();
         let shared = batch.shared.clone();
         let last_batch_full = batch.is_full();
         deque.push_back(batch);
@@ -380,7 +385,8 @@ impl RecordAccumulator {
     }
 
     /// Takes the batches for one request to `node`: at most one per partition, round-robin
-    /// from `*drain_index`, up to `max_request_size` bytes (one larger batch goes alone).
+    /// from `*drain_index` (left at the last partition visited), up to `max_request_size` bytes
+    /// (one larger batch goes alone).
     /// Closes each batch (building its bytes) with the producer state `policy` assigns.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn drain(
@@ -402,7 +408,9 @@ impl RecordAccumulator {
         let start = *drain_index % n;
         for step in 0..n {
             let i = (start + step) % n;
-            *drain_index = i + 1;
+            // Java's `updateDrainIndex`: the partition being visited, so a partition whose batch
+            // did not fit in this request leads the next one.
+            *drain_index = i;
             let ((topic, partition), queue) = &partitions[i];
             let epoch = cluster
                 .partition(topic, *partition)

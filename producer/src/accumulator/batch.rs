@@ -191,6 +191,9 @@ pub(crate) struct ProducerBatch {
     pub record_count: i32,
     /// `batch.size`: no append past it, unless the batch is empty.
     write_limit: usize,
+    /// The first record's timestamp (the batch's base timestamp), for the exact size of the
+    /// next record.
+    base_timestamp: i64,
     /// When the first record arrived: linger and `delivery.timeout.ms` count from here.
     pub created: Instant,
     /// Sends so far.
@@ -258,6 +261,7 @@ impl ProducerBatch {
             built: None,
             record_count: 0,
             write_limit,
+            base_timestamp: 0,
             created: now,
             attempts: 0,
             retry_at: None,
@@ -291,8 +295,19 @@ impl ProducerBatch {
         headers: &[Header<'_>],
     ) -> Option<(i32, usize)> {
         let builder = self.builder.as_mut()?;
-        if !builder.is_empty() {
-            let size = RecordBatchBuilder::record_size_upper_bound(key, value, headers);
+        if builder.is_empty() {
+            self.base_timestamp = timestamp;
+        } else {
+            // Java's `MemoryRecordsBuilder.hasRoomFor`: the record's exact size at its offset
+            // and timestamp deltas, so records that fill `batch.size` exactly all fit (and the
+            // batch is then full, which the sticky partitioner waits for).
+            let size = RecordBatchBuilder::record_size(
+                builder.record_count(),
+                timestamp.wrapping_sub(self.base_timestamp),
+                key,
+                value,
+                headers,
+            );
             if builder.uncompressed_size() + size > self.write_limit {
                 return None;
             }

@@ -128,6 +128,35 @@ async fn a_full_batch_is_ready_at_once_and_batch_size_bounds_batches() {
     assert_eq!(RecordBatch::parse(bytes).expect("valid").records_count(), 2);
 }
 
+/// Records whose exact sizes add up to `batch.size` all fit in one batch (Java's `hasRoomFor`
+/// counts the record's real varints, not their worst case), which is then full; an append that
+/// opens a batch counts the batch header (Java's `appendedBytes` for a new batch), so the
+/// sticky partitioner sees `batch.size` bytes exactly when the batch fills.
+#[tokio::test(start_paused = true)]
+async fn records_filling_batch_size_exactly_share_one_full_batch() {
+    let value = [7u8; 50];
+    let record = RecordBatchBuilder::record_size(2, 0, None, Some(&value), &[]);
+    assert_eq!(
+        record, 57,
+        "a 50-byte value at a small offset delta, same timestamp"
+    );
+    let acc = accumulator(BATCH_HEADER_LEN + 3 * record);
+    let mut appends = Vec::new();
+    for _ in 0..4 {
+        let a = append(&acc, 0, &value).await;
+        appends.push((a.index, a.bytes, a.last_batch_full));
+    }
+    assert_eq!(
+        appends,
+        [
+            (0, BATCH_HEADER_LEN + record, false),
+            (1, record, false),
+            (2, record, true),
+            (0, BATCH_HEADER_LEN + record, false),
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_record_larger_than_batch_size_gets_its_own_batch() {
     let acc = accumulator(100);
@@ -224,6 +253,34 @@ async fn drain_is_round_robin_and_bounded_by_max_request_size() {
     );
     assert_eq!(drained.len(), 1, "a batch larger than the limit still goes alone");
     assert_eq!(drained[0].partition(), 0);
+}
+
+/// A partition whose batch did not fit under `max.request.size` leads the next drain (Java's
+/// drain index is the last partition visited), instead of going to the back of the round.
+#[tokio::test(start_paused = true)]
+async fn the_partition_that_did_not_fit_leads_the_next_drain() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1, 1, 1, 1]);
+    for p in 0..4 {
+        append(&acc, p, &[0u8; 100]).await;
+    }
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let mut index = 0;
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let drained = acc.drain(
+            1,
+            &check.node_partitions[&1],
+            &c,
+            400,
+            &mut index,
+            &mut NoIdempotence,
+            Instant::now(),
+        );
+        requests.push(drained.iter().map(|b| b.partition()).collect::<Vec<_>>());
+    }
+    assert_eq!(requests, [vec![0, 1], vec![2, 3]]);
 }
 
 #[tokio::test(start_paused = true)]

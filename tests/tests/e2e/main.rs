@@ -27,3 +27,6 @@ pub async fn producer(
 }
 
 mod everywhere;
+mod held_broker;
+mod librdkafka;
+mod shaping;
