@@ -2,6 +2,11 @@
 //!
 //! - [`everywhere`]: the same scenarios against every target: kafkit's producer produces, the
 //!   target's log is read back, and the records must be what Java's producer would have stored.
+//! - [`guarantee`]: the record stream the fault scenarios send, and the check of the delivery
+//!   guarantee (exactly once in order with idempotence, at least once without) against the log.
+//! - [`faults`]: faults and cluster events on the in-process cluster while a stream is sent:
+//!   retriable errors, lost responses, dropped connections, leader moves, a broker down and up,
+//!   a slow broker; with and without idempotence.
 
 use kafkit_producer::Producer;
 use kafkit_testkit::{Target, TargetKind};
@@ -30,3 +35,5 @@ mod everywhere;
 mod held_broker;
 mod librdkafka;
 mod shaping;
+mod faults;
+mod guarantee;
