@@ -37,3 +37,6 @@
 //!   guarantee the producer's configuration promises, against what the mock cluster stored.
 //! - `faults` (kafkit mock, faults and cluster events): a stream sent across partitions while
 //!   faults hit, with and without idempotence (exactly once in order versus at least once).
+//! - `randomized` (kafkit mock): seeded schedules of those faults and cluster events
+//!   interleaved with sends, checked the same way; a failure prints its seed, and
+//!   `KAFKIT_E2E_SEED` replays one.

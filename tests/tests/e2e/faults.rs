@@ -147,7 +147,7 @@ async fn retriable_errors_are_retried_into_one_ordered_copy() {
     let mut stream = Stream::new(TOPIC, PARTITIONS);
     bursts(&mut stream, &producer, 30, 8).await;
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, Guarantee::ExactlyOnceInOrder);
     assert_eq!(tally, all_acked(240));
@@ -204,7 +204,7 @@ async fn lost_responses_after_append_are_deduplicated() {
     let mut stream = Stream::new(TOPIC, PARTITIONS);
     bursts(&mut stream, &producer, 30, 8).await;
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, Guarantee::ExactlyOnceInOrder);
     assert_eq!(tally, all_acked(240));
@@ -240,7 +240,7 @@ async fn dropped_connections_before_and_after_handling_lose_and_duplicate_nothin
     let mut stream = Stream::new(TOPIC, PARTITIONS);
     bursts(&mut stream, &producer, 30, 8).await;
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, Guarantee::ExactlyOnceInOrder);
     assert_eq!(tally, all_acked(240));
@@ -290,7 +290,7 @@ async fn leader_moves_mid_stream_keep_exactly_once_in_order() {
         bursts(&mut stream, &producer, 10, 8).await;
     }
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, Guarantee::ExactlyOnceInOrder);
     assert_eq!(tally, all_acked(8 * 43));
@@ -370,7 +370,7 @@ async fn broker_down_and_up_mid_stream_keeps_exactly_once(#[case] reelect: bool)
     let first_after_up = stream.len();
     bursts(&mut stream, &producer, 10, 8).await;
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, Guarantee::ExactlyOnceInOrder);
     assert_eq!(tally, all_acked(8 * 41));
@@ -454,13 +454,13 @@ async fn slow_broker_below_and_beyond_the_timeouts(
     let mut stream = Stream::new(TOPIC, PARTITIONS);
     bursts(&mut stream, &producer, 20, 8).await;
     stream.wait().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
     assert_eq!(slow.hits(), times);
     let retries_while_slow = producer.metrics().retries;
     // The broker is fast again: the stream goes on.
     bursts(&mut stream, &producer, 10, 8).await;
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let slowed: Vec<_> = cluster
         .journal()
@@ -561,7 +561,7 @@ async fn lost_response_duplicates_only_without_idempotence(
     let mut stream = Stream::new(TOPIC, PARTITIONS);
     bursts(&mut stream, &producer, 30, 8).await;
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, guarantee);
     assert_eq!(lost.hits(), 1);
@@ -631,7 +631,7 @@ async fn a_retried_batch_is_overtaken_only_with_pipelining_and_without_idempoten
         tokio::time::sleep(GAP).await;
     }
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let guarantee = if producer.config().enable_idempotence() {
         Guarantee::ExactlyOnceInOrder
@@ -686,7 +686,7 @@ async fn an_idempotent_producers_first_batch_refused_behind_the_next_one_times_o
         tokio::time::sleep(GAP).await;
     }
     let sent = stream.finish().await;
-    settle(&cluster, WAIT).await;
+    settle(&cluster, WAIT).await.expect("settled");
 
     let tally = assert_guarantee(&cluster, TOPIC, PARTITIONS, &sent, Guarantee::ExactlyOnceInOrder);
     assert_eq!(

@@ -164,20 +164,37 @@ impl Stream {
 
 /// Waits until the broker has finished every Produce request it received (a request delayed by
 /// a fault may still append long after the client gave up on it), so that [`check`] sees the
-/// final log. Bounded by `timeout` on tokio's clock.
-pub async fn settle(cluster: &MockCluster, timeout: Duration) {
-    let settled = cluster
-        .wait_until(
-            |c| {
-                c.journal()
-                    .requests(ApiKey::Produce)
-                    .iter()
-                    .all(|e| e.delivery != Delivery::Pending)
-            },
-            timeout,
-        )
-        .await;
-    settled.expect("every Produce request was handled");
+/// final log. Bounded by `timeout` on tokio's clock; polls once a virtual second, so that a long
+/// wait costs few wake-ups.
+pub async fn settle(cluster: &MockCluster, timeout: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let pending: Vec<String> = cluster
+            .journal()
+            .requests(ApiKey::Produce)
+            .iter()
+            .filter(|e| e.delivery == Delivery::Pending)
+            .map(|e| {
+                format!(
+                    "#{} on broker {} (connection {}, faults {:?}, received {:?} ago)",
+                    e.seq,
+                    e.node_id,
+                    e.connection_id,
+                    e.faults,
+                    e.received_instant.elapsed()
+                )
+            })
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "Produce requests still unanswered after {timeout:?}: {pending:#?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Compares `sent` with what `cluster` stored for `topic` under `guarantee`; see the

@@ -7,6 +7,8 @@
 //! - [`faults`]: faults and cluster events on the in-process cluster while a stream is sent:
 //!   retriable errors, lost responses, dropped connections, leader moves, a broker down and up,
 //!   a slow broker; with and without idempotence.
+//! - [`randomized`]: seeded schedules of those faults and events interleaved with sends, then
+//!   the same delivery-guarantee check (a failure names its seed, replayable).
 
 use kafkit_producer::Producer;
 use kafkit_testkit::{Target, TargetKind};
@@ -37,3 +39,4 @@ mod librdkafka;
 mod shaping;
 mod faults;
 mod guarantee;
+mod randomized;
