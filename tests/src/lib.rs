@@ -40,3 +40,6 @@
 //! - `randomized` (kafkit mock): seeded schedules of those faults and cluster events
 //!   interleaved with sends, checked the same way; a failure prints its seed, and
 //!   `KAFKIT_E2E_SEED` replays one.
+//! - `real_clients` (kafkit mock over TCP): librdkafka's idempotent producer and its consumer
+//!   (the `rdkafka` crate) round-trip through kafkit's broker with every codec; the segment
+//!   files then pass `kafkit-broker dump-log`.

@@ -9,6 +9,8 @@
 //!   a slow broker; with and without idempotence.
 //! - [`randomized`]: seeded schedules of those faults and events interleaved with sends, then
 //!   the same delivery-guarantee check (a failure names its seed, replayable).
+//! - [`real_clients`]: librdkafka's idempotent producer and its consumer round-trip through
+//!   kafkit's broker with every codec; the stored files pass `kafkit-broker dump-log`.
 
 use kafkit_producer::Producer;
 use kafkit_testkit::{Target, TargetKind};
@@ -40,3 +42,4 @@ mod shaping;
 mod faults;
 mod guarantee;
 mod randomized;
+mod real_clients;
