@@ -357,3 +357,78 @@ pub fn assert_guarantee(
         Err(violations) => panic!("{guarantee:?} violated on {topic}:\n{violations}"),
     }
 }
+
+/// The check has teeth: on a log holding send indexes 0, 2, 1, 1 it reports the duplicate only
+/// under exactly-once, the reordering unless order is not promised, an acknowledgement that
+/// points elsewhere, a record nobody sent, and a "not written" failure that is in the log.
+#[tokio::test]
+async fn the_check_reports_duplicates_reordering_and_misplaced_records() {
+    let cluster = MockCluster::builder()
+        .topic("t", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let mut raw = kafkit_testkit::WireClient::new(cluster.connect_in_memory(0).expect("connect"), "raw");
+    raw.produce("t", 0, &["0", "2", "1", "1"]).await.expect("produce");
+    let acked = |index: usize, offset: i64| Sent {
+        index,
+        partition: 0,
+        outcome: Outcome::Acked(RecordMetadata {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            timestamp: 0,
+        }),
+    };
+    let expired = |index: usize, may_have_been_persisted: bool| Sent {
+        index,
+        partition: 0,
+        outcome: Outcome::Failed(Error::Timeout {
+            topic: "t".to_string(),
+            partition: 0,
+            elapsed: Duration::from_secs(120),
+            may_have_been_persisted,
+        }),
+    };
+    let check_with = |sent: &[Sent], guarantee| check(&cluster, "t", 1, sent, guarantee);
+    let sent = [acked(0, 0), acked(1, 3), acked(2, 1), expired(3, false)];
+
+    let exactly_once = check_with(&sent, Guarantee::ExactlyOnceInOrder).expect_err("violated");
+    assert!(
+        exactly_once.contains("record 1 is stored 2 times"),
+        "{exactly_once}"
+    );
+    assert!(
+        exactly_once.contains("record 1 is stored after record 2"),
+        "{exactly_once}"
+    );
+    let ordered = check_with(&sent, Guarantee::AtLeastOnce { ordered: true }).expect_err("violated");
+    assert!(!ordered.contains("stored 2 times"), "{ordered}");
+    assert!(ordered.contains("record 1 is stored after record 2"), "{ordered}");
+    assert_eq!(
+        check_with(&sent, Guarantee::AtLeastOnce { ordered: false }),
+        Ok(Tally {
+            sent: 4,
+            acked: 3,
+            failed: 1,
+            refused: 0,
+            stored: 4,
+            duplicates: 1
+        })
+    );
+
+    let unordered = Guarantee::AtLeastOnce { ordered: false };
+    let misplaced = [acked(0, 1), acked(1, 3), acked(2, 1), expired(3, false)];
+    let report = check_with(&misplaced, unordered).expect_err("violated");
+    assert!(report.contains("record 0 was acknowledged at t-0@1"), "{report}");
+    let not_written_but_stored = [acked(0, 0), acked(1, 3), expired(2, false)];
+    let report = check_with(&not_written_but_stored, unordered).expect_err("violated");
+    assert!(
+        report.contains("record 2 failed as certainly not written"),
+        "{report}"
+    );
+    // Only two records sent: what holds "2" was never sent.
+    let too_few = [acked(0, 0), acked(1, 3)];
+    let report = check_with(&too_few, unordered).expect_err("violated");
+    assert!(report.contains("t-0@1: Some(b\"2\") was never sent"), "{report}");
+}
