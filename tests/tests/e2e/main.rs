@@ -36,10 +36,10 @@ pub async fn producer(
 }
 
 mod everywhere;
-mod held_broker;
-mod librdkafka;
-mod shaping;
 mod faults;
 mod guarantee;
+mod held_broker;
+mod librdkafka;
 mod randomized;
 mod real_clients;
+mod shaping;
