@@ -264,15 +264,22 @@ impl MockCluster {
     /// Stops the cluster (see [`RestartMode`]) and starts it again on the same data directory
     /// and ports, so clients reconnect by themselves. Leaders stay where they were, each with
     /// its epoch bumped (a restarted leader is re-elected, as in Kafka); every broker is up;
-    /// topic configs, faults, journal and version pins are kept. Open connections are closed.
+    /// topic configs, faults, journal and version pins are kept. Open connections are closed;
+    /// requests not answered by then are journaled as [`Delivery::Abandoned`](crate::Delivery::Abandoned).
     pub async fn restart(&self, mode: RestartMode) -> Result<()> {
         let _one_at_a_time = self.restarting.lock().await;
         let old = self.nodes.take().ok_or(Error::NotRunning)?;
         let snapshot = events::LeadershipSnapshot::take(old.state());
-        match mode {
-            RestartMode::Clean => old.shutdown().await?,
-            RestartMode::Crash => old.crash().await,
-        }
+        let stopped = match mode {
+            RestartMode::Clean => old.shutdown().await,
+            RestartMode::Crash => {
+                old.crash().await;
+                Ok(())
+            }
+        };
+        // Every connection task has ended: what they had not answered never will be.
+        self.hook.journal.abandon_pending(None);
+        stopped?;
         let mut listeners = Vec::with_capacity(self.nodes.addrs.len());
         for addr in &self.nodes.addrs {
             listeners.push(bind(&self.config.host, addr.port()).await?);

@@ -2,8 +2,10 @@
 //! it gave, decoded, in arrival order, with where and when.
 //!
 //! An entry is written when the request arrives (before faults delay or hold it, so a held
-//! request is visible as [`Delivery::Pending`]) and completed when its response is ready. The
-//! journal survives restarts. Filters answer the common questions: how many requests of an
+//! request is visible as [`Delivery::Pending`]) and completed when its response is ready, or
+//! marked [`Delivery::Abandoned`] when the broker stops serving its connection first (taken
+//! down, or the cluster restarts), so no entry stays pending for ever. The journal survives
+//! restarts. Filters answer the common questions: how many requests of an
 //! API ([`Journal::count`]), which Produce requests with which batches and sizes
 //! ([`Journal::produce_requests`]), which client ids ([`Journal::client_ids`]).
 
@@ -32,6 +34,11 @@ pub enum Delivery {
     ClosedBeforeHandling,
     /// A fault closed the connection after the request was handled, without answering.
     ClosedAfterHandling,
+    /// The broker stopped serving the connection before answering: the node was taken down,
+    /// or the cluster restarted, while the request waited (delayed or held by a fault, or in a
+    /// Fetch long poll). Nothing was answered, and the request had no effect: handlers only
+    /// wait before they change anything.
+    Abandoned,
 }
 
 /// One request and, once answered, its response.
@@ -208,6 +215,35 @@ impl Journal {
         }
         drop(entries);
         self.inner.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Marks every pending entry of `node_id` (of every node when `None`) as
+    /// [`Delivery::Abandoned`]: its broker stopped serving it. The entries stay completable, so
+    /// a request that was answered in the same instant as its node went down still ends up
+    /// with its real outcome.
+    pub(crate) fn abandon_pending(&self, node_id: Option<i32>) {
+        let indexes: Vec<usize> = self
+            .inner
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .copied()
+            .collect();
+        let mut entries = self.entries_mut();
+        let mut changed = false;
+        for i in indexes {
+            if let Some(entry) = entries.get_mut(i) {
+                if entry.delivery == Delivery::Pending && node_id.is_none_or(|n| n == entry.node_id) {
+                    entry.delivery = Delivery::Abandoned;
+                    changed = true;
+                }
+            }
+        }
+        drop(entries);
+        if changed {
+            self.inner.changed.send_modify(|n| *n += 1);
+        }
     }
 
     /// A receiver that changes whenever an entry is added or completed.
@@ -402,6 +438,48 @@ mod tests {
         assert_eq!(
             (produced[0].batches[0].error, produced[1].batches[0].base_offset),
             (None, Some(7))
+        );
+    }
+
+    /// Abandoning marks only the pending entries of the node that went down, and an answer
+    /// that races the abandonment still completes its entry.
+    #[test]
+    fn abandoned_entries_are_the_down_nodes_and_stay_completable() {
+        let journal = Journal::default();
+        let entry = |node_id| JournalEntry {
+            seq: 0,
+            node_id,
+            connection_id: node_id as u64,
+            client_id: None,
+            api_key: ApiKey::Produce,
+            api_version: 9,
+            correlation_id: 0,
+            received_at: SystemTime::now(),
+            received_instant: tokio::time::Instant::now(),
+            elapsed: None,
+            request: Arc::new(Request {
+                header: Default::default(),
+                body: RequestBody::Produce(ProduceRequest::default()),
+            }),
+            response: None,
+            delivery: Delivery::Pending,
+            faults: Vec::new(),
+        };
+        journal.begin((0, 0), entry(0));
+        journal.begin((1, 0), entry(1));
+        journal.begin((0, 1), entry(0));
+        journal.finish((0, 1), None, Delivery::NoResponse, None);
+        journal.abandon_pending(Some(0));
+        let deliveries = |j: &Journal| j.entries().iter().map(|e| e.delivery).collect::<Vec<_>>();
+        assert_eq!(
+            deliveries(&journal),
+            [Delivery::Abandoned, Delivery::Pending, Delivery::NoResponse]
+        );
+        journal.finish((0, 0), None, Delivery::Sent, None);
+        journal.abandon_pending(None);
+        assert_eq!(
+            deliveries(&journal),
+            [Delivery::Sent, Delivery::Abandoned, Delivery::NoResponse]
         );
     }
 }

@@ -33,3 +33,13 @@
 //! - `held_broker` (kafkit mock, faults): `buffer.memory` backpressure (`try_send`, `send` up to
 //!   `max.block.ms`); `delivery.timeout.ms` expiry in flight and unsent, with whether the record
 //!   may have been written; `flush` and `close(timeout)` while requests are held.
+//! - `guarantee`: the record stream the fault scenarios send and the check of the delivery
+//!   guarantee the producer's configuration promises, against what the mock cluster stored.
+//! - `faults` (kafkit mock, faults and cluster events): a stream sent across partitions while
+//!   faults hit, with and without idempotence (exactly once in order versus at least once).
+//! - `randomized` (kafkit mock): seeded schedules of those faults and cluster events
+//!   interleaved with sends, checked the same way; a failure prints its seed, and
+//!   `KAFKIT_E2E_SEED` replays one.
+//! - `real_clients` (kafkit mock over TCP): librdkafka's idempotent producer and its consumer
+//!   (the `rdkafka` crate) round-trip through kafkit's broker with every codec; the segment
+//!   files then pass `kafkit-broker dump-log`.

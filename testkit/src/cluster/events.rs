@@ -39,7 +39,8 @@ impl MockCluster {
     /// Takes broker `node_id` down without re-electing: Metadata stops listing it, its
     /// connections are closed and new ones refused (accepted and closed at once), and the
     /// partitions it led have no leader (LEADER_NOT_AVAILABLE, epoch bumped) until it returns
-    /// or a leader is moved there. This is librdkafka's mock behaviour.
+    /// or a leader is moved there. This is librdkafka's mock behaviour. Requests it had not
+    /// answered yet are journaled as [`Delivery::Abandoned`](crate::Delivery::Abandoned).
     pub fn set_broker_down(&self, node_id: i32) -> Result<()> {
         self.set_liveness(node_id, false, false)
     }
@@ -60,7 +61,12 @@ impl MockCluster {
     fn set_liveness(&self, node_id: i32, up: bool, reelect: bool) -> Result<()> {
         self.state()?
             .set_broker_up(node_id, up, reelect)
-            .map_err(|_| Error::UnknownBroker { node_id })
+            .map_err(|_| Error::UnknownBroker { node_id })?;
+        if !up {
+            // Its connections end without answering what they were still working on.
+            self.hook.journal.abandon_pending(Some(node_id));
+        }
+        Ok(())
     }
 
     /// Creates a topic with `partitions` partitions.

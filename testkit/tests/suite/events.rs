@@ -1,9 +1,13 @@
 //! Cluster events (leader moves, brokers down and up, topics), version pinning and in-memory
 //! connections.
 
+use std::time::Duration;
+
 use kafkit_testkit::kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
 use kafkit_testkit::kafka_protocol::protocol::StrBytes;
-use kafkit_testkit::{ApiKey, Error, ErrorCode, Fault, MockCluster, Response, WireClient};
+use kafkit_testkit::{
+    ApiKey, Delivery, Error, ErrorCode, Fault, MockCluster, Response, RestartMode, WireClient,
+};
 use rdkafka::producer::FutureRecord;
 
 use crate::common::{producer, send, values, WAIT};
@@ -328,4 +332,39 @@ async fn down_broker_closes_open_connections() {
         again.produce("orders", 0, &["c"]).await.expect("produce"),
         (ErrorCode::None, 2)
     );
+}
+
+/// A request that a fault delays when its broker goes down, and one a fault holds when the
+/// cluster restarts, are journaled as abandoned (not pending for ever), were not appended, and
+/// their clients see the connection close.
+#[tokio::test(start_paused = true)]
+async fn requests_cut_off_by_a_down_broker_or_a_restart_are_abandoned() {
+    let cluster = two_brokers().await;
+    let slow = cluster.fault(Fault::on(ApiKey::Produce).delay(Duration::from_secs(10)));
+    let mut c = WireClient::new(cluster.connect_in_memory(0).expect("connect"), "slow");
+    let produce = tokio::spawn(async move { c.produce("orders", 0, &["slow"]).await });
+    slow.wait_for_hits(1, WAIT).await.expect("delayed");
+    cluster.set_broker_down(0).expect("down");
+    let outcome = produce.await.expect("task");
+    assert!(matches!(outcome, Err(Error::ConnectionClosed)), "{outcome:?}");
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    cluster.set_broker_up(0).expect("up");
+
+    let hold = cluster.fault(Fault::on(ApiKey::Produce).hold());
+    let mut c = WireClient::new(cluster.connect_in_memory(0).expect("connect"), "held");
+    let produce = tokio::spawn(async move { c.produce("orders", 0, &["held"]).await });
+    hold.wait_for_hits(1, WAIT).await.expect("held");
+    cluster.restart(RestartMode::Clean).await.expect("restart");
+    let outcome = produce.await.expect("task");
+    assert!(matches!(outcome, Err(Error::ConnectionClosed)), "{outcome:?}");
+
+    let deliveries: Vec<Delivery> = cluster
+        .journal()
+        .requests(ApiKey::Produce)
+        .iter()
+        .map(|e| e.delivery)
+        .collect();
+    assert_eq!(deliveries, [Delivery::Abandoned, Delivery::Abandoned]);
+    assert!(values(&cluster, "orders", 0).is_empty(), "neither was appended");
+    cluster.assert_all_faults_fired();
 }

@@ -2,6 +2,15 @@
 //!
 //! - [`everywhere`]: the same scenarios against every target: kafkit's producer produces, the
 //!   target's log is read back, and the records must be what Java's producer would have stored.
+//! - [`guarantee`]: the record stream the fault scenarios send, and the check of the delivery
+//!   guarantee (exactly once in order with idempotence, at least once without) against the log.
+//! - [`faults`]: faults and cluster events on the in-process cluster while a stream is sent:
+//!   retriable errors, lost responses, dropped connections, leader moves, a broker down and up,
+//!   a slow broker; with and without idempotence.
+//! - [`randomized`]: seeded schedules of those faults and events interleaved with sends, then
+//!   the same delivery-guarantee check (a failure names its seed, replayable).
+//! - [`real_clients`]: librdkafka's idempotent producer and its consumer round-trip through
+//!   kafkit's broker with every codec; the stored files pass `kafkit-broker dump-log`.
 
 use kafkit_producer::Producer;
 use kafkit_testkit::{Target, TargetKind};
@@ -27,6 +36,10 @@ pub async fn producer(
 }
 
 mod everywhere;
+mod faults;
+mod guarantee;
 mod held_broker;
 mod librdkafka;
+mod randomized;
+mod real_clients;
 mod shaping;
