@@ -19,7 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkit_protocol::record::{Header, RecordBatch, RecordBatchMut};
+use kafkit_protocol::record::{Header, RecordBatch, RecordBatchMut, BATCH_HEADER_LEN};
 use kafkit_protocol::{Compression, RecordBatchBuilder};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -210,7 +210,8 @@ pub(crate) struct ProducerBatch {
     pub sent_to: Option<(NodeId, i32)>,
     /// For a piece of a split batch: the index, in the parent, of its first record.
     split_first: i32,
-    /// `buffer.memory` held by the batch, released when it drops.
+    /// `buffer.memory` held by the batch, released when it drops. The last field: it drops
+    /// after the buffers.
     memory: Option<OwnedSemaphorePermit>,
 }
 
@@ -249,7 +250,16 @@ impl ProducerBatch {
         incomplete: Arc<Incomplete>,
         id: u64,
     ) -> Self {
-        let capacity = write_limit.min(1 << 20);
+        // The buffer takes what the batch reserved of `buffer.memory`, header included: that
+        // is `batch.size`, or the size of a larger record that gets a batch of its own. A batch
+        // without a reservation (a split piece) or a very large `batch.size` starts smaller.
+        let reserved = memory.as_ref().map_or(write_limit, |m| m.num_permits());
+        let capacity = if reserved > write_limit {
+            reserved
+        } else {
+            reserved.min(1 << 20)
+        };
+        let capacity = capacity.saturating_sub(BATCH_HEADER_LEN);
         ProducerBatch {
             shared: BatchShared::new(topic, partition),
             incomplete,
@@ -368,6 +378,10 @@ impl ProducerBatch {
 
     fn finish(mut self, outcome: Outcome) {
         self.shared.complete(outcome);
+        // The buffers go before the memory they were reserved from, so that a send waiting
+        // for that memory never allocates while they still exist.
+        self.builder = None;
+        self.built = None;
         self.memory.take();
         // Drop deregisters from `incomplete`.
     }
