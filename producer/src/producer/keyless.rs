@@ -183,3 +183,117 @@ impl TopicCursor<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kafkit_protocol::Compression;
+
+    use super::*;
+    use crate::metadata::{PartitionInfo, TopicMetadata};
+    use crate::partitioner::StickyPartitioner;
+
+    /// Metadata with topic `t` of `n` partitions, those in `leaderless` without a leader.
+    fn cluster(generation: u64, n: i32, leaderless: &[i32]) -> Arc<ClusterMetadata> {
+        let partitions = (0..n)
+            .map(|p| PartitionInfo {
+                leader: (!leaderless.contains(&p)).then_some(0),
+                leader_epoch: 0,
+            })
+            .collect();
+        let available = (0..n).filter(|p| !leaderless.contains(p)).collect();
+        let mut topics = TopicMap::default();
+        topics.insert(
+            Arc::from("t"),
+            TopicMetadata {
+                partitions,
+                available,
+            },
+        );
+        Arc::new(ClusterMetadata {
+            topics,
+            generation,
+            ..ClusterMetadata::default()
+        })
+    }
+
+    fn accumulator() -> RecordAccumulator {
+        RecordAccumulator::new(100, Duration::ZERO, Compression::None, 1 << 20)
+    }
+
+    /// The keyless path draws and switches exactly as `StickyPartitioner` does with the same
+    /// seed, batch size and appends.
+    #[test]
+    fn chooses_and_switches_as_the_sticky_partitioner() {
+        let (tx, rx) = watch::channel(cluster(1, 8, &[2, 5]));
+        let mut path = KeylessPath::new(100, Some(42), rx);
+        let mut reference = StickyPartitioner::new(100, Some(42));
+        let available = [0, 1, 3, 4, 6, 7];
+        for i in 0..200usize {
+            let (bytes, full) = (17 + i % 40, i % 3 == 0);
+            let ours = path
+                .with_topic("t", |mut c| {
+                    let p = c.partition();
+                    c.record_append(p, bytes, full);
+                    p
+                })
+                .expect("no error")
+                .expect("known topic");
+            let theirs = reference.partition("t", 8, &available);
+            reference.update("t", theirs, bytes, full, 8, &available);
+            assert_eq!(ours, theirs, "record {i}");
+        }
+        drop(tx);
+    }
+
+    #[test]
+    fn unknown_topics_wait_and_fewer_partitions_draw_again() {
+        let (tx, rx) = watch::channel(Arc::new(ClusterMetadata::default()));
+        let mut path = KeylessPath::new(100, Some(1), rx);
+        assert!(path
+            .with_topic("t", |c| c.partition())
+            .expect("no error")
+            .is_none());
+        tx.send_replace(cluster(1, 64, &[]));
+        let mut first = 0;
+        // Draw until the sticky partition is one that a shrink to 4 partitions removes.
+        for _ in 0..1000 {
+            first = path
+                .with_topic("t", |mut c| {
+                    let p = c.partition();
+                    c.record_append(p, 200, true);
+                    p
+                })
+                .expect("no error")
+                .expect("known");
+            if first >= 4 {
+                break;
+            }
+        }
+        assert!(first >= 4);
+        tx.send_replace(cluster(2, 4, &[]));
+        let now = path
+            .with_topic("t", |c| c.partition())
+            .expect("no error")
+            .expect("known");
+        assert!(now < 4, "redrawn among the 4 partitions left: {now}");
+    }
+
+    /// The queue kept for a topic follows the partition and is the accumulator's own.
+    #[test]
+    fn keeps_the_accumulators_queue_per_partition() {
+        let (_tx, rx) = watch::channel(cluster(1, 3, &[]));
+        let mut path = KeylessPath::new(100, Some(3), rx);
+        let acc = accumulator();
+        for p in [0, 0, 2, 1] {
+            let same = path
+                .with_topic("t", |mut c| {
+                    c.with_queue(&acc, p, |q| Arc::ptr_eq(q, &acc.queue("t", p)))
+                })
+                .expect("no error")
+                .expect("known");
+            assert!(same, "partition {p}");
+        }
+    }
+}
