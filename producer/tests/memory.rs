@@ -11,8 +11,11 @@
 //! - `slow_socket`: the connection to the broker takes 8 MB/s, so requests queue up in the
 //!   producer's writer (a slow network or a broker that reads slowly).
 //!
-//! Each runs twice, with `RECORDS` and `4 * RECORDS` records of 100 bytes (about 5 and 20 times
-//! `buffer.memory`), after a warm-up run: the peak must stay under `buffer.memory + CONSTANT`
+//! - `large_records`: records of 20,000 bytes, more than `batch.size`, each in a batch of its
+//!   own sized to it, with a broker answering 10 ms late.
+//!
+//! Each runs twice, with `n` and `4 * n` records (about 5 and 20 times `buffer.memory`), after
+//! a warm-up run: the peak must stay under `buffer.memory + CONSTANT`
 //! both times, and must not grow with the record count. Futures are dropped as soon as `send` returns (records are
 //! delivered anyway; `flush` waits for all of them), so the caller holds no per-record state.
 //!
@@ -94,6 +97,7 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 const BUFFER_MEMORY: usize = 1 << 20;
+/// Records of 100 bytes per run: about 5 times `buffer.memory`.
 const RECORDS: usize = 50_000;
 /// What the producer may hold besides `buffer.memory`: see the crate docs ("Memory").
 const CONSTANT: usize = 256 << 10;
@@ -166,16 +170,16 @@ impl AsyncWrite for SlowWriter {
     }
 }
 
-/// Produces `records` records of 100 bytes with `buffer.memory` = 1 MiB and returns the peak
+/// Produces `records` records of `record_size` bytes with `buffer.memory` = 1 MiB and returns the peak
 /// live heap above what was live before the producer started.
-async fn peak_heap(bootstrap: &str, connector: Throttled, records: usize) -> usize {
+async fn peak_heap(bootstrap: &str, connector: Throttled, record_size: usize, records: usize) -> usize {
     let config = ProducerConfig::from_properties([
         ("bootstrap.servers", bootstrap),
         ("buffer.memory", &BUFFER_MEMORY.to_string()),
         ("linger.ms", "5"),
     ])
     .expect("config");
-    let payload = Bytes::from(vec![b'x'; 100]);
+    let payload = Bytes::from(vec![b'x'; record_size]);
     let _ = payload.clone(); // the one allocation `Bytes` makes on its first clone
     let base = settled_heap().await;
     PEAK.store(base, Ordering::Relaxed);
@@ -223,7 +227,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn check(scenario: &str, rtt: Duration, rate: Option<usize>) {
+fn check(scenario: &str, rtt: Duration, rate: Option<usize>, record_size: usize, n: usize) {
     let cluster = MockCluster::new(1).expect("mock cluster");
     cluster.create_topic("memory", 3, 1).expect("topic");
     cluster.broker_round_trip_time(-1, rtt).expect("rtt");
@@ -231,18 +235,18 @@ fn check(scenario: &str, rtt: Duration, rate: Option<usize>) {
     let runtime = runtime();
     // A first run allocates what the process and the runtime keep afterwards (tokio's I/O
     // and timer slabs, thread locals...): not the producer's, so not measured.
-    runtime.block_on(peak_heap(&bootstrap, Throttled { rate }, RECORDS));
-    let peaks: Vec<usize> = [RECORDS, 4 * RECORDS]
+    runtime.block_on(peak_heap(&bootstrap, Throttled { rate }, record_size, n));
+    let peaks: Vec<usize> = [n, 4 * n]
         .into_iter()
-        .map(|n| runtime.block_on(peak_heap(&bootstrap, Throttled { rate }, n)))
+        .map(|n| runtime.block_on(peak_heap(&bootstrap, Throttled { rate }, record_size, n)))
         .collect();
     println!(
         "{scenario}: peak heap {} B ({} records), {} B ({} records); buffer.memory {BUFFER_MEMORY} B, \
          above it {} / {} B",
         peaks[0],
-        RECORDS,
+        n,
         peaks[1],
-        4 * RECORDS,
+        4 * n,
         peaks[0] as i64 - BUFFER_MEMORY as i64,
         peaks[1] as i64 - BUFFER_MEMORY as i64,
     );
@@ -261,6 +265,7 @@ fn check(scenario: &str, rtt: Duration, rate: Option<usize>) {
 /// One test (the counters are global to the binary): the scenarios run one after the other.
 #[test]
 fn peak_heap_is_buffer_memory_plus_a_constant() {
-    check("slow_responses", Duration::from_millis(50), None);
-    check("slow_socket", Duration::ZERO, Some(8_000_000));
+    check("slow_responses", Duration::from_millis(50), None, 100, RECORDS);
+    check("slow_socket", Duration::ZERO, Some(8_000_000), 100, RECORDS);
+    check("large_records", Duration::from_millis(10), None, 20_000, 250);
 }

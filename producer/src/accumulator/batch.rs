@@ -250,14 +250,14 @@ impl ProducerBatch {
         incomplete: Arc<Incomplete>,
         id: u64,
     ) -> Self {
-        // The buffer takes what the batch reserved of `buffer.memory`, header included: that
-        // is `batch.size`, or the size of a larger record that gets a batch of its own. A batch
-        // without a reservation (a split piece) or a very large `batch.size` starts smaller.
-        let reserved = memory.as_ref().map_or(write_limit, |m| m.num_permits());
-        let capacity = if reserved > write_limit {
-            reserved
-        } else {
-            reserved.min(1 << 20)
+        // The buffer is what the batch reserved of `buffer.memory`, header included: that is
+        // `batch.size`, or the size of a larger record that gets a batch of its own; appends
+        // stay within it, so it never grows. (A large buffer is mapped lazily by the
+        // allocator: pages nobody writes cost nothing.) A piece of a split batch, which
+        // reserves nothing, starts at `batch.size` up to 1 MiB.
+        let capacity = match &memory {
+            Some(m) => m.num_permits(),
+            None => write_limit.min(1 << 20),
         };
         let capacity = capacity.saturating_sub(BATCH_HEADER_LEN);
         ProducerBatch {
