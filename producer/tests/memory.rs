@@ -11,6 +11,8 @@
 //! - `slow_socket`: the connection to the broker takes 8 MB/s, so requests queue up in the
 //!   producer's writer (a slow network or a broker that reads slowly).
 //!
+//! - `lz4`: as `slow_responses`, compressed with lz4 (the values are noise, so batches keep
+//!   their size);
 //! - `large_records`: records of 20,000 bytes, more than `batch.size`, each in a batch of its
 //!   own sized to it, with a broker answering 10 ms late.
 //!
@@ -101,6 +103,10 @@ const BUFFER_MEMORY: usize = 1 << 20;
 const RECORDS: usize = 50_000;
 /// What the producer may hold besides `buffer.memory`: see the crate docs ("Memory").
 const CONSTANT: usize = 256 << 10;
+/// What compressing a batch with lz4 takes besides: `lz4_flex`'s frame encoder allocates a
+/// 64 KiB input block, room for its compressed output and a 16 KiB hash table (about 145 KiB)
+/// for each batch; the sender compresses one batch at a time.
+const LZ4_WORKSPACE: usize = 192 << 10;
 /// How much the peak may differ between 1x and 4x the records (allocator and timing noise).
 const SLACK: usize = 64 << 10;
 
@@ -172,15 +178,28 @@ impl AsyncWrite for SlowWriter {
 
 /// Produces `records` records of `record_size` bytes with `buffer.memory` = 1 MiB and returns the peak
 /// live heap above what was live before the producer started.
-async fn peak_heap(bootstrap: &str, connector: Throttled, record_size: usize, records: usize) -> usize {
+async fn peak_heap(bootstrap: &str, scenario: &Scenario, records: usize) -> usize {
     let config = ProducerConfig::from_properties([
         ("bootstrap.servers", bootstrap),
         ("buffer.memory", &BUFFER_MEMORY.to_string()),
         ("linger.ms", "5"),
+        ("compression.type", scenario.compression),
     ])
     .expect("config");
-    let payload = Bytes::from(vec![b'x'; record_size]);
-    let _ = payload.clone(); // the one allocation `Bytes` makes on its first clone
+    let connector = Throttled { rate: scenario.rate };
+    // Values are slices of 1 MiB of noise (incompressible, and lz4's window is 64 KiB).
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Bytes = (0..1 << 20)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect::<Vec<u8>>()
+        .into();
+    let _ = noise.clone(); // the one allocation `Bytes` makes on its first clone
+    let size = scenario.record_size;
     let base = settled_heap().await;
     PEAK.store(base, Ordering::Relaxed);
     let producer = Producer::with_connector(config, Arc::new(connector))
@@ -188,8 +207,9 @@ async fn peak_heap(bootstrap: &str, connector: Throttled, record_size: usize, re
         .expect("connect");
     // Sends that found `buffer.memory` (nearly) full: backpressure engaged.
     let mut full = 0;
-    for _ in 0..records {
-        let record = ProducerRecord::new("memory", payload.clone());
+    for i in 0..records {
+        let at = i * size % (noise.len() - size);
+        let record = ProducerRecord::new("memory", noise.slice(at..at + size));
         drop(producer.send(record).await.expect("accepted"));
         let m = producer.metrics();
         full += usize::from(m.buffer_used + 16_384 > m.buffer_total);
@@ -227,21 +247,38 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn check(scenario: &str, rtt: Duration, rate: Option<usize>, record_size: usize, n: usize) {
+/// A broker made slow in some way, and the records sent to it.
+struct Scenario {
+    name: &'static str,
+    /// The broker answers this late.
+    rtt: Duration,
+    /// Writes to the broker go at most this many bytes/s.
+    rate: Option<usize>,
+    record_size: usize,
+    /// Records in the first measured run; the second sends 4 times as many.
+    records: usize,
+    compression: &'static str,
+    /// Allowed besides `CONSTANT` (the codec's working memory).
+    codec: usize,
+}
+
+fn check(scenario: Scenario) {
+    let name = scenario.name;
     let cluster = MockCluster::new(1).expect("mock cluster");
     cluster.create_topic("memory", 3, 1).expect("topic");
-    cluster.broker_round_trip_time(-1, rtt).expect("rtt");
+    cluster.broker_round_trip_time(-1, scenario.rtt).expect("rtt");
     let bootstrap = cluster.bootstrap_servers();
     let runtime = runtime();
     // A first run allocates what the process and the runtime keep afterwards (tokio's I/O
     // and timer slabs, thread locals...): not the producer's, so not measured.
-    runtime.block_on(peak_heap(&bootstrap, Throttled { rate }, record_size, n));
+    let n = scenario.records;
+    runtime.block_on(peak_heap(&bootstrap, &scenario, n));
     let peaks: Vec<usize> = [n, 4 * n]
         .into_iter()
-        .map(|n| runtime.block_on(peak_heap(&bootstrap, Throttled { rate }, record_size, n)))
+        .map(|n| runtime.block_on(peak_heap(&bootstrap, &scenario, n)))
         .collect();
     println!(
-        "{scenario}: peak heap {} B ({} records), {} B ({} records); buffer.memory {BUFFER_MEMORY} B, \
+        "{name}: peak heap {} B ({} records), {} B ({} records); buffer.memory {BUFFER_MEMORY} B, \
          above it {} / {} B",
         peaks[0],
         n,
@@ -250,22 +287,50 @@ fn check(scenario: &str, rtt: Duration, rate: Option<usize>, record_size: usize,
         peaks[0] as i64 - BUFFER_MEMORY as i64,
         peaks[1] as i64 - BUFFER_MEMORY as i64,
     );
+    let limit = BUFFER_MEMORY + CONSTANT + scenario.codec;
     for &peak in &peaks {
         assert!(
-            peak <= BUFFER_MEMORY + CONSTANT,
-            "{scenario}: peak heap {peak} B > buffer.memory {BUFFER_MEMORY} B + {CONSTANT} B"
+            peak <= limit,
+            "{name}: peak heap {peak} B > {limit} B (buffer.memory {BUFFER_MEMORY} B + {} B)",
+            limit - BUFFER_MEMORY
         );
     }
     assert!(
         peaks[1].abs_diff(peaks[0]) <= SLACK,
-        "{scenario}: the peak grows with the record count: {peaks:?}"
+        "{name}: the peak grows with the record count: {peaks:?}"
     );
 }
 
 /// One test (the counters are global to the binary): the scenarios run one after the other.
 #[test]
 fn peak_heap_is_buffer_memory_plus_a_constant() {
-    check("slow_responses", Duration::from_millis(50), None, 100, RECORDS);
-    check("slow_socket", Duration::ZERO, Some(8_000_000), 100, RECORDS);
-    check("large_records", Duration::from_millis(10), None, 20_000, 250);
+    let small = Scenario {
+        name: "slow_responses",
+        rtt: Duration::from_millis(50),
+        rate: None,
+        record_size: 100,
+        records: RECORDS,
+        compression: "none",
+        codec: 0,
+    };
+    check(Scenario {
+        name: "slow_socket",
+        rtt: Duration::ZERO,
+        rate: Some(8_000_000),
+        ..small
+    });
+    check(Scenario {
+        name: "lz4",
+        compression: "lz4",
+        codec: LZ4_WORKSPACE,
+        ..small
+    });
+    check(Scenario {
+        name: "large_records",
+        rtt: Duration::from_millis(10),
+        record_size: 20_000,
+        records: 250,
+        ..small
+    });
+    check(small);
 }

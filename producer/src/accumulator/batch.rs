@@ -337,7 +337,11 @@ impl ProducerBatch {
                 builder.set_producer_state(s.producer_id, s.epoch, s.base_sequence);
                 self.producer_state = Some(s);
             }
-            self.built = Some(Bytes::from(builder.into_vec()?));
+            let mut built = builder.into_vec()?;
+            // A codec's output grows by doubling: what it did not use goes back at once rather
+            // than stay with the batch, past its reservation, until the broker answers.
+            built.shrink_to_fit();
+            self.built = Some(Bytes::from(built));
         } else if state.is_some() && state != self.producer_state {
             self.restamp(state);
         }
