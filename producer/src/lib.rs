@@ -47,15 +47,15 @@
 //! `cargo bench -p kafkit-producer --bench throughput` sends 500,000 keyless 100-byte records
 //! with kafkit and with librdkafka's `BaseProducer` (rust-rdkafka) to one librdkafka mock
 //! cluster, in the same run. On a shared 2-core VM, 4 runs of each configuration with other
-//! builds running (load average 1.7-2.2) and 4 on a quiet machine (0.3-0.9), best of 3 rounds
-//! per run, kafkit / librdkafka:
+//! builds running (load average 1.7-2.2) and 4 on a quieter machine (0.4-1.3), best of 3
+//! rounds per run, kafkit / librdkafka:
 //!
-//! | acks, compression | kafkit, records/s, loaded | ratio, loaded | ratio, quiet |
+//! | acks, compression | kafkit, records/s, loaded | ratio, loaded | ratio, quieter |
 //! |---|---:|---:|---:|
-//! | all, none | 2.44-2.79 M | 2.02-2.24x | 2.81-3.35x |
-//! | 1, none | 2.43-2.63 M | 2.02-2.25x | 3.08-3.34x |
-//! | all, lz4 | 2.16-2.68 M | 1.94-2.09x | 2.67-3.03x |
-//! | 1, lz4 | 2.53-2.71 M | 2.00-2.12x | 2.79-3.02x |
+//! | all, none | 2.44-2.79 M | 2.02-2.24x | 2.12-3.10x |
+//! | 1, none | 2.43-2.63 M | 2.02-2.25x | 2.16-3.17x |
+//! | all, lz4 | 2.16-2.68 M | 1.94-2.09x | 2.61-3.06x |
+//! | 1, lz4 | 2.53-2.71 M | 2.00-2.12x | 2.83-3.07x |
 //!
 //! The caller's task runs `send` for every record, so its cost bounds throughput
 //! (`cargo bench -p kafkit-producer --bench send_path` times it alone: about 300 ns for a
