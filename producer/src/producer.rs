@@ -294,7 +294,10 @@ impl Producer {
     async fn prepare(&self, record: &ProducerRecord, deadline: Instant) -> Result<Prepared> {
         let mut rx = self.inner.metadata.clone();
         loop {
-            if let Some(prepared) = self.choose_partition(record, &rx.borrow_and_update())? {
+            // An `Arc`, not the watch's guard: the keyless path may read the watch itself, and a
+            // read lock taken twice by one thread deadlocks once the sender waits to write.
+            let cluster = rx.borrow_and_update().clone();
+            if let Some(prepared) = self.choose_partition(record, &cluster)? {
                 return Ok(prepared);
             }
             self.request_topic(&record.topic);
@@ -313,6 +316,8 @@ impl Producer {
         let routed = if self.is_sticky(record) {
             self.keyless_append(record, headers)?
         } else {
+            // Under the watch's read guard: `choose_partition` takes the keyless path (which
+            // reads the watch too) only for sticky records, which do not come here.
             self.choose_partition(record, &self.inner.metadata.borrow())?
                 .map(Route::Prepared)
         };
@@ -378,7 +383,9 @@ impl Producer {
         self.inner.keyless.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The partition for `record`, or `None` if its topic is not in metadata yet.
+    /// The partition for `record`, or `None` if its topic is not in metadata yet. For a sticky
+    /// record it takes the keyless path's lock, which may read the metadata watch: the caller
+    /// must not hold a guard of that watch then.
     fn choose_partition(
         &self,
         record: &ProducerRecord,
