@@ -252,8 +252,8 @@ impl ProducerBatch {
     ) -> Self {
         // The buffer is what the batch reserved of `buffer.memory`, header included: that is
         // `batch.size`, or the size of a larger record that gets a batch of its own; appends
-        // stay within it, so it never grows. (A large buffer is mapped lazily by the
-        // allocator: pages nobody writes cost nothing.) A piece of a split batch, which
+        // stay within it, so it never grows past the reservation (a doubling Vec would). A
+        // large `batch.size` is thus allocated up front. A piece of a split batch, which
         // reserves nothing, starts at `batch.size` up to 1 MiB.
         let capacity = match &memory {
             Some(m) => m.num_permits(),
