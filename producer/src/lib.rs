@@ -90,7 +90,7 @@
 //! `tests/memory.rs` measures it with a counting allocator: with `buffer.memory` = 1 MiB, one
 //! broker and 50,000 to 200,000 records (5 to 20 times `buffer.memory`) under backpressure (a
 //! broker answering 50 ms late, or a connection limited to 8 MB/s), the producer's peak heap is
-//! 136-162 KB above `buffer.memory` (8 runs), about the same for 4 times as many records: 64
+//! 133-162 KB above `buffer.memory` (12 runs), about the same for 4 times as many records: 64
 //! KiB of read buffer, 27 KiB of per-batch bookkeeping, the rest tasks, channels and maps.
 //! Records larger than `batch.size` (20 KB) give the same picture (130-143 KB; before their
 //! buffers were sized to their reservation, they grew past it by doubling: 800 KB above).
