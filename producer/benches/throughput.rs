@@ -8,6 +8,13 @@
 //! runs `ROUNDS` times, fresh producer each time, and the best round is reported, then the
 //! ratio kafkit / librdkafka. `CLIENTS=kafkit` runs one client only (for profiling).
 //!
+//! `RSS=1` also prints, per client, how much the process's peak resident memory grew during
+//! its rounds (Linux: VmHWM, reset through `/proc/self/clear_refs`, minus VmRSS before). The
+//! growth includes the mock broker storing the records (the same for every client) and, for
+//! kafkit, the bench's vector of 24-byte `DeliveryFuture`s; each client keeps its default
+//! limit (kafkit `buffer.memory` 32 MiB; librdkafka `queue.buffering.max.messages` 100000,
+//! `queue.buffering.max.kbytes` 1 GiB).
+//!
 //! ```text
 //! cargo bench -p kafkit-producer --bench throughput
 //! RECORDS=200000 ACKS=1 LINGER_MS=5 COMPRESSION=lz4 PARTITIONS=3 cargo bench -p kafkit-producer --bench throughput
@@ -73,16 +80,33 @@ fn main() {
     let clients = env("CLIENTS", "kafkit,base,future".to_string());
     let run = |name: &str| clients.split(',').any(|c| c == name);
     let mut best = [f64::NAN; 3];
+    let rss = env("RSS", 0u8) == 1;
+    let mut rss_growth = [0u64; 3];
     for _ in 0..rounds {
         if run("kafkit") {
+            let before = rss_before(rss);
             best[0] = best[0].max(runtime.block_on(kafkit(&setup)));
+            rss_growth[0] = rss_growth[0].max(rss_after(before));
         }
         if run("base") {
+            let before = rss_before(rss);
             best[1] = best[1].max(rdkafka_base(&setup));
+            rss_growth[1] = rss_growth[1].max(rss_after(before));
         }
         if run("future") {
+            let before = rss_before(rss);
             best[2] = best[2].max(runtime.block_on(rdkafka_future(&setup)));
+            rss_growth[2] = rss_growth[2].max(rss_after(before));
         }
+    }
+    if rss {
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        println!(
+            "peak RSS growth per round (MiB): kafkit {:.1}, BaseProducer {:.1}, FutureProducer {:.1}",
+            mib(rss_growth[0]),
+            mib(rss_growth[1]),
+            mib(rss_growth[2])
+        );
     }
     let [kafkit, base, future] = best;
     println!("kafkit Producer           {:>12.0} records/s", kafkit);
@@ -210,6 +234,27 @@ async fn rdkafka_future(setup: &Setup) -> f64 {
     let elapsed = start.elapsed();
     assert_eq!(delivered, setup.records, "librdkafka delivered everything");
     rate(delivered, elapsed)
+}
+
+/// With `on`: resets the peak RSS and returns the RSS now (bytes); `None` where /proc lacks them.
+fn rss_before(on: bool) -> Option<u64> {
+    if !on {
+        return None;
+    }
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    proc_status_kib("VmRSS:").map(|k| k * 1024)
+}
+
+/// Peak RSS since `rss_before`, minus the RSS then (bytes); 0 when unknown.
+fn rss_after(before: Option<u64>) -> u64 {
+    let Some(before) = before else { return 0 };
+    proc_status_kib("VmHWM:").map_or(0, |k| (k * 1024).saturating_sub(before))
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn rate(records: u64, elapsed: Duration) -> f64 {

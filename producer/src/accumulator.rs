@@ -163,23 +163,33 @@ impl RecordAccumulator {
     }
 
     /// The queue of `topic`-`partition`, created on first use.
-    pub(crate) fn queue(&self, topic: &Arc<str>, partition: i32) -> Queue {
+    pub(crate) fn queue(&self, topic: &str, partition: i32) -> Queue {
+        self.queue_entry(topic, partition).1
+    }
+
+    /// The queue of `topic`-`partition`, created on first use, and the topic's name as the
+    /// accumulator keeps it (shared by the partition's batches).
+    pub(crate) fn queue_entry(&self, topic: &str, partition: i32) -> (Arc<str>, Queue) {
         let index = usize::try_from(partition).unwrap_or(0);
-        if let Some(q) = self
+        if let Some((name, q)) = self
             .queues
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(topic)
-            .and_then(|v| v.get(index))
+            .get_key_value(topic)
+            .and_then(|(name, v)| Some((name, v.get(index)?)))
         {
-            return q.clone();
+            return (name.clone(), q.clone());
         }
         let mut queues = self.queues.write().unwrap_or_else(|e| e.into_inner());
-        let partitions = queues.entry(topic.clone()).or_default();
+        let name: Arc<str> = match queues.get_key_value(topic) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(topic),
+        };
+        let partitions = queues.entry(name.clone()).or_default();
         while partitions.len() <= index {
             partitions.push(Arc::new(Mutex::new(VecDeque::new())));
         }
-        partitions[index].clone()
+        (name, partitions[index].clone())
     }
 
     /// Appends a record to `topic`-`partition`. When a new batch needs memory, waits for it up
@@ -188,7 +198,7 @@ impl RecordAccumulator {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn append(
         &self,
-        topic: &Arc<str>,
+        topic: &str,
         partition: i32,
         timestamp: i64,
         key: Option<&[u8]>,
@@ -203,8 +213,8 @@ impl RecordAccumulator {
             .pool
             .reserve(self.new_batch_size(key, value, headers), max_wait)
             .await?;
-        let queue = self.queue(topic, partition);
-        self.append_new(&queue, topic, partition, timestamp, key, value, headers, memory)
+        let (topic, queue) = self.queue_entry(topic, partition);
+        self.append_new(&queue, &topic, partition, timestamp, key, value, headers, memory)
     }
 
     /// [`append`](Self::append) without waiting: fails at once with
@@ -212,7 +222,7 @@ impl RecordAccumulator {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append_now(
         &self,
-        topic: &Arc<str>,
+        topic: &str,
         partition: i32,
         timestamp: i64,
         key: Option<&[u8]>,
@@ -223,8 +233,8 @@ impl RecordAccumulator {
             return Ok(appended);
         }
         let memory = self.pool.try_reserve(self.new_batch_size(key, value, headers))?;
-        let queue = self.queue(topic, partition);
-        self.append_new(&queue, topic, partition, timestamp, key, value, headers, memory)
+        let (topic, queue) = self.queue_entry(topic, partition);
+        self.append_new(&queue, &topic, partition, timestamp, key, value, headers, memory)
     }
 
     /// Memory for a new batch holding this record: `max(batch.size, record size)` (Java).
@@ -302,6 +312,30 @@ impl RecordAccumulator {
             Self::append_to_last(deque, timestamp, key, value, headers)
         });
         Ok(appended.flatten())
+    }
+
+    /// Appends to the open batch of `queue` (a queue this accumulator handed out), if it has
+    /// one with room: [`append`](Self::append)'s fast path for a caller that keeps the queue.
+    pub(crate) fn try_append_to(
+        &self,
+        queue: &Queue,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<Option<Appended>> {
+        if self.is_closed() {
+            return Err(Error::Closed {
+                may_have_been_persisted: false,
+            });
+        }
+        Ok(Self::append_to_last(
+            &mut lock(queue),
+            timestamp,
+            key,
+            value,
+            headers,
+        ))
     }
 
     fn append_to_last(

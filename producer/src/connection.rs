@@ -27,6 +27,7 @@
 //!   `InFlightRequests`
 
 pub mod connector;
+mod produce_frame;
 #[cfg(test)]
 mod tests;
 
@@ -34,7 +35,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, InitProducerIdRequest, InitProducerIdResponse,
     MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse,
@@ -51,6 +52,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tracing::Instrument;
 
 use self::connector::{BoxTransport, Connector};
+use self::produce_frame::{encode_produce_frame, Parts};
 
 /// Identifies one connection (one attempt) for the sender: node ids repeat across reconnects.
 pub(crate) type ConnId = u64;
@@ -346,7 +348,7 @@ async fn read_frame<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
     max_frame: usize,
-) -> Result<bytes::Bytes, ConnectionError> {
+) -> Result<Bytes, ConnectionError> {
     loop {
         if let Some(frame) = split_frame(buf, max_frame).map_err(protocol)? {
             return Ok(frame);
@@ -381,23 +383,24 @@ async fn write_loop(
 ) -> Result<(), ConnectionError> {
     // 0.. were used by ApiVersions; ids only need to be distinct among outstanding requests.
     let mut correlation_id: i32 = 16;
-    let mut out = BytesMut::new();
+    // Emptied by every write; Produce frames reference their batches instead of copying them.
+    let mut out = Parts::default();
     let mut written_without_response = Vec::new();
     while let Some(first) = requests.recv().await {
-        out.clear();
         let mut next = Some(first);
         while let Some((id, body)) = next {
             correlation_id = correlation_id.checked_add(1).unwrap_or(16);
             let client_id = Some(params.client_id.as_str());
+            let mut frame = BytesMut::new();
             let (api_key, version, expects_response) = match &body {
                 RequestBody::Produce(r, expects) => {
                     let h = request_header(ApiKey::Produce, versions.produce, correlation_id, client_id);
-                    encode_request_frame(&mut out, &h, r).map_err(protocol)?;
+                    encode_produce_frame(&mut out, &h, r).map_err(protocol)?;
                     (ApiKey::Produce, versions.produce, *expects)
                 }
                 RequestBody::Metadata(r) => {
                     let h = request_header(ApiKey::Metadata, versions.metadata, correlation_id, client_id);
-                    encode_request_frame(&mut out, &h, r).map_err(protocol)?;
+                    encode_request_frame(&mut frame, &h, r).map_err(protocol)?;
                     (ApiKey::Metadata, versions.metadata, true)
                 }
                 RequestBody::InitProducerId(r) => {
@@ -405,10 +408,11 @@ async fn write_loop(
                         ConnectionError::Unsupported("the broker has no common InitProducerId version".into())
                     })?;
                     let h = request_header(ApiKey::InitProducerId, version, correlation_id, client_id);
-                    encode_request_frame(&mut out, &h, r).map_err(protocol)?;
+                    encode_request_frame(&mut frame, &h, r).map_err(protocol)?;
                     (ApiKey::InitProducerId, version, true)
                 }
             };
+            out.push(frame.freeze());
             if expects_response {
                 let deadline = Instant::now() + params.request_timeout;
                 let p = Pending {
@@ -424,13 +428,13 @@ async fn write_loop(
             } else {
                 written_without_response.push(id);
             }
-            next = if out.len() < WRITE_COALESCE {
+            next = if out.remaining() < WRITE_COALESCE {
                 requests.try_recv().ok()
             } else {
                 None
             };
         }
-        wr.write_all(&out).await.map_err(io)?;
+        wr.write_all_buf(&mut out).await.map_err(io)?;
         wr.flush().await.map_err(io)?;
         for id in written_without_response.drain(..) {
             let _ = events.send(ConnEvent::Response {
@@ -454,6 +458,9 @@ async fn read_loop(
     let mut queue: VecDeque<Pending> = VecDeque::new();
     loop {
         while let Some(frame) = split_frame(&mut buf, max_frame).map_err(protocol)? {
+            // Decoded in a copy: a response (its strings) would otherwise keep the whole read
+            // buffer alive while it waits for the sender, and the next read would need a new one.
+            let frame = Bytes::copy_from_slice(&frame);
             while let Ok(p) = pending_rx.try_recv() {
                 queue.push_back(p);
             }
@@ -487,8 +494,8 @@ async fn read_loop(
 }
 
 /// Decodes `frame` as the response to `p`, checking the correlation id.
-fn decode(frame: bytes::Bytes, p: &Pending) -> Result<ResponseBody, ConnectionError> {
-    fn typed<T: GuardedResponse>(frame: bytes::Bytes, p: &Pending) -> Result<T, ConnectionError> {
+fn decode(frame: Bytes, p: &Pending) -> Result<ResponseBody, ConnectionError> {
+    fn typed<T: GuardedResponse>(frame: Bytes, p: &Pending) -> Result<T, ConnectionError> {
         let response = decode_response::<T>(frame, p.version).map_err(protocol)?;
         if response.header.correlation_id != p.correlation_id {
             return Err(ConnectionError::Protocol(format!(

@@ -51,8 +51,6 @@ pub struct ClusterMetadata {
 /// One topic's partitions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TopicMetadata {
-    /// The topic's name, shared with batches and record metadata.
-    pub name: Arc<str>,
     /// Every partition, by index.
     pub partitions: Vec<PartitionInfo>,
     /// Partitions whose leader is known: the sticky partitioner draws among these.
@@ -279,7 +277,6 @@ impl Metadata {
                 partitions[index] = info;
             }
             let mut topic = TopicMetadata {
-                name: name.clone(),
                 partitions,
                 available: Vec::new(),
             };

@@ -80,11 +80,60 @@ pub trait Partitioner: Send + Sync + fmt::Debug {
     fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, num_partitions: i32) -> i32;
 }
 
-/// Per-topic sticky state.
+/// One topic's sticky state: its partition and the bytes produced to it since it was drawn.
 #[derive(Debug, Clone, Copy)]
-struct Sticky {
-    partition: i32,
+pub(crate) struct Sticky {
+    /// The sticky partition.
+    pub(crate) partition: i32,
     produced_bytes: usize,
+}
+
+impl Sticky {
+    /// A fresh state on `partition`.
+    pub(crate) fn new(partition: i32) -> Self {
+        Sticky {
+            partition,
+            produced_bytes: 0,
+        }
+    }
+
+    /// Counts `appended_bytes` produced to `partition` and says whether KIP-794 asks for a new
+    /// partition now: `batch_size` bytes produced and the last batch full, or `2 * batch_size`
+    /// bytes whatever the batch. Records appended to another partition (the sticky partition
+    /// moved meanwhile) do not count.
+    pub(crate) fn record_append(
+        &mut self,
+        batch_size: usize,
+        partition: i32,
+        appended_bytes: usize,
+        last_batch_full: bool,
+    ) -> bool {
+        if self.partition != partition {
+            return false;
+        }
+        self.produced_bytes += appended_bytes;
+        let enough = self.produced_bytes >= batch_size && last_batch_full;
+        let too_much = self.produced_bytes >= 2 * batch_size;
+        enough || too_much
+    }
+}
+
+/// The random source of the sticky partitioner, seeded with `seed` (random when `None`).
+pub(crate) fn sticky_rng(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(s) => StdRng::seed_from_u64(s),
+        None => StdRng::from_entropy(),
+    }
+}
+
+/// A new sticky partition: drawn among `available` (all `num_partitions` if empty).
+pub(crate) fn draw(rng: &mut StdRng, num_partitions: i32, available: &[i32]) -> i32 {
+    let random = rng.gen::<u32>() & 0x7fff_ffff;
+    match available.len() {
+        0 => (random % num_partitions.max(1) as u32) as i32,
+        1 => available[0],
+        n => available[(random % n as u32) as usize],
+    }
 }
 
 /// The built-in partitioner's state for keyless records: one sticky partition per topic.
@@ -100,13 +149,9 @@ impl StickyPartitioner {
     /// A partitioner switching after `batch_size` bytes, drawing from a generator seeded with
     /// `seed` (random when `None`).
     pub fn new(batch_size: usize, seed: Option<u64>) -> Self {
-        let rng = match seed {
-            Some(s) => StdRng::seed_from_u64(s),
-            None => StdRng::from_entropy(),
-        };
         StickyPartitioner {
             batch_size: batch_size.max(1),
-            rng,
+            rng: sticky_rng(seed),
             topics: TopicMap::default(),
         }
     }
@@ -119,14 +164,8 @@ impl StickyPartitioner {
                 return s.partition;
             }
         }
-        let partition = self.next_partition(num_partitions, available);
-        self.topics.insert(
-            topic.to_string(),
-            Sticky {
-                partition,
-                produced_bytes: 0,
-            },
-        );
+        let partition = draw(&mut self.rng, num_partitions, available);
+        self.topics.insert(topic.to_string(), Sticky::new(partition));
         partition
     }
 
@@ -156,40 +195,17 @@ impl StickyPartitioner {
         appended_bytes: usize,
         last_batch_full: bool,
     ) -> bool {
-        let Some(sticky) = self.topics.get_mut(topic) else {
-            return false;
-        };
-        if sticky.partition != partition {
-            return false;
-        }
-        sticky.produced_bytes += appended_bytes;
-        let enough = sticky.produced_bytes >= self.batch_size && last_batch_full;
-        let too_much = sticky.produced_bytes >= 2 * self.batch_size;
-        enough || too_much
+        self.topics
+            .get_mut(topic)
+            .is_some_and(|s| s.record_append(self.batch_size, partition, appended_bytes, last_batch_full))
     }
 
     /// Moves `topic` to a new sticky partition, drawn among `available` (all partitions if
     /// empty).
     pub fn switch(&mut self, topic: &str, num_partitions: i32, available: &[i32]) {
-        let next = Self::draw(&mut self.rng, num_partitions, available);
+        let next = draw(&mut self.rng, num_partitions, available);
         if let Some(sticky) = self.topics.get_mut(topic) {
-            *sticky = Sticky {
-                partition: next,
-                produced_bytes: 0,
-            };
-        }
-    }
-
-    fn next_partition(&mut self, num_partitions: i32, available: &[i32]) -> i32 {
-        Self::draw(&mut self.rng, num_partitions, available)
-    }
-
-    fn draw(rng: &mut StdRng, num_partitions: i32, available: &[i32]) -> i32 {
-        let random = rng.gen::<u32>() & 0x7fff_ffff;
-        match available.len() {
-            0 => (random % num_partitions.max(1) as u32) as i32,
-            1 => available[0],
-            n => available[(random % n as u32) as usize],
+            *sticky = Sticky::new(next);
         }
     }
 }

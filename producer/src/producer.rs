@@ -1,6 +1,6 @@
 //! [`Producer`]: the handle applications send through.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafkit_protocol::record::{Header, BATCH_HEADER_LEN};
@@ -15,11 +15,15 @@ use crate::connection::connector::{Connector, TcpConnector};
 use crate::connection::ConnectionParams;
 use crate::delivery::DeliveryFuture;
 use crate::error::{Error, Result};
-use crate::metadata::ClusterMetadata;
+use crate::metadata::{ClusterMetadata, TopicMetadata};
 use crate::metrics::{Counters, ProducerMetrics};
-use crate::partitioner::{partition_for_key, StickyPartitioner};
+use crate::partitioner::partition_for_key;
 use crate::record::ProducerRecord;
 use crate::sender::{Sender, Shared};
+
+mod keyless;
+
+use self::keyless::KeylessPath;
 
 /// An async Kafka producer. Cheap to clone: clones share one sender task, one buffer and one
 /// set of connections.
@@ -46,6 +50,8 @@ struct Inner {
     shared: Arc<Shared>,
     /// Metadata as the sender last published it.
     metadata: watch::Receiver<Arc<ClusterMetadata>>,
+    /// The path of keyless records (built-in partitioner), one lock per record.
+    keyless: Mutex<KeylessPath>,
 }
 
 impl Drop for Inner {
@@ -77,10 +83,6 @@ impl Producer {
                 config.compression(),
                 config.buffer_memory(),
             ),
-            sticky: Mutex::new(StickyPartitioner::new(
-                config.batch_size(),
-                config.partitioner_seed(),
-            )),
             new_topics: Mutex::new(Vec::new()),
             counters: Counters::default(),
             fatal: Default::default(),
@@ -92,10 +94,16 @@ impl Producer {
         let span = tracing::info_span!("kafkit_producer", client_id = %shared.config.client_id());
         // Detached: the task ends by itself (see `Sender::run`); `Shared::stopped` reports it.
         tokio::spawn(sender.run().instrument(span));
+        let keyless = KeylessPath::new(
+            shared.config.batch_size(),
+            shared.config.partitioner_seed(),
+            metadata.clone(),
+        );
         let producer = Producer {
             inner: Arc::new(Inner {
                 shared,
                 metadata: metadata.clone(),
+                keyless: Mutex::new(keyless),
             }),
         };
         let max_block = producer.inner.shared.config.max_block();
@@ -144,9 +152,11 @@ impl Producer {
     /// Java.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         let max_block = self.inner.shared.config.max_block();
-        // The clock is read only when the send has to wait for metadata.
-        let (prepared, waited) = match self.prepare_now(&record) {
-            Ok(prepared) => (prepared, Duration::ZERO),
+        let headers = headers(&record);
+        // The monotonic clock is read only when the send has to wait for metadata.
+        let (prepared, waited) = match self.prepare_now(&record, &headers) {
+            Ok(Route::Appended(future)) => return Ok(future),
+            Ok(Route::Prepared(prepared)) => (prepared, Duration::ZERO),
             Err(Error::MetadataTimeout { .. }) => {
                 let start = Instant::now();
                 let prepared = self.prepare(&record, start + max_block).await?;
@@ -154,12 +164,11 @@ impl Producer {
             }
             Err(e) => return Err(e),
         };
-        let headers = headers(&record);
         let shared = &self.inner.shared;
         let appended = shared
             .accumulator
             .append(
-                &prepared.topic,
+                &record.topic,
                 prepared.partition,
                 prepared.timestamp,
                 record.key.as_deref(),
@@ -168,24 +177,27 @@ impl Producer {
                 max_block.saturating_sub(waited),
             )
             .await?;
-        Ok(self.accepted(&prepared, appended))
+        Ok(self.accepted(&record.topic, &prepared, appended))
     }
 
     /// Sends a record without waiting: fails at once with [`Error::BufferExhausted`] when
     /// `buffer.memory` is short, and with [`Error::MetadataTimeout`] (zero wait) when the topic's
     /// metadata is not known yet (the producer starts fetching it, so a later call can succeed).
     pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        let prepared = self.prepare_now(&record)?;
         let headers = headers(&record);
+        let prepared = match self.prepare_now(&record, &headers)? {
+            Route::Appended(future) => return Ok(future),
+            Route::Prepared(prepared) => prepared,
+        };
         let appended = self.inner.shared.accumulator.append_now(
-            &prepared.topic,
+            &record.topic,
             prepared.partition,
             prepared.timestamp,
             record.key.as_deref(),
             record.value.as_deref(),
             &headers,
         )?;
-        Ok(self.accepted(&prepared, appended))
+        Ok(self.accepted(&record.topic, &prepared, appended))
     }
 
     /// Waits until every record sent before the call has completed (delivered or failed; the
@@ -256,12 +268,11 @@ impl Producer {
         Ok(())
     }
 
-    fn check_size(&self, record: &ProducerRecord) -> Result<()> {
-        let headers = headers(record);
+    fn check_size(&self, record: &ProducerRecord, headers: &[Header<'_>]) -> Result<()> {
         let size = RecordBatchBuilder::record_size_upper_bound(
             record.key.as_deref(),
             record.value.as_deref(),
-            &headers,
+            headers,
         ) + BATCH_HEADER_LEN;
         let config = &self.inner.shared.config;
         for (limit, limit_key) in [
@@ -283,7 +294,10 @@ impl Producer {
     async fn prepare(&self, record: &ProducerRecord, deadline: Instant) -> Result<Prepared> {
         let mut rx = self.inner.metadata.clone();
         loop {
-            if let Some(prepared) = self.choose_partition(record, &rx.borrow_and_update())? {
+            // An `Arc`, not the watch's guard: the keyless path may read the watch itself, and a
+            // read lock taken twice by one thread deadlocks once the sender waits to write.
+            let cluster = rx.borrow_and_update().clone();
+            if let Some(prepared) = self.choose_partition(record, &cluster)? {
                 return Ok(prepared);
             }
             self.request_topic(&record.topic);
@@ -293,12 +307,22 @@ impl Producer {
     }
 
     /// Validates the record and chooses its partition without waiting: a topic not in metadata
-    /// yet is [`Error::MetadataTimeout`] (and its metadata is requested).
-    fn prepare_now(&self, record: &ProducerRecord) -> Result<Prepared> {
+    /// yet is [`Error::MetadataTimeout`] (and its metadata is requested). A keyless record for
+    /// the built-in partitioner is appended at once when its partition has an open batch with
+    /// room (the common case).
+    fn prepare_now(&self, record: &ProducerRecord, headers: &[Header<'_>]) -> Result<Route> {
         self.check_open()?;
-        self.check_size(record)?;
-        if let Some(prepared) = self.choose_partition(record, &self.inner.metadata.borrow())? {
-            return Ok(prepared);
+        self.check_size(record, headers)?;
+        let routed = if self.is_sticky(record) {
+            self.keyless_append(record, headers)?
+        } else {
+            // Under the watch's read guard: `choose_partition` takes the keyless path (which
+            // reads the watch too) only for sticky records, which do not come here.
+            self.choose_partition(record, &self.inner.metadata.borrow())?
+                .map(Route::Prepared)
+        };
+        if let Some(route) = routed {
+            return Ok(route);
         }
         self.request_topic(&record.topic);
         Err(Error::MetadataTimeout {
@@ -307,23 +331,67 @@ impl Producer {
         })
     }
 
-    /// The partition for `record`, or `None` if its topic is not in metadata yet.
+    /// Whether the built-in sticky partitioner chooses `record`'s partition.
+    fn is_sticky(&self, record: &ProducerRecord) -> bool {
+        let config = &self.inner.shared.config;
+        record.partition.is_none()
+            && config.partitioner().is_none()
+            && (record.key.is_none() || config.partitioner_ignore_keys())
+    }
+
+    /// The fast path of a keyless record (see [`KeylessPath`]): under one lock, chooses the
+    /// sticky partition, appends to its open batch and counts the bytes for KIP-794's switch.
+    /// When the partition has no open batch with room, returns the choice for the general path
+    /// (which may wait for memory); `None` when the topic is not in metadata yet.
+    fn keyless_append(&self, record: &ProducerRecord, headers: &[Header<'_>]) -> Result<Option<Route>> {
+        let accumulator = &self.inner.shared.accumulator;
+        let mut path = self.keyless_path();
+        let routed = path.with_topic(&record.topic, |mut topic| {
+            let partition = topic.partition();
+            let prepared = Prepared {
+                partition,
+                timestamp: record.timestamp.unwrap_or_else(now_ms),
+                sticky: true,
+            };
+            let appended = topic.with_queue(accumulator, partition, |queue| {
+                accumulator.try_append_to(
+                    queue,
+                    prepared.timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    headers,
+                )
+            });
+            match appended {
+                Ok(Some(appended)) => {
+                    topic.record_append(partition, appended.bytes, appended.last_batch_full);
+                    Ok((prepared, Some(appended)))
+                }
+                Ok(None) => Ok((prepared, None)),
+                Err(e) => Err(e),
+            }
+        })?;
+        drop(path);
+        Ok(match routed.transpose()? {
+            None => None,
+            Some((prepared, None)) => Some(Route::Prepared(prepared)),
+            Some((prepared, Some(appended))) => Some(Route::Appended(self.handed_out(&prepared, appended))),
+        })
+    }
+
+    fn keyless_path(&self) -> MutexGuard<'_, KeylessPath> {
+        self.inner.keyless.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The partition for `record`, or `None` if its topic is not in metadata yet. For a sticky
+    /// record it takes the keyless path's lock, which may read the metadata watch: the caller
+    /// must not hold a guard of that watch then.
     fn choose_partition(
         &self,
         record: &ProducerRecord,
         cluster: &ClusterMetadata,
     ) -> Result<Option<Prepared>> {
-        let Some(topic) = cluster.topic(&record.topic).filter(|t| !t.partitions.is_empty()) else {
-            if let Some(&code) = cluster.topic_errors.get(&*record.topic) {
-                if !code.is_retriable() {
-                    return Err(Error::Broker {
-                        topic: record.topic.to_string(),
-                        partition: -1,
-                        code,
-                        message: None,
-                    });
-                }
-            }
+        let Some(topic) = usable_topic(cluster, &record.topic)? else {
             return Ok(None);
         };
         let count = topic.partitions.len() as i32;
@@ -354,17 +422,18 @@ impl Producer {
                 (partition_for_key(key, count), false)
             }
             (None, None, _) => {
-                let mut sticky = self.inner.shared.sticky.lock().unwrap_or_else(|e| e.into_inner());
-                (sticky.partition(&record.topic, count, &topic.available), true)
+                let sticky = self.keyless_path().with_topic(&record.topic, |t| t.partition())?;
+                match sticky {
+                    Some(partition) => (partition, true),
+                    None => return Ok(None),
+                }
             }
         };
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         Ok(Some(Prepared {
-            topic: topic.name.clone(),
             partition,
             timestamp,
             sticky,
-            count,
         }))
     }
 
@@ -397,38 +466,58 @@ impl Producer {
     }
 
     /// After the append: feed the sticky partitioner, wake the sender, hand out the future.
-    fn accepted(&self, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
-        let shared = &self.inner.shared;
+    fn accepted(&self, topic: &str, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
         if prepared.sticky {
-            let mut sticky = shared.sticky.lock().unwrap_or_else(|e| e.into_inner());
-            if sticky.record_append(
-                &prepared.topic,
-                prepared.partition,
-                appended.bytes,
-                appended.last_batch_full,
-            ) {
-                let cluster = self.inner.metadata.borrow();
-                let available = cluster
-                    .topic(&prepared.topic)
-                    .map_or(&[][..], |t| &t.available[..]);
-                sticky.switch(&prepared.topic, prepared.count, available);
-            }
+            // The topic left metadata meanwhile (`Ok(None)`) or errs: nothing to count.
+            let _ = self.keyless_path().with_topic(topic, |mut t| {
+                t.record_append(prepared.partition, appended.bytes, appended.last_batch_full)
+            });
         }
+        self.handed_out(prepared, appended)
+    }
+
+    /// Wakes the sender if the append asks for it and hands out the record's future.
+    fn handed_out(&self, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
         if appended.wake_sender {
-            shared.accumulator.wakeup.notify_one();
+            self.inner.shared.accumulator.wakeup.notify_one();
         }
         DeliveryFuture::new(appended.shared, appended.index, prepared.timestamp)
     }
 }
 
+/// Where [`Producer::prepare_now`] left a record.
+enum Route {
+    /// Appended already (the keyless fast path).
+    Appended(DeliveryFuture),
+    /// Partition chosen; the append is still to do.
+    Prepared(Prepared),
+}
+
+/// `topic`'s metadata if it has partitions; `None` if it is not known (yet); an error if the
+/// last refresh reported a non-retriable error for it.
+fn usable_topic<'a>(cluster: &'a ClusterMetadata, topic: &str) -> Result<Option<&'a TopicMetadata>> {
+    if let Some(t) = cluster.topic(topic).filter(|t| !t.partitions.is_empty()) {
+        return Ok(Some(t));
+    }
+    if let Some(&code) = cluster.topic_errors.get(topic) {
+        if !code.is_retriable() {
+            return Err(Error::Broker {
+                topic: topic.to_string(),
+                partition: -1,
+                code,
+                message: None,
+            });
+        }
+    }
+    Ok(None)
+}
+
 /// A record's destination, chosen before the append.
 struct Prepared {
-    topic: Arc<str>,
     partition: i32,
     timestamp: i64,
     /// Chosen by the sticky partitioner, which learns the appended bytes afterwards.
     sticky: bool,
-    count: i32,
 }
 
 fn headers(record: &ProducerRecord) -> Vec<Header<'_>> {

@@ -42,7 +42,6 @@ use crate::error::Error;
 use crate::idempotence::IdempotenceManager;
 use crate::metadata::{ClusterMetadata, Metadata, NodeId};
 use crate::metrics::Counters;
-use crate::partitioner::StickyPartitioner;
 
 use self::produce::InFlightProduce;
 
@@ -55,8 +54,6 @@ pub(crate) struct Shared {
     pub accumulator: RecordAccumulator,
     /// Topics `send` met that metadata does not have yet; the sender adds them to its refreshes.
     pub new_topics: Mutex<Vec<Arc<str>>>,
-    /// The built-in partitioner's sticky state.
-    pub sticky: Mutex<StickyPartitioner>,
     /// Counters for [`ProducerMetrics`](crate::ProducerMetrics).
     pub counters: Counters,
     /// Set once the producer hit a fatal error; every later send fails with it.

@@ -19,7 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkit_protocol::record::{Header, RecordBatch, RecordBatchMut};
+use kafkit_protocol::record::{Header, RecordBatch, RecordBatchMut, BATCH_HEADER_LEN};
 use kafkit_protocol::{Compression, RecordBatchBuilder};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -213,7 +213,8 @@ pub(crate) struct ProducerBatch {
     pub sent_to: Option<(NodeId, i32)>,
     /// For a piece of a split batch: the index, in the parent, of its first record.
     split_first: i32,
-    /// `buffer.memory` held by the batch, released when it drops.
+    /// `buffer.memory` held by the batch, released when it drops. The last field: it drops
+    /// after the buffers.
     memory: Option<OwnedSemaphorePermit>,
 }
 
@@ -252,7 +253,16 @@ impl ProducerBatch {
         incomplete: Arc<Incomplete>,
         id: u64,
     ) -> Self {
-        let capacity = write_limit.min(1 << 20);
+        // The buffer is what the batch reserved of `buffer.memory`, header included: that is
+        // `batch.size`, or the size of a larger record that gets a batch of its own; appends
+        // stay within it, so it never grows past the reservation (a doubling Vec would). A
+        // large `batch.size` is thus allocated up front. A piece of a split batch, which
+        // reserves nothing, starts at `batch.size` up to 1 MiB.
+        let capacity = match &memory {
+            Some(m) => m.num_permits(),
+            None => write_limit.min(1 << 20),
+        };
+        let capacity = capacity.saturating_sub(BATCH_HEADER_LEN);
         ProducerBatch {
             shared: BatchShared::new(topic, partition),
             incomplete,
@@ -342,7 +352,11 @@ impl ProducerBatch {
                 builder.set_producer_state(s.producer_id, s.epoch, s.base_sequence);
                 self.producer_state = Some(s);
             }
-            self.built = Some(Bytes::from(builder.into_vec()?));
+            let mut built = builder.into_vec()?;
+            // A codec's output grows by doubling: what it did not use goes back at once rather
+            // than stay with the batch, past its reservation, until the broker answers.
+            built.shrink_to_fit();
+            self.built = Some(Bytes::from(built));
         } else if state.is_some() && state != self.producer_state {
             self.restamp(state);
         }
@@ -383,6 +397,10 @@ impl ProducerBatch {
 
     fn finish(mut self, outcome: Outcome) {
         self.shared.complete(outcome);
+        // The buffers go before the memory they were reserved from, so that a send waiting
+        // for that memory never allocates while they still exist.
+        self.builder = None;
+        self.built = None;
         self.memory.take();
         // Drop deregisters from `incomplete`.
     }
