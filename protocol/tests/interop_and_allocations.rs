@@ -68,6 +68,27 @@ fn builder_does_not_allocate_per_record_once_warm() {
     assert_eq!(allocations() - before, 0);
 }
 
+/// A builder given exactly the room its records take never allocates: the producer sizes each
+/// batch's buffer to its share of buffer.memory and relies on this to stay within it.
+#[test]
+fn builder_with_exact_capacity_never_grows() {
+    for len in [0usize, 40, 100, 8_170, 20_000] {
+        let value = vec![7u8; len];
+        let headers = [Header::new("h", Some(b"x"))];
+        let exact: usize = (0..3)
+            .map(|i| RecordBatchBuilder::record_size(i, i64::from(i), Some(b"k"), Some(&value), &headers))
+            .sum();
+        let mut builder = RecordBatchBuilder::with_capacity(Compression::None, exact);
+        let before = allocations();
+        for i in 0..3 {
+            builder.append(1_000 + i64::from(i), Some(b"k"), Some(&value), &headers);
+        }
+        let built = builder.build().expect("build").len();
+        assert_eq!(allocations() - before, 0, "value of {len} bytes");
+        assert_eq!(built, 61 + exact);
+    }
+}
+
 /// kafka-protocol's decoder reads kafkit's batches to the same records.
 #[test]
 fn crate_decoder_reads_our_batches() {

@@ -171,10 +171,19 @@ impl RecordBatchBuilder {
         for h in headers {
             bound += MAX_VARINT + h.key.len() + nullable_bound(h.value);
         }
-        let prefix_room = varint_len(len_i32(bound));
+        let mut prefix_room = varint_len(len_i32(bound));
         let start = self.buf.len();
-        self.buf.reserve(prefix_room + bound);
-        let spare = &mut self.buf.spare_capacity_mut()[..prefix_room + bound];
+        let mut room = bound;
+        if self.buf.capacity() - start < prefix_room + bound {
+            // Short of room for the bound: reserve exactly what the record takes instead, so a
+            // buffer sized to what its records need (the producer sizes batches to their share
+            // of buffer.memory) is never grown past that.
+            let body = body_size(offset_delta, timestamp_delta, key, value, headers);
+            prefix_room = varint_len(len_i32(body));
+            room = body;
+            self.buf.reserve(prefix_room + room);
+        }
+        let spare = &mut self.buf.spare_capacity_mut()[..prefix_room + room];
         let mut w = Cursor {
             dst: &mut spare[prefix_room..],
             pos: 0,
@@ -208,7 +217,7 @@ impl RecordBatchBuilder {
         // written outside the reserved space.
         assert_eq!(p.pos, prefix, "length prefix width");
         let total = prefix + body;
-        // SAFETY: `total <= prefix_room + bound <= capacity - start` (reserved above) and bytes
+        // SAFETY: `total <= prefix_room + room <= capacity - start` (reserved above) and bytes
         // `start..start + total` are initialised (see the invariant above).
         unsafe { self.buf.set_len(start + total) };
         self.count += 1;
