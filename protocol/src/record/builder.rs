@@ -175,13 +175,8 @@ impl RecordBatchBuilder {
         let start = self.buf.len();
         let mut room = bound;
         if self.buf.capacity() - start < prefix_room + bound {
-            // Short of room for the bound: reserve exactly what the record takes instead, so a
-            // buffer sized to what its records need (the producer sizes batches to their share
-            // of buffer.memory) is never grown past that.
-            let body = body_size(offset_delta, timestamp_delta, key, value, headers);
-            prefix_room = varint_len(len_i32(body));
-            room = body;
-            self.buf.reserve(prefix_room + room);
+            (prefix_room, room) =
+                reserve_exact(&mut self.buf, offset_delta, timestamp_delta, key, value, headers);
         }
         let spare = &mut self.buf.spare_capacity_mut()[..prefix_room + room];
         let mut w = Cursor {
@@ -355,6 +350,26 @@ impl Cursor<'_> {
             }
         }
     }
+}
+
+/// Reserves exactly what a record takes in `buf` and returns its length prefix's width and its
+/// body's size: the path of a buffer short of room for the record's bound, so that a buffer
+/// sized to what its records need (the producer sizes batches to their share of
+/// buffer.memory) is never grown past that. Out of line: it is rarely taken.
+#[cold]
+#[inline(never)]
+fn reserve_exact(
+    buf: &mut Vec<u8>,
+    offset_delta: i32,
+    timestamp_delta: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[Header<'_>],
+) -> (usize, usize) {
+    let body = body_size(offset_delta, timestamp_delta, key, value, headers);
+    let prefix = varint_len(len_i32(body));
+    buf.reserve(prefix + body);
+    (prefix, body)
 }
 
 /// Size of a record's body (everything its length varint counts).

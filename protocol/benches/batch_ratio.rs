@@ -1,0 +1,112 @@
+#![allow(missing_docs)] // a benchmark binary
+//! The builder's speed as a ratio to kafka-protocol's `RecordBatchEncoder`, measured round by
+//! round with the two interleaved: on a shared or virtual machine the speed of the whole
+//! machine drifts by tens of percent between criterion's benchmarks (which run one after the
+//! other), while within a round of a few milliseconds both sides see the same machine. Each
+//! round times a block of kafkit builds and a block of kafka-protocol encodes of the same
+//! records (order alternating between rounds); the report is the median and quartiles of the
+//! per-round ratios.
+//!
+//! ```text
+//! cargo bench -p kafkit-protocol --bench batch_ratio
+//! ```
+//!
+//! Same work as `benches/batch.rs`: 128 records of 100-byte values (and 1 of 16 KiB), key
+//! `key-0001`, no headers, uncompressed, output buffers reused; kafka-protocol is given ready
+//! `Record`s (the comparison least favourable to kafkit).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression as CrateCompression, Record, RecordBatchEncoder, RecordEncodeOptions,
+    TimestampType as CrateTimestampType,
+};
+use kafkit_protocol::record::RecordBatchBuilder;
+use kafkit_protocol::Compression;
+
+const ROUNDS: usize = 301;
+const ROUND: Duration = Duration::from_millis(4);
+
+fn crate_records(count: usize, value_len: usize) -> Vec<Record> {
+    let value = Bytes::from(vec![0x61; value_len]);
+    (0..count)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: CrateTimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: Some(Bytes::from_static(b"key-0001")),
+            value: Some(value.clone()),
+            headers: Default::default(),
+            delete_horizon: false,
+        })
+        .collect()
+}
+
+/// Runs `f` repeatedly for about `ROUND`; returns nanoseconds per call.
+fn time_block(mut f: impl FnMut() -> usize, iters: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(f());
+    }
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+fn main() {
+    for (name, count, value_len) in [("128x100B", 128usize, 100usize), ("1x16KiB", 1, 16 * 1024)] {
+        let value = vec![0x61u8; value_len];
+        let mut builder = RecordBatchBuilder::with_capacity(Compression::None, count * (value_len + 32));
+        let mut kafkit = || {
+            builder.reset();
+            for i in 0..count {
+                builder.append(1_700_000_000_000 + i as i64, Some(b"key-0001"), Some(&value), &[]);
+            }
+            builder.build().map_or(0, <[u8]>::len)
+        };
+        let records = crate_records(count, value_len);
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: CrateCompression::None,
+        };
+        let mut out = BytesMut::with_capacity(count * (value_len + 32) + 61);
+        let mut encoder = || {
+            out.clear();
+            RecordBatchEncoder::encode(&mut out, records.iter(), &options).map_or(0, |()| out.len())
+        };
+        // Calibrate a block to about ROUND on the slower side.
+        let per_call = time_block(&mut encoder, 1000).max(1.0);
+        let iters = ((ROUND.as_nanos() as f64 / per_call) as u64).max(10);
+        let (mut ratios, mut ours, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let (k, e) = if round % 2 == 0 {
+                let k = time_block(&mut kafkit, iters);
+                (k, time_block(&mut encoder, iters))
+            } else {
+                let e = time_block(&mut encoder, iters);
+                (time_block(&mut kafkit, iters), e)
+            };
+            ratios.push(e / k);
+            ours.push(k);
+            theirs.push(e);
+        }
+        let q = |v: &mut Vec<f64>, f: f64| {
+            v.sort_by(f64::total_cmp);
+            v[((v.len() - 1) as f64 * f) as usize]
+        };
+        println!(
+            "build {name}: kafkit {:.0} ns, kafka-protocol {:.0} ns (medians); ratio median {:.2}x, quartiles {:.2}x-{:.2}x over {ROUNDS} interleaved rounds",
+            q(&mut ours, 0.5),
+            q(&mut theirs, 0.5),
+            q(&mut ratios, 0.5),
+            q(&mut ratios, 0.25),
+            q(&mut ratios, 0.75),
+        );
+    }
+}
