@@ -261,11 +261,7 @@ impl RecordAccumulator {
         if let Some(appended) = Self::append_to_last(&mut deque, timestamp, key, value, headers) {
             return Ok(appended);
         }
-        if self.is_closed() {
-            return Err(Error::Closed {
-                may_have_been_persisted: false,
-            });
-        }
+        self.ensure_open()?;
         let mut batch = ProducerBatch::new(
             topic.clone(),
             partition,
@@ -293,6 +289,16 @@ impl RecordAccumulator {
         })
     }
 
+    /// `Closed` (nothing written) once the accumulator is closed: no append after that.
+    fn ensure_open(&self) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::Closed {
+                may_have_been_persisted: false,
+            });
+        }
+        Ok(())
+    }
+
     /// Appends to the partition's open batch, if it has one with room.
     fn try_append(
         &self,
@@ -303,11 +309,7 @@ impl RecordAccumulator {
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<Option<Appended>> {
-        if self.is_closed() {
-            return Err(Error::Closed {
-                may_have_been_persisted: false,
-            });
-        }
+        self.ensure_open()?;
         let appended = self.with_existing_queue(topic, partition, |deque| {
             Self::append_to_last(deque, timestamp, key, value, headers)
         });
@@ -324,11 +326,7 @@ impl RecordAccumulator {
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<Option<Appended>> {
-        if self.is_closed() {
-            return Err(Error::Closed {
-                may_have_been_persisted: false,
-            });
-        }
+        self.ensure_open()?;
         Ok(Self::append_to_last(
             &mut lock(queue),
             timestamp,
