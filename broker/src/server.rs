@@ -24,7 +24,8 @@
 //! A node a test took down ([`ClusterState::set_broker_up`]) closes every connection it accepts
 //! and every connection it had, including one whose request is waiting in an interceptor.
 //! Shutdown likewise ends a connection even mid-request: a request is only ever waiting in the
-//! interceptor or a fetch's long poll, where dropping it changes nothing.
+//! interceptor or a fetch's long poll, where dropping it changes nothing; and a write blocked by a
+//! peer that does not read is abandoned with its connection.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -142,12 +143,22 @@ where
             // before handling the next request. A peer that pipelines requests and does not
             // read the responses stalls here on TCP backpressure, with one response buffered.
             if output.len() >= RESPONSE_BUFFER_BYTES {
-                writer.write_all(&output).await?;
+                // A peer that never reads blocks this write; shutdown and a node going down still
+                // end the connection (a partial write is lost with it).
+                tokio::select! {
+                    written = writer.write_all(&output) => written?,
+                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                    _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+                }
                 output.clear();
             }
         }
         if !output.is_empty() {
-            writer.write_all(&output).await?;
+            tokio::select! {
+                written = writer.write_all(&output) => written?,
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+            }
             output.clear();
         }
         if close {

@@ -255,3 +255,55 @@ async fn socket_request_max_bytes_closes_larger_frames() {
         "a frame over the limit closes the connection"
     );
 }
+
+/// A client that pipelines Fetches for megabytes and never reads blocks its connection on TCP
+/// backpressure, but not the broker: shutdown still ends that connection and completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_completes_while_a_client_never_reads() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
+    use kafkit_producer::{Producer, ProducerConfig, ProducerRecord};
+
+    let cluster = cluster().await;
+    let config = ProducerConfig::builder(cluster.bootstrap_servers())
+        .build()
+        .expect("config");
+    let producer = Producer::connect(config).await.expect("producer");
+    let value = vec![b'x'; 10_000];
+    let mut deliveries = Vec::new();
+    for _ in 0..200 {
+        let record = ProducerRecord::builder("big")
+            .partition(0)
+            .value(value.clone())
+            .build();
+        deliveries.push(producer.send(record).await.expect("accepted"));
+    }
+    for d in deliveries {
+        d.await.expect("delivered");
+    }
+    producer.close(Duration::from_secs(5)).await;
+
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_bytes(i32::MAX)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("big")))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(i32::MAX)])]);
+    let mut pipelined = BytesMut::new();
+    for i in 0..200 {
+        let header = request_header(ApiKey::Fetch, 11, i, Some("never-reads"));
+        encode_request_frame(&mut pipelined, &header, &fetch).expect("encode");
+    }
+    let mut s = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
+    // 200 responses of 2 MB do not fit in the socket buffers: the broker's writes block.
+    let _ = tokio::time::timeout(Duration::from_secs(1), s.write_all(&pipelined)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(10), cluster.shutdown())
+        .await
+        .expect("shutdown is not held up by a client that does not read")
+        .expect("clean shutdown");
+    drop(s);
+}
