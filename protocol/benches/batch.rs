@@ -14,9 +14,11 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kafka_protocol::records::{
-    Compression as CrateCompression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType as CrateTimestampType,
+    Compression as CrateCompression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
 };
+mod common;
+
+use common::crate_records;
 use kafkit_protocol::record::RecordBatchBuilder;
 use kafkit_protocol::{Compression, RecordBatch};
 
@@ -38,28 +40,6 @@ const CASES: [Case; 2] = [
         value_len: 16 * 1024,
     },
 ];
-
-fn crate_records(case: &Case) -> Vec<Record> {
-    let value = Bytes::from(vec![0x61; case.value_len]);
-    (0..case.count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: CrateTimestampType::Creation,
-            offset: i as i64,
-            // offset - sequence constant keeps the encoder from splitting batches.
-            sequence: i as i32 - 1,
-            timestamp: 1_700_000_000_000 + i as i64,
-            key: Some(Bytes::from_static(b"key-0001")),
-            value: Some(value.clone()),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect()
-}
 
 fn build(c: &mut Criterion) {
     let mut group = c.benchmark_group("build");
@@ -85,12 +65,12 @@ fn build(c: &mut Criterion) {
             };
             b.iter(|| {
                 out.clear();
-                let records = crate_records(case);
+                let records = crate_records(case.count, case.value_len);
                 RecordBatchEncoder::encode(&mut out, records.iter(), &options).expect("encode");
                 criterion::black_box(out.len())
             })
         });
-        let records = crate_records(case);
+        let records = crate_records(case.count, case.value_len);
         let options = RecordEncodeOptions {
             version: 2,
             compression: CrateCompression::None,

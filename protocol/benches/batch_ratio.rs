@@ -18,37 +18,16 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression as CrateCompression, Record, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType as CrateTimestampType,
-};
+use bytes::BytesMut;
+use kafka_protocol::records::{Compression as CrateCompression, RecordBatchEncoder, RecordEncodeOptions};
+mod common;
+
+use common::crate_records;
 use kafkit_protocol::record::RecordBatchBuilder;
 use kafkit_protocol::Compression;
 
 const ROUNDS: usize = 301;
 const ROUND: Duration = Duration::from_millis(4);
-
-fn crate_records(count: usize, value_len: usize) -> Vec<Record> {
-    let value = Bytes::from(vec![0x61; value_len]);
-    (0..count)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: CrateTimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: 1_700_000_000_000 + i as i64,
-            key: Some(Bytes::from_static(b"key-0001")),
-            value: Some(value.clone()),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect()
-}
 
 /// Runs `f` repeatedly for about `ROUND`; returns nanoseconds per call.
 fn time_block(mut f: impl FnMut() -> usize, iters: u64) -> f64 {
