@@ -147,7 +147,7 @@ fn dump_log(bytes: &[u8], base_offset: i64, records: bool, report: &mut DumpRepo
 }
 
 fn dump_index(bytes: &[u8], base_offset: i64, entry: usize, report: &mut DumpReport) {
-    if bytes.len() % entry != 0 {
+    if !bytes.len().is_multiple_of(entry) {
         report.problems.push(format!(
             "index length {} is not a multiple of {entry}",
             bytes.len()

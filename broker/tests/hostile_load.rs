@@ -171,7 +171,7 @@ fn zstd_bomb(inflated: usize) -> Bytes {
     b.put_i32(-1); // base sequence
     b.put_i32(1); // records count
     b.extend_from_slice(&payload);
-    let crc = crc32c::crc32c(&b[21..]);
+    let crc = kafkit_protocol::record::crc32c(&b[21..]);
     b[17..21].copy_from_slice(&crc.to_be_bytes());
     b.freeze()
 }

@@ -202,6 +202,32 @@ fn build(codec: Compression, records: &[TestRecord]) -> Vec<u8> {
     b.build().expect("build").to_vec()
 }
 
+/// The CRC used for batches agrees with the `crc32c` crate (an independent implementation) at
+/// every length up to 600 bytes and every start alignment within 64 bytes: the SIMD folding
+/// paths switch on length and the loads on alignment.
+#[test]
+fn crc32c_agrees_with_the_crc32c_crate_at_every_length_and_alignment() {
+    let data: Vec<u8> = (0..700u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for start in 0..64 {
+        for len in 0..=600 {
+            let slice = &data[start..start + len];
+            assert_eq!(crc32c(slice), ::crc32c::crc32c(slice), "start {start}, len {len}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn crc32c_agrees_with_the_crc32c_crate(data in proptest::collection::vec(any::<u8>(), 0..70_000), start in 0usize..64) {
+        let slice = &data[start.min(data.len())..];
+        prop_assert_eq!(crc32c(slice), ::crc32c::crc32c(slice));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 

@@ -39,14 +39,14 @@ struct Record {
 /// then, and values repetitive enough that every codec shrinks its batches.
 fn record(i: usize) -> Record {
     let mut headers = vec![("trace".to_string(), Some(format!("t{i}").into_bytes()))];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         headers.push(("trace".to_string(), None));
     }
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         headers.push(("empty".to_string(), Some(Vec::new())));
     }
     Record {
-        key: (i % 10 != 0).then(|| format!("key-{i}").into_bytes()),
+        key: (!i.is_multiple_of(10)).then(|| format!("key-{i}").into_bytes()),
         value: match i % 25 {
             0 => None,
             5 => Some(Vec::new()),
