@@ -8,6 +8,10 @@
 //! runs `ROUNDS` times, fresh producer each time, and the best round is reported, then the
 //! ratio kafkit / librdkafka. `CLIENTS=kafkit` runs one client only (for profiling).
 //!
+//! `KEYS=N` (N > 0) sends keyed records instead, cycling through N keys (`key-0`, `key-1`, ...,
+//! made before the clock starts); librdkafka is then set to `partitioner=murmur2_random`, Java's
+//! key hash, so both clients put each key on the same partition.
+//!
 //! `RSS=1` also prints, per client, how much the process's peak resident memory grew during
 //! its rounds (Linux: VmHWM, reset through `/proc/self/clear_refs`, minus VmRSS before). The
 //! growth includes the mock broker storing the records (the same for every client) and, for
@@ -18,6 +22,7 @@
 //! ```text
 //! cargo bench -p kafkit-producer --bench throughput
 //! RECORDS=200000 ACKS=1 LINGER_MS=5 COMPRESSION=lz4 PARTITIONS=3 cargo bench -p kafkit-producer --bench throughput
+//! KEYS=1000 cargo bench -p kafkit-producer --bench throughput
 //! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +53,8 @@ struct Setup {
     acks: String,
     linger_ms: u64,
     compression: String,
+    /// Keys to cycle through; empty for keyless records.
+    keys: Vec<Bytes>,
 }
 
 fn main() {
@@ -65,10 +72,24 @@ fn main() {
         acks: env("ACKS", "all".to_string()),
         linger_ms: env("LINGER_MS", 5u64),
         compression: env("COMPRESSION", "none".to_string()),
+        keys: (0..env("KEYS", 0usize))
+            .map(|i| Bytes::from(format!("key-{i}")))
+            .collect(),
     };
     println!(
-        "{} records of {} B, acks={}, linger.ms={}, compression={}, {} partitions, librdkafka mock cluster, best of {}",
-        setup.records, setup.record_size, setup.acks, setup.linger_ms, setup.compression, partitions, rounds
+        "{} records of {} B, {}, acks={}, linger.ms={}, compression={}, {} partitions, librdkafka mock cluster, best of {}",
+        setup.records,
+        setup.record_size,
+        if setup.keys.is_empty() {
+            "keyless".to_string()
+        } else {
+            format!("{} keys", setup.keys.len())
+        },
+        setup.acks,
+        setup.linger_ms,
+        setup.compression,
+        partitions,
+        rounds
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -128,8 +149,14 @@ async fn kafkit(setup: &Setup) -> f64 {
     let payload = Bytes::from(vec![b'x'; setup.record_size]);
     let start = Instant::now();
     let mut deliveries = Vec::with_capacity(setup.records as usize);
-    for _ in 0..setup.records {
-        let record = ProducerRecord::new("bench", payload.clone());
+    for i in 0..setup.records {
+        let record = match key_of(setup, i) {
+            None => ProducerRecord::new("bench", payload.clone()),
+            Some(key) => ProducerRecord::builder("bench")
+                .key(key.clone())
+                .value(payload.clone())
+                .build(),
+        };
         deliveries.push(producer.send(record).await.expect("accepted"));
     }
     let mut delivered = 0u64;
@@ -174,7 +201,15 @@ fn rdkafka_config(setup: &Setup) -> ClientConfig {
         .set("acks", &setup.acks)
         .set("linger.ms", setup.linger_ms.to_string())
         .set("compression.type", &setup.compression);
+    if !setup.keys.is_empty() {
+        config.set("partitioner", "murmur2_random");
+    }
     config
+}
+
+/// The key of record `i`, if the run is keyed.
+fn key_of(setup: &Setup, i: u64) -> Option<&Bytes> {
+    (!setup.keys.is_empty()).then(|| &setup.keys[(i % setup.keys.len() as u64) as usize])
 }
 
 fn rdkafka_base(setup: &Setup) -> f64 {
@@ -183,8 +218,11 @@ fn rdkafka_base(setup: &Setup) -> f64 {
         .expect("producer");
     let payload = vec![b'x'; setup.record_size];
     let start = Instant::now();
-    for _ in 0..setup.records {
-        let mut record = BaseRecord::<(), [u8]>::to("bench").payload(&payload);
+    for i in 0..setup.records {
+        let mut record = BaseRecord::<[u8], [u8]>::to("bench").payload(&payload);
+        if let Some(key) = key_of(setup, i) {
+            record = record.key(&key[..]);
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -209,8 +247,11 @@ async fn rdkafka_future(setup: &Setup) -> f64 {
     let payload = vec![b'x'; setup.record_size];
     let start = Instant::now();
     let mut deliveries = Vec::with_capacity(setup.records as usize);
-    for _ in 0..setup.records {
-        let mut record = FutureRecord::<(), [u8]>::to("bench").payload(&payload);
+    for i in 0..setup.records {
+        let mut record = FutureRecord::<[u8], [u8]>::to("bench").payload(&payload);
+        if let Some(key) = key_of(setup, i) {
+            record = record.key(&key[..]);
+        }
         loop {
             match producer.send_result(record) {
                 Ok(d) => {
