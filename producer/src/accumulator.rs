@@ -14,7 +14,9 @@
 //!   before `max.request.size` (a single larger batch still goes alone), and skips partitions
 //!   the [`DrainPolicy`] holds back (idempotence ordering);
 //! - a retried batch goes back to the front of its queue, in sequence order when it has one;
-//! - batches past `delivery.timeout.ms` are taken out and failed by the sender.
+//! - batches past `delivery.timeout.ms` are taken out and failed by the sender;
+//! - each readiness check also measures every topic's queues for adaptive partitioning and
+//!   publishes the result on the [`LoadBoard`], where the sticky partitioner reads it.
 //!
 //! Locks: the topic map's `RwLock` is taken for lookups (write only to add a topic or
 //! partition); each partition queue has its own `Mutex`, held only for the append or pop itself
@@ -43,6 +45,7 @@ use self::batch::{BatchShared, Incomplete, ProducerBatch, ProducerState};
 use self::buffer_pool::BufferPool;
 use crate::error::{Error, Result};
 use crate::metadata::{ClusterMetadata, NodeId, TopicMap};
+use crate::partitioner::LoadStats;
 
 /// A partition's queue of batches, oldest first; only the last one takes appends.
 pub(crate) type Queue = Arc<Mutex<VecDeque<ProducerBatch>>>;
@@ -91,6 +94,39 @@ pub(crate) struct Appended {
     pub last_batch_full: bool,
 }
 
+/// Each topic's [`LoadStats`] as of the sender's last readiness check (adaptive partitioning):
+/// written by [`RecordAccumulator::ready`], read by the sticky partitioner when it draws a new
+/// partition. A topic without an entry is drawn uniformly. Its lock is a leaf: nothing else is
+/// taken while it is held.
+#[derive(Debug, Default)]
+pub(crate) struct LoadBoard(Mutex<TopicMap<Arc<str>, Arc<LoadStats>>>);
+
+impl LoadBoard {
+    /// `topic`'s stats, if it has any now.
+    pub(crate) fn get(&self, topic: &str) -> Option<Arc<LoadStats>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(topic)
+            .cloned()
+    }
+
+    /// Replaces `topic`'s stats (removes them with `None`); unchanged stats are left alone.
+    pub(crate) fn publish(&self, topic: &Arc<str>, stats: Option<LoadStats>) {
+        let mut board = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match stats {
+            None => {
+                board.remove(&**topic);
+            }
+            Some(stats) => {
+                if board.get(&**topic).is_none_or(|old| **old != stats) {
+                    board.insert(topic.clone(), Arc::new(stats));
+                }
+            }
+        }
+    }
+}
+
 /// The result of [`RecordAccumulator::ready`].
 #[derive(Debug, Default)]
 pub(crate) struct ReadyCheck {
@@ -113,8 +149,13 @@ pub(crate) struct RecordAccumulator {
     linger: Duration,
     /// `compression.type`.
     compression: Compression,
-    /// topic -> partition -> queue. Grows only.
-    queues: RwLock<TopicMap<Arc<str>, Vec<Queue>>>,
+    /// topic -> partition -> queue; `None` for a partition nothing was sent to yet (a gap below
+    /// one that was). Grows only.
+    queues: RwLock<TopicMap<Arc<str>, Vec<Option<Queue>>>>,
+    /// `partitioner.adaptive.partitioning.enable`: measure queues for the partitioner.
+    adaptive: bool,
+    /// Where [`ready`](Self::ready) publishes each topic's load for the partitioner.
+    pub load: Arc<LoadBoard>,
     /// `buffer.memory`.
     pub pool: BufferPool,
     /// Batches not yet complete, for `flush`.
@@ -140,12 +181,20 @@ impl RecordAccumulator {
             linger,
             compression,
             queues: RwLock::new(TopicMap::default()),
+            adaptive: true,
+            load: Arc::default(),
             pool: BufferPool::new(buffer_memory),
             incomplete: Arc::new(Incomplete::default()),
             flushes: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             wakeup: Notify::new(),
         }
+    }
+
+    /// Turns adaptive partitioning's measurements on or off (on by default, as in Java).
+    pub(crate) fn with_adaptive(mut self, adaptive: bool) -> Self {
+        self.adaptive = adaptive;
+        self
     }
 
     /// Runs `f` on the queue of `topic`-`partition` if it exists (no reference counting: the
@@ -157,7 +206,10 @@ impl RecordAccumulator {
         f: impl FnOnce(&mut VecDeque<ProducerBatch>) -> R,
     ) -> Option<R> {
         let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
-        let queue = queues.get(topic)?.get(usize::try_from(partition).ok()?)?;
+        let queue = queues
+            .get(topic)?
+            .get(usize::try_from(partition).ok()?)?
+            .as_ref()?;
         let mut deque = lock(queue);
         Some(f(&mut deque))
     }
@@ -176,7 +228,7 @@ impl RecordAccumulator {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get_key_value(topic)
-            .and_then(|(name, v)| Some((name, v.get(index)?)))
+            .and_then(|(name, v)| Some((name, v.get(index)?.as_ref()?)))
         {
             return (name.clone(), q.clone());
         }
@@ -186,10 +238,11 @@ impl RecordAccumulator {
             None => Arc::from(topic),
         };
         let partitions = queues.entry(name.clone()).or_default();
-        while partitions.len() <= index {
-            partitions.push(Arc::new(Mutex::new(VecDeque::new())));
+        if partitions.len() <= index {
+            partitions.resize(index + 1, None);
         }
-        (name, partitions[index].clone())
+        let queue = partitions[index].get_or_insert_with(Queue::default);
+        (name, queue.clone())
     }
 
     /// Appends a record to `topic`-`partition`. When a new batch needs memory, waits for it up
@@ -357,18 +410,42 @@ impl RecordAccumulator {
 
     /// Which brokers have sendable data, given the leaders in `cluster`; `muted` partitions are
     /// skipped (strict ordering with one request in flight).
+    ///
+    /// With adaptive partitioning on, also publishes each topic's [`LoadStats`] (Java's
+    /// `partitionReady`): once every partition of the topic has a queue, the number of batches
+    /// queued on each partition that has a leader, leaving out the partitions led by
+    /// `unavailable` brokers (`partitioner.availability.timeout.ms`).
     pub(crate) fn ready(
         &self,
         cluster: &ClusterMetadata,
         muted: &HashSet<TopicPartition>,
+        unavailable: &HashSet<NodeId>,
         now: Instant,
     ) -> ReadyCheck {
         let mut check = ReadyCheck::default();
         let force = self.pool.has_waiters() || self.is_closed() || self.flushes.load(Ordering::Relaxed) > 0;
         let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        let (mut sizes, mut ids) = (Vec::new(), Vec::new());
         for (topic, partitions) in queues.iter() {
+            let present = partitions.iter().filter(|q| q.is_some()).count();
+            // Java measures only once every partition has had a batch: a partition without a
+            // queue would otherwise never be drawn.
+            let measure = self.adaptive
+                && cluster
+                    .topic(topic)
+                    .is_some_and(|t| present >= t.partitions.len());
+            sizes.clear();
+            ids.clear();
             for (partition, queue) in (0..).zip(partitions) {
+                let Some(queue) = queue else { continue };
                 let deque = lock(queue);
+                if measure {
+                    let leader = cluster.partition(topic, partition).and_then(|i| i.leader);
+                    if leader.is_some_and(|l| !unavailable.contains(&l)) {
+                        sizes.push(u32::try_from(deque.len()).unwrap_or(u32::MAX));
+                        ids.push(partition);
+                    }
+                }
                 let Some(head) = deque.front() else { continue };
                 let info = cluster.partition(topic, partition);
                 let Some((leader, epoch)) = info.and_then(|i| Some((i.leader?, i.leader_epoch))) else {
@@ -400,6 +477,12 @@ impl RecordAccumulator {
                     .entry(leader)
                     .or_default()
                     .push((tp, queue.clone()));
+            }
+            if self.adaptive {
+                let stats = measure
+                    .then(|| LoadStats::from_queue_sizes(&sizes, &ids, present))
+                    .flatten();
+                self.load.publish(topic, stats);
             }
         }
         check
@@ -564,7 +647,7 @@ impl RecordAccumulator {
     fn for_each_queue(&self, mut f: impl FnMut(&mut VecDeque<ProducerBatch>)) {
         let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
         for partitions in queues.values() {
-            for queue in partitions {
+            for queue in partitions.iter().flatten() {
                 f(&mut lock(queue));
             }
         }

@@ -95,6 +95,8 @@ pub struct ProducerConfig {
     reconnect_backoff: Duration,
     reconnect_backoff_max: Duration,
     partitioner_ignore_keys: bool,
+    partitioner_adaptive: bool,
+    partitioner_availability_timeout: Duration,
     partitioner: Option<Arc<dyn Partitioner>>,
     partitioner_seed: Option<u64>,
 }
@@ -122,6 +124,14 @@ impl fmt::Debug for ProducerConfig {
             .field("reconnect.backoff.ms", &self.reconnect_backoff)
             .field("reconnect.backoff.max.ms", &self.reconnect_backoff_max)
             .field("partitioner.ignore.keys", &self.partitioner_ignore_keys)
+            .field(
+                "partitioner.adaptive.partitioning.enable",
+                &self.partitioner_adaptive,
+            )
+            .field(
+                "partitioner.availability.timeout.ms",
+                &self.partitioner_availability_timeout,
+            )
             .field("partitioner.class", &self.partitioner)
             .finish()
     }
@@ -245,6 +255,17 @@ impl ProducerConfig {
     pub fn partitioner_ignore_keys(&self) -> bool {
         self.partitioner_ignore_keys
     }
+    /// `partitioner.adaptive.partitioning.enable`: keyless records favour partitions with
+    /// shorter queues (see [`crate::partitioner`]).
+    pub fn partitioner_adaptive(&self) -> bool {
+        self.partitioner_adaptive
+    }
+    /// `partitioner.availability.timeout.ms`: with adaptive partitioning, the partitions of a
+    /// broker that could not take its sendable data for this long are left out of the draw
+    /// (zero: never).
+    pub fn partitioner_availability_timeout(&self) -> Duration {
+        self.partitioner_availability_timeout
+    }
     /// The custom partitioner (Java's `partitioner.class`), if any.
     pub fn partitioner(&self) -> Option<&Arc<dyn Partitioner>> {
         self.partitioner.as_ref()
@@ -307,6 +328,8 @@ impl ProducerConfigBuilder {
                 reconnect_backoff: Duration::from_millis(50),
                 reconnect_backoff_max: Duration::from_millis(1000),
                 partitioner_ignore_keys: false,
+                partitioner_adaptive: true,
+                partitioner_availability_timeout: Duration::ZERO,
                 partitioner: None,
                 partitioner_seed: None,
             },
@@ -368,6 +391,10 @@ impl ProducerConfigBuilder {
         reconnect_backoff_max: Duration => reconnect_backoff_max, "reconnect.backoff.max.ms";
         /// `partitioner.ignore.keys`.
         partitioner_ignore_keys: bool => partitioner_ignore_keys, "partitioner.ignore.keys";
+        /// `partitioner.adaptive.partitioning.enable`.
+        partitioner_adaptive: bool => partitioner_adaptive, "partitioner.adaptive.partitioning.enable";
+        /// `partitioner.availability.timeout.ms`.
+        partitioner_availability_timeout: Duration => partitioner_availability_timeout, "partitioner.availability.timeout.ms";
     }
 
     /// A custom partitioner (Java's `partitioner.class`) for records without an explicit

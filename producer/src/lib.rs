@@ -35,12 +35,13 @@
 //!   the rejected batch, so the split always makes progress (Java splits at `batch.size` only).
 //! - **Epoch bumps** (idempotence) are applied once no request of the affected partition is on
 //!   the wire, so an answer to the old numbering never meets the new one.
-//! - **Partitioning** of keyless records is KIP-794 uniform sticky without adaptive weighting;
-//!   the random draws can be seeded ([`ProducerConfigBuilder::partitioner_seed`]).
+//! - **Partitioning** is Java's, KIP-794's adaptive weighting and
+//!   `partitioner.availability.timeout.ms` included (see [`partitioner`]), except that the
+//!   random draws can be seeded ([`ProducerConfigBuilder::partitioner_seed`]).
 //! - **Metadata** for a topic the cluster lacks is re-requested only while a `send` waits for
 //!   it; partitions without a leader trigger a refresh only when they hold records.
 //! - **Not implemented**: transactions, quota throttling (`throttle_time_ms` is ignored),
-//!   `partitioner.availability.timeout.ms`, TLS and SASL (a [`Connector`] can supply TLS).
+//!   TLS and SASL (a [`Connector`] can supply TLS).
 //!
 //! # Performance
 //!

@@ -12,8 +12,14 @@
 //!   is). The random source is seeded, so tests can make it deterministic.
 //! - A custom [`Partitioner`] replaces all of this for the records without an explicit partition.
 //!
-//! Adaptive partitioning (weighting partitions by queue length) is not implemented; with uniform
-//! sticky partitioning every available partition is equally likely.
+//! - Adaptive partitioning (`partitioner.adaptive.partitioning.enable`, on by default): once
+//!   every partition of a topic has had a batch, each readiness check of the sender publishes
+//!   the topic's [`LoadStats`], built from the number of batches queued per partition, and a
+//!   new sticky partition is then drawn with weight `longest queue + 1 - queue` (a partition
+//!   behind a slow broker is drawn less often). Stats are dropped, and the draw is uniform
+//!   again, while all queues are equally long. With `partitioner.availability.timeout.ms` set,
+//!   the partitions of a broker that has had sendable data it could not take for longer than
+//!   that are left out of the weighted draw.
 //!
 //! # References
 //! - `BuiltInPartitioner.java`, `Utils.murmur2`, `Utils.toPositive`; KIP-794, KIP-480
@@ -126,13 +132,93 @@ pub(crate) fn sticky_rng(seed: Option<u64>) -> StdRng {
     }
 }
 
-/// A new sticky partition: drawn among `available` (all `num_partitions` if empty).
-pub(crate) fn draw(rng: &mut StdRng, num_partitions: i32, available: &[i32]) -> i32 {
+/// A new sticky partition: drawn with the weights of `stats` when the topic has them,
+/// otherwise uniformly among `available` (all `num_partitions` if empty). One random number
+/// either way, as in Java's `BuiltInPartitioner.nextPartition`.
+pub(crate) fn draw(
+    rng: &mut StdRng,
+    num_partitions: i32,
+    available: &[i32],
+    stats: Option<&LoadStats>,
+) -> i32 {
     let random = rng.gen::<u32>() & 0x7fff_ffff;
+    if let Some(stats) = stats {
+        return stats.pick(random);
+    }
     match available.len() {
         0 => (random % num_partitions.max(1) as u32) as i32,
         1 => available[0],
         n => available[(random % n as u32) as usize],
+    }
+}
+
+/// A topic's partition load for adaptive partitioning (KIP-794): a cumulative frequency table
+/// over the partitions that have a leader (and are not left out by
+/// `partitioner.availability.timeout.ms`), each weighted `longest queue + 1 - its queue`, where
+/// a queue's length is its number of batches.
+///
+/// ```
+/// use kafkit_producer::partitioner::LoadStats;
+///
+/// // Queues of 0, 3 and 1 batches weigh 4, 1 and 3: of the random numbers 0..8, four pick
+/// // partition 0, one partition 1 and three partition 2.
+/// let stats = LoadStats::from_queue_sizes(&[0, 3, 1], &[0, 1, 2], 3).expect("unequal queues");
+/// let picks: Vec<i32> = (0..8).map(|r| stats.pick(r)).collect();
+/// assert_eq!(picks, [0, 0, 0, 0, 1, 2, 2, 2]);
+///
+/// // Equal queues over every partition: no stats, the draw stays uniform.
+/// assert!(LoadStats::from_queue_sizes(&[2, 2, 2], &[0, 1, 2], 3).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Running sums of the weights; strictly increasing, the last one the range of the draw.
+    cumulative: Vec<u32>,
+    /// The partition of each entry.
+    partitions: Vec<i32>,
+}
+
+impl LoadStats {
+    /// The stats for the given queue lengths (batches queued) of `partitions`, the partitions
+    /// that have a leader and were not left out, out of `all` partitions that have a queue.
+    /// `None` where Java's partitioner has none and draws uniformly: fewer than two partitions
+    /// in all, none given, or every partition given with queues of one length.
+    pub fn from_queue_sizes(queue_sizes: &[u32], partitions: &[i32], all: usize) -> Option<Self> {
+        let len = queue_sizes.len().min(partitions.len());
+        if len < 1 || all < 2 {
+            return None;
+        }
+        let sizes = &queue_sizes[..len];
+        let longest = sizes.iter().copied().max().unwrap_or(0);
+        if len == all && sizes.iter().all(|&q| q == longest) {
+            return None;
+        }
+        let mut sum = 0u32;
+        let cumulative = sizes
+            .iter()
+            .map(|&q| {
+                sum = sum.saturating_add(longest - q + 1);
+                sum
+            })
+            .collect();
+        Some(LoadStats {
+            cumulative,
+            partitions: partitions[..len].to_vec(),
+        })
+    }
+
+    /// The partition a non-negative random number picks: the first entry whose running sum
+    /// exceeds `random % total`.
+    pub fn pick(&self, random: u32) -> i32 {
+        // Invariant (constructor): at least one entry, each weight at least 1.
+        let total = self.cumulative.last().copied().unwrap_or(1).max(1);
+        let r = random % total;
+        let index = self.cumulative.partition_point(|&c| c <= r);
+        self.partitions[index.min(self.partitions.len() - 1)]
+    }
+
+    /// The partitions in the draw, in order.
+    pub fn partitions(&self) -> &[i32] {
+        &self.partitions
     }
 }
 
@@ -164,7 +250,7 @@ impl StickyPartitioner {
                 return s.partition;
             }
         }
-        let partition = draw(&mut self.rng, num_partitions, available);
+        let partition = draw(&mut self.rng, num_partitions, available, None);
         self.topics.insert(topic.to_string(), Sticky::new(partition));
         partition
     }
@@ -203,7 +289,19 @@ impl StickyPartitioner {
     /// Moves `topic` to a new sticky partition, drawn among `available` (all partitions if
     /// empty).
     pub fn switch(&mut self, topic: &str, num_partitions: i32, available: &[i32]) {
-        let next = draw(&mut self.rng, num_partitions, available);
+        self.switch_weighted(topic, num_partitions, available, None);
+    }
+
+    /// [`switch`](Self::switch) for adaptive partitioning: with `stats`, the new partition is
+    /// drawn with their weights.
+    pub fn switch_weighted(
+        &mut self,
+        topic: &str,
+        num_partitions: i32,
+        available: &[i32],
+        stats: Option<&LoadStats>,
+    ) {
+        let next = draw(&mut self.rng, num_partitions, available, stats);
         if let Some(sticky) = self.topics.get_mut(topic) {
             *sticky = Sticky::new(next);
         }
@@ -287,6 +385,38 @@ mod tests {
             current = next;
         }
         assert!(switches > 40, "a fresh draw each time: {switches}");
+    }
+
+    #[test]
+    fn load_stats_follow_javas_rules() {
+        // Java's worked example: queues 0 3 1 -> weights 4 1 3 -> table 4 5 8.
+        let s = LoadStats::from_queue_sizes(&[0, 3, 1], &[0, 1, 2], 3).expect("unequal");
+        assert_eq!(s.cumulative, [4, 5, 8]);
+        // A random number is taken modulo the table's range.
+        assert_eq!((s.pick(8), s.pick(12), s.pick(13)), (0, 1, 2));
+        // Fewer than two partitions in all, or none given: uniform.
+        assert_eq!(LoadStats::from_queue_sizes(&[5], &[0], 1), None);
+        assert_eq!(LoadStats::from_queue_sizes(&[], &[], 3), None);
+        // Equal queues are uniform only when no partition was left out.
+        assert_eq!(LoadStats::from_queue_sizes(&[1, 1], &[0, 2], 2), None);
+        let left_out = LoadStats::from_queue_sizes(&[1, 1], &[0, 2], 3).expect("one left out");
+        assert_eq!(left_out.partitions(), [0, 2]);
+        assert!((0..100).all(|r| left_out.pick(r) != 1));
+        // One partition left of several: it takes every draw.
+        let one = LoadStats::from_queue_sizes(&[7], &[4], 3).expect("one left");
+        assert!((0..50).all(|r| one.pick(r) == 4));
+    }
+
+    #[test]
+    fn weighted_draws_favour_short_queues() {
+        let stats = LoadStats::from_queue_sizes(&[0, 9], &[0, 1], 2).expect("unequal");
+        let mut rng = sticky_rng(Some(5));
+        let picks: Vec<i32> = (0..1000)
+            .map(|_| draw(&mut rng, 2, &[0, 1], Some(&stats)))
+            .collect();
+        let ones = picks.iter().filter(|&&p| p == 1).count();
+        // Weights 10 and 1: partition 1 gets about 1 in 11.
+        assert!((50..130).contains(&ones), "{ones}");
     }
 
     #[test]

@@ -82,7 +82,8 @@ impl Producer {
                 config.linger(),
                 config.compression(),
                 config.buffer_memory(),
-            ),
+            )
+            .with_adaptive(config.partitioner_adaptive()),
             new_topics: Mutex::new(Vec::new()),
             counters: Counters::default(),
             fatal: Default::default(),
@@ -98,6 +99,7 @@ impl Producer {
             shared.config.batch_size(),
             shared.config.partitioner_seed(),
             metadata.clone(),
+            shared.accumulator.load.clone(),
         );
         let producer = Producer {
             inner: Arc::new(Inner {

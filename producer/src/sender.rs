@@ -111,6 +111,9 @@ pub(crate) struct Sender {
     next_request: u64,
     /// Where the next drain for a node starts (round-robin over its partitions).
     drain_index: HashMap<NodeId, usize>,
+    /// When each broker last had sendable data and last could take it
+    /// (`partitioner.availability.timeout.ms`).
+    node_latency: NodeLatency,
     /// `Some` when idempotence is on.
     idempotence: Option<IdempotenceManager>,
     /// InitProducerId in flight, or not before this instant.
@@ -152,6 +155,7 @@ impl Sender {
             in_flight: HashMap::new(),
             next_request: 0,
             drain_index: HashMap::new(),
+            node_latency: NodeLatency::default(),
             init_in_flight: false,
             init_retry_at: None,
             init_failures: 0,
@@ -596,5 +600,59 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+/// Java's `NodeLatencyStats`, per broker: when it last had sendable data (`ready`) and when it
+/// last could take a request for it (`drain`). A broker whose `ready` runs ahead of its `drain`
+/// by more than `partitioner.availability.timeout.ms` has its partitions left out of adaptive
+/// partitioning's draw until it drains again.
+#[derive(Debug, Default)]
+pub(crate) struct NodeLatency(HashMap<NodeId, (Instant, Instant)>);
+
+impl NodeLatency {
+    /// `node` had sendable data at `now`; `can_drain`: it could take a request.
+    pub(crate) fn update(&mut self, node: NodeId, now: Instant, can_drain: bool) {
+        let (ready, drain) = self.0.entry(node).or_insert((now, now));
+        *ready = now;
+        if can_drain {
+            *drain = now;
+        }
+    }
+
+    /// The brokers that have not been able to take their data for longer than `timeout`.
+    pub(crate) fn unavailable(&self, timeout: Duration) -> HashSet<NodeId> {
+        self.0
+            .iter()
+            .filter(|(_, (ready, drain))| ready.saturating_duration_since(*drain) > timeout)
+            .map(|(node, _)| *node)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broker is unavailable once it has had data it could not take for longer than the
+    /// timeout, and available again as soon as it takes some.
+    #[test]
+    fn node_latency_marks_brokers_that_cannot_drain() {
+        let start = Instant::now();
+        let ms = |n| start + Duration::from_millis(n);
+        let mut latency = NodeLatency::default();
+        latency.update(1, ms(0), true);
+        // First seen unable to drain: counted from then, as if it had drained then (Java).
+        latency.update(2, ms(80), false);
+        latency.update(1, ms(100), false);
+        latency.update(2, ms(100), false);
+        let timeout = Duration::from_millis(50);
+        assert_eq!(latency.unavailable(timeout), HashSet::from([1]));
+        assert!(
+            latency.unavailable(Duration::from_millis(100)).is_empty(),
+            "not longer than"
+        );
+        latency.update(1, ms(150), true);
+        assert!(latency.unavailable(timeout).is_empty());
     }
 }

@@ -77,18 +77,19 @@ async fn a_batch_is_ready_once_it_has_lingered() {
         first.wake_sender,
         "a new batch wakes the sender to start its linger timer"
     );
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     assert!(check.ready_nodes.is_empty());
     assert_eq!(check.next_ready_in, Some(LINGER));
     tokio::time::advance(Duration::from_millis(3)).await;
     let second = append(&acc, 0, b"v").await;
     assert!(!second.wake_sender && second.index == 1, "same batch");
     assert_eq!(
-        acc.ready(&c, &no_mute(), Instant::now()).next_ready_in,
+        acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now())
+            .next_ready_in,
         Some(Duration::from_millis(2))
     );
     tokio::time::advance(Duration::from_millis(2)).await;
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     assert_eq!(check.ready_nodes, HashSet::from([1]));
 }
 
@@ -106,7 +107,7 @@ async fn a_full_batch_is_ready_at_once_and_batch_size_bounds_batches() {
         vec![0, 1, 0, 1],
         "two 50-byte records fill a 200-byte batch with its header"
     );
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     assert_eq!(
         check.ready_nodes,
         HashSet::from([1]),
@@ -180,17 +181,21 @@ async fn flush_and_close_make_everything_ready() {
     {
         let _flush = acc.begin_flush();
         assert_eq!(
-            acc.ready(&c, &no_mute(), Instant::now()).ready_nodes,
+            acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now())
+                .ready_nodes,
             HashSet::from([2])
         );
     }
     assert!(
-        acc.ready(&c, &no_mute(), Instant::now()).ready_nodes.is_empty(),
+        acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now())
+            .ready_nodes
+            .is_empty(),
         "flush over"
     );
     acc.close();
     assert_eq!(
-        acc.ready(&c, &no_mute(), Instant::now()).ready_nodes,
+        acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now())
+            .ready_nodes,
         HashSet::from([2])
     );
     let topic: Arc<str> = "t".into();
@@ -209,12 +214,15 @@ async fn unknown_leaders_are_reported_and_muted_partitions_skipped() {
     let c = cluster(&[1, -1]);
     append(&acc, 1, b"v").await;
     tokio::time::advance(LINGER).await;
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     assert!(check.unknown_leader && check.ready_nodes.is_empty());
     append(&acc, 0, b"v").await;
     tokio::time::advance(LINGER).await;
     let muted = HashSet::from([("t".into(), 0)]);
-    assert!(acc.ready(&c, &muted, Instant::now()).ready_nodes.is_empty());
+    assert!(acc
+        .ready(&c, &muted, &HashSet::new(), Instant::now())
+        .ready_nodes
+        .is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -225,7 +233,7 @@ async fn drain_is_round_robin_and_bounded_by_max_request_size() {
         append(&acc, p, &[0u8; 100]).await;
     }
     tokio::time::advance(LINGER).await;
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     let mut index = 1;
     let drained = acc.drain(
         1,
@@ -265,7 +273,7 @@ async fn the_partition_that_did_not_fit_leads_the_next_drain() {
         append(&acc, p, &[0u8; 100]).await;
     }
     tokio::time::advance(LINGER).await;
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     let mut index = 0;
     let mut requests = Vec::new();
     for _ in 0..2 {
@@ -289,7 +297,7 @@ async fn retried_batches_back_off_unless_the_leader_changed() {
     let c = cluster(&[1]);
     append(&acc, 0, b"v").await;
     tokio::time::advance(LINGER).await;
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     let mut index = 0;
     let mut batch = acc
         .drain(
@@ -305,12 +313,13 @@ async fn retried_batches_back_off_unless_the_leader_changed() {
     batch.attempts = 1;
     batch.retry_at = Some(Instant::now() + Duration::from_millis(100));
     acc.reenqueue(batch);
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     assert!(check.ready_nodes.is_empty());
     assert_eq!(check.next_ready_in, Some(Duration::from_millis(100)));
     let moved = cluster(&[2]);
     assert_eq!(
-        acc.ready(&moved, &no_mute(), Instant::now()).ready_nodes,
+        acc.ready(&moved, &no_mute(), &HashSet::new(), Instant::now())
+            .ready_nodes,
         HashSet::from([2]),
         "leader moved"
     );
@@ -366,7 +375,8 @@ async fn waiting_for_memory_makes_everything_ready_and_times_out() {
     });
     tokio::task::yield_now().await;
     assert_eq!(
-        acc.ready(&c, &no_mute(), Instant::now()).ready_nodes,
+        acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now())
+            .ready_nodes,
         HashSet::from([1]),
         "memory pressure"
     );
@@ -388,7 +398,7 @@ async fn split_hands_records_and_sequences_to_the_pieces() {
         futures.push(append(&acc, 0, &[i; 40]).await);
     }
     tokio::time::advance(LINGER).await;
-    let check = acc.ready(&c, &no_mute(), Instant::now());
+    let check = acc.ready(&c, &no_mute(), &HashSet::new(), Instant::now());
     let mut index = 0;
     let mut batch = acc
         .drain(
@@ -435,4 +445,51 @@ async fn split_hands_records_and_sequences_to_the_pieces() {
 
 fn futures_waker() -> std::task::Waker {
     std::task::Waker::noop().clone()
+}
+
+/// Adaptive partitioning: `ready` publishes a topic's queue lengths (in batches) once every
+/// partition has a queue, leaving out leaderless partitions and unavailable brokers; equal
+/// queues over every partition publish nothing (the draw stays uniform).
+#[tokio::test(start_paused = true)]
+async fn ready_publishes_queue_lengths_for_adaptive_partitioning() {
+    // A 100-byte batch.size: every 50-byte record opens a batch of its own.
+    let acc = accumulator(100);
+    let c = cluster(&[1, 2, 3]);
+    let none = HashSet::new();
+    for p in [0, 0, 1] {
+        append(&acc, p, &[7; 50]).await;
+    }
+    acc.ready(&c, &no_mute(), &none, Instant::now());
+    assert_eq!(acc.load.get("t"), None, "partition 2 has no queue yet");
+
+    append(&acc, 2, &[7; 50]).await;
+    acc.ready(&c, &no_mute(), &none, Instant::now());
+    let expected = LoadStats::from_queue_sizes(&[2, 1, 1], &[0, 1, 2], 3);
+    assert_eq!(acc.load.get("t").as_deref(), expected.as_ref());
+    assert!(expected.is_some());
+
+    acc.ready(&c, &no_mute(), &HashSet::from([2]), Instant::now());
+    let without_broker_2 = acc.load.get("t").expect("stats");
+    assert_eq!(
+        without_broker_2.partitions(),
+        [0, 2],
+        "broker 2 leads partition 1"
+    );
+
+    let leaderless = cluster(&[1, -1, 3]);
+    acc.ready(&leaderless, &no_mute(), &none, Instant::now());
+    assert_eq!(acc.load.get("t").expect("stats").partitions(), [0, 2]);
+
+    for p in [1, 2] {
+        append(&acc, p, &[7; 50]).await;
+    }
+    acc.ready(&c, &no_mute(), &none, Instant::now());
+    assert_eq!(acc.load.get("t"), None, "2, 2, 2 batches: uniform");
+
+    let off = accumulator(100).with_adaptive(false);
+    for p in [0, 0, 1, 2] {
+        append(&off, p, &[7; 50]).await;
+    }
+    off.ready(&c, &no_mute(), &none, Instant::now());
+    assert_eq!(off.load.get("t"), None, "adaptive partitioning off");
 }

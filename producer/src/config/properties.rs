@@ -31,6 +31,8 @@ pub(super) const KEYS: &[&str] = &[
     "reconnect.backoff.ms",
     "reconnect.backoff.max.ms",
     "partitioner.ignore.keys",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
 ];
 
 /// Sets `key` from `value`; returns the key as a `'static` name.
@@ -64,6 +66,10 @@ pub(super) fn apply(c: &mut ProducerConfig, key: &str, value: &str) -> Result<&'
         "reconnect.backoff.ms" => c.reconnect_backoff = parse_millis(name, value)?,
         "reconnect.backoff.max.ms" => c.reconnect_backoff_max = parse_millis(name, value)?,
         "partitioner.ignore.keys" => c.partitioner_ignore_keys = parse_bool(name, value)?,
+        "partitioner.adaptive.partitioning.enable" => c.partitioner_adaptive = parse_bool(name, value)?,
+        "partitioner.availability.timeout.ms" => {
+            c.partitioner_availability_timeout = parse_millis(name, value)?
+        }
         // Invariant: the match covers every entry of KEYS.
         _ => return Err(Error::config(name, "key known but not handled")),
     }

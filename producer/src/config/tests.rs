@@ -186,6 +186,8 @@ fn every_known_key_parses_its_default_spelling() {
         ("reconnect.backoff.ms", "50"),
         ("reconnect.backoff.max.ms", "1000"),
         ("partitioner.ignore.keys", "false"),
+        ("partitioner.adaptive.partitioning.enable", "true"),
+        ("partitioner.availability.timeout.ms", "0"),
     ];
     assert_eq!(values.len(), properties::KEYS.len());
     let c = ProducerConfig::from_properties(values).expect("valid");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
 
-use crate::accumulator::{Queue, RecordAccumulator};
+use crate::accumulator::{LoadBoard, Queue, RecordAccumulator};
 use crate::error::Result;
 use crate::metadata::{ClusterMetadata, TopicMap};
 use crate::partitioner::{draw, sticky_rng, Sticky};
@@ -35,6 +35,8 @@ pub(super) struct KeylessPath {
     batch_size: usize,
     rng: StdRng,
     topics: TopicMap<Arc<str>, KeylessTopic>,
+    /// The accumulator's measure of each topic's queues (adaptive partitioning).
+    load: Arc<LoadBoard>,
 }
 
 /// One topic on the keyless path.
@@ -56,6 +58,7 @@ pub(super) struct TopicCursor<'a> {
     rng: &'a mut StdRng,
     batch_size: usize,
     cluster: &'a ClusterMetadata,
+    load: &'a LoadBoard,
 }
 
 impl KeylessPath {
@@ -63,6 +66,7 @@ impl KeylessPath {
         batch_size: usize,
         seed: Option<u64>,
         mut metadata: watch::Receiver<Arc<ClusterMetadata>>,
+        load: Arc<LoadBoard>,
     ) -> Self {
         let cluster = metadata.borrow_and_update().clone();
         KeylessPath {
@@ -71,6 +75,7 @@ impl KeylessPath {
             batch_size: batch_size.max(1),
             rng: sticky_rng(seed),
             topics: TopicMap::default(),
+            load,
         }
     }
 
@@ -92,6 +97,7 @@ impl KeylessPath {
             batch_size,
             rng,
             topics,
+            load,
             ..
         } = self;
         let generation = cluster.generation;
@@ -103,6 +109,7 @@ impl KeylessPath {
                     rng,
                     batch_size: *batch_size,
                     cluster,
+                    load,
                 })));
             }
         }
@@ -115,12 +122,13 @@ impl KeylessPath {
                 entry.count = count;
                 entry.generation = generation;
                 if entry.sticky.partition >= count {
-                    entry.sticky = Sticky::new(draw(rng, count, &meta.available));
+                    let stats = load.get(topic);
+                    entry.sticky = Sticky::new(draw(rng, count, &meta.available, stats.as_deref()));
                 }
             }
             None => {
                 let entry = KeylessTopic {
-                    sticky: Sticky::new(draw(rng, count, &meta.available)),
+                    sticky: Sticky::new(draw(rng, count, &meta.available, load.get(topic).as_deref())),
                     count,
                     generation,
                     queue: None,
@@ -138,6 +146,7 @@ impl KeylessPath {
             rng,
             batch_size: *batch_size,
             cluster,
+            load,
         })))
     }
 }
@@ -179,7 +188,8 @@ impl TopicCursor<'_> {
                 .cluster
                 .topic(self.name)
                 .map_or(&[][..], |t| &t.available[..]);
-            self.entry.sticky = Sticky::new(draw(self.rng, self.entry.count, available));
+            let stats = self.load.get(self.name);
+            self.entry.sticky = Sticky::new(draw(self.rng, self.entry.count, available, stats.as_deref()));
         }
     }
 }
@@ -192,7 +202,7 @@ mod tests {
 
     use super::*;
     use crate::metadata::{PartitionInfo, TopicMetadata};
-    use crate::partitioner::StickyPartitioner;
+    use crate::partitioner::{LoadStats, StickyPartitioner};
 
     /// Metadata with topic `t` of `n` partitions, those in `leaderless` without a leader.
     fn cluster(generation: u64, n: i32, leaderless: &[i32]) -> Arc<ClusterMetadata> {
@@ -227,7 +237,7 @@ mod tests {
     #[test]
     fn chooses_and_switches_as_the_sticky_partitioner() {
         let (tx, rx) = watch::channel(cluster(1, 8, &[2, 5]));
-        let mut path = KeylessPath::new(100, Some(42), rx);
+        let mut path = KeylessPath::new(100, Some(42), rx, Arc::default());
         let mut reference = StickyPartitioner::new(100, Some(42));
         let available = [0, 1, 3, 4, 6, 7];
         for i in 0..200usize {
@@ -247,10 +257,49 @@ mod tests {
         drop(tx);
     }
 
+    /// With load stats on the board, each new sticky partition is drawn with their weights,
+    /// exactly as `StickyPartitioner::switch_weighted` draws with the same seed.
+    #[test]
+    fn draws_with_the_published_load_stats() {
+        let (_tx, rx) = watch::channel(cluster(1, 8, &[]));
+        let board = Arc::new(LoadBoard::default());
+        let mut path = KeylessPath::new(100, Some(9), rx, board.clone());
+        let mut reference = StickyPartitioner::new(100, Some(9));
+        let all: Vec<i32> = (0..8).collect();
+        let first = path.with_topic("t", |c| c.partition()).expect("no error");
+        assert_eq!(
+            first,
+            Some(reference.partition("t", 8, &all)),
+            "no stats: uniform"
+        );
+        // Partitions 0 and 3 only (the rest left out), 3 with the longer queue.
+        let stats = LoadStats::from_queue_sizes(&[1, 4], &[0, 3], 8).expect("stats");
+        board.publish(&Arc::from("t"), Some(stats.clone()));
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            let ours = path
+                .with_topic("t", |mut c| {
+                    let p = c.partition();
+                    c.record_append(p, 100, true);
+                    p
+                })
+                .expect("no error")
+                .expect("known");
+            let theirs = reference.partition("t", 8, &all);
+            reference.switch_weighted("t", 8, &all, Some(&stats));
+            assert_eq!(ours, theirs);
+            seen.push(ours);
+        }
+        let threes = seen[1..].iter().filter(|&&p| p == 3).count();
+        assert!(seen[1..].iter().all(|p| [0, 3].contains(p)), "{seen:?}");
+        // Weights 4 and 1: about a fifth of the draws go to partition 3.
+        assert!((5..40).contains(&threes), "{threes} of 99");
+    }
+
     #[test]
     fn unknown_topics_wait_and_fewer_partitions_draw_again() {
         let (tx, rx) = watch::channel(Arc::new(ClusterMetadata::default()));
-        let mut path = KeylessPath::new(100, Some(1), rx);
+        let mut path = KeylessPath::new(100, Some(1), rx, Arc::default());
         assert!(path
             .with_topic("t", |c| c.partition())
             .expect("no error")
@@ -284,7 +333,7 @@ mod tests {
     #[test]
     fn keeps_the_accumulators_queue_per_partition() {
         let (_tx, rx) = watch::channel(cluster(1, 3, &[]));
-        let mut path = KeylessPath::new(100, Some(3), rx);
+        let mut path = KeylessPath::new(100, Some(3), rx, Arc::default());
         let acc = accumulator();
         for p in [0, 0, 2, 1] {
             let same = path

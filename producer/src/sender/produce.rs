@@ -21,6 +21,7 @@
 //! A request that gets no answer (connection lost: NETWORK_EXCEPTION; request.timeout.ms:
 //! REQUEST_TIMED_OUT) goes through the same classification for each of its batches.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -83,16 +84,29 @@ impl Sender {
         let shared = self.shared.clone();
         let acc = &shared.accumulator;
         let cluster = self.metadata.cluster().clone();
-        let check = acc.ready(&cluster, &self.muted, now);
+        let config = &shared.config;
+        // Java tracks broker latency only with a timeout set, and it matters only to adaptive
+        // partitioning (which a custom partitioner replaces).
+        let availability = Some(config.partitioner_availability_timeout())
+            .filter(|t| !t.is_zero() && config.partitioner_adaptive() && config.partitioner().is_none());
+        let unavailable = availability.map_or_else(HashSet::new, |t| self.node_latency.unavailable(t));
+        let check = acc.ready(&cluster, &self.muted, &unavailable, now);
         if check.unknown_leader {
             self.metadata.request_update();
         }
         let mut wake = check.next_ready_in.map(|d| now + d);
-        let max_in_flight = shared.config.max_in_flight_requests_per_connection();
+        let max_in_flight = config.max_in_flight_requests_per_connection();
         let mut nodes: Vec<NodeId> = check.ready_nodes.iter().copied().collect();
         nodes.sort_unstable();
         let mut sent = false;
         for node in nodes {
+            if availability.is_some() {
+                let can_drain = self
+                    .nodes
+                    .get(&node)
+                    .is_some_and(|n| n.versions.is_some() && n.in_flight < max_in_flight);
+                self.node_latency.update(node, now, can_drain);
+            }
             match self.nodes.get(&node) {
                 None => {
                     wake = earliest(wake, self.connect(node, now));

@@ -9,6 +9,8 @@
 //!   a slow broker; with and without idempotence.
 //! - [`randomized`]: seeded schedules of those faults and events interleaved with sends, then
 //!   the same delivery-guarantee check (a failure names its seed, replayable).
+//! - [`adaptive`]: adaptive partitioning on the kafkit mock: keyless records drift away from a
+//!   slow broker, and `partitioner.availability.timeout.ms` leaves out one that takes nothing.
 //! - [`real_clients`]: librdkafka's idempotent producer and its consumer round-trip through
 //!   kafkit's broker with every codec; the stored files pass `kafkit-broker dump-log`.
 
@@ -35,6 +37,7 @@ pub async fn producer(
     Ok(target.producer_with(config.build()?).await?)
 }
 
+mod adaptive;
 mod everywhere;
 mod faults;
 mod guarantee;
