@@ -30,6 +30,11 @@ async fn cluster() -> Result<MockCluster, kafkit_testkit::Error> {
         .await
 }
 
+/// Every Produce request to the slow broker.
+fn slow_broker_produce() -> Fault {
+    Fault::on(ApiKey::Produce).broker(SLOW_BROKER).always()
+}
+
 async fn producer(
     cluster: &MockCluster,
     props: &[(&str, &str)],
@@ -79,12 +84,7 @@ async fn keyless_records_drift_away_from_a_slow_broker() -> TestResult {
     let mut shares = Vec::new();
     for adaptive in ["true", "false"] {
         let cluster = cluster().await?;
-        let slow = cluster.fault(
-            Fault::on(ApiKey::Produce)
-                .broker(SLOW_BROKER)
-                .delay(Duration::from_millis(200))
-                .always(),
-        );
+        let slow = cluster.fault(slow_broker_produce().delay(Duration::from_millis(200)));
         let producer = producer(
             &cluster,
             &[("partitioner.adaptive.partitioning.enable", adaptive)],
@@ -124,13 +124,7 @@ async fn availability_timeout_leaves_out_a_broker_that_takes_nothing() -> TestRe
     let mut late_on_held = Vec::new();
     for timeout in ["100", "0"] {
         let cluster = cluster().await?;
-        let held = cluster.fault(
-            Fault::on(ApiKey::Produce)
-                .broker(SLOW_BROKER)
-                .after_requests(2)
-                .hold()
-                .always(),
-        );
+        let held = cluster.fault(slow_broker_produce().after_requests(2).hold());
         let producer = producer(&cluster, &[("partitioner.availability.timeout.ms", timeout)]).await?;
         let deliveries = stream(&producer, RECORDS).await?;
         // The broker reads a connection's requests one at a time (as Kafka does), so one is
