@@ -37,12 +37,13 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use kafkit_protocol::record::{Header, BATCH_HEADER_LEN};
-use kafkit_protocol::{Compression, RecordBatchBuilder};
+use kafkit_protocol::RecordBatchBuilder;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::batch::{BatchShared, Incomplete, ProducerBatch, ProducerState};
 use self::buffer_pool::BufferPool;
+use crate::config::Codec;
 use crate::error::{Error, Result};
 use crate::metadata::{ClusterMetadata, NodeId, TopicMap};
 use crate::partitioner::LoadStats;
@@ -147,8 +148,8 @@ pub(crate) struct RecordAccumulator {
     batch_size: usize,
     /// `linger.ms`.
     linger: Duration,
-    /// `compression.type`.
-    compression: Compression,
+    /// `compression.type` and its level.
+    codec: Codec,
     /// topic -> partition -> queue; `None` for a partition nothing was sent to yet (a gap below
     /// one that was). Grows only.
     queues: RwLock<TopicMap<Arc<str>, Vec<Option<Queue>>>>,
@@ -173,13 +174,13 @@ impl RecordAccumulator {
     pub(crate) fn new(
         batch_size: usize,
         linger: Duration,
-        compression: Compression,
+        codec: impl Into<Codec>,
         buffer_memory: usize,
     ) -> Self {
         RecordAccumulator {
             batch_size,
             linger,
-            compression,
+            codec: codec.into(),
             queues: RwLock::new(TopicMap::default()),
             adaptive: true,
             load: Arc::default(),
@@ -318,7 +319,7 @@ impl RecordAccumulator {
         let mut batch = ProducerBatch::new(
             topic.clone(),
             partition,
-            self.compression,
+            self.codec,
             self.batch_size,
             Instant::now(),
             Some(memory),

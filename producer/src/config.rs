@@ -14,6 +14,11 @@
 //! - Idempotence needs `acks=all`, `retries > 0` and `max.in.flight.requests.per.connection <= 5`.
 //!   If the user set `enable.idempotence=true` explicitly, a conflict is an error; if idempotence
 //!   is on only by default, a conflicting explicit setting turns it off (Java 3.2+).
+//! - Compression levels (KIP-390): `compression.gzip.level` 1-9 or -1 (default),
+//!   `compression.zstd.level` -131072 to 22 (default 3), as in Java. `compression.lz4.level`
+//!   takes only Java's default, 9: kafkit's lz4 encoder (lz4_flex) is LZ4's fast compressor,
+//!   which Java uses at that level; Java's other levels switch to LZ4 HC, so setting one is
+//!   an error rather than a silent difference.
 //!
 //! # References
 //! - `ProducerConfig.java`, `CommonClientConfigs.java`, `KafkaProducer.java`; producer-reference
@@ -92,6 +97,9 @@ pub struct ProducerConfig {
     delivery_timeout: Duration,
     metadata_max_age: Duration,
     compression: Compression,
+    compression_gzip_level: i32,
+    compression_lz4_level: i32,
+    compression_zstd_level: i32,
     reconnect_backoff: Duration,
     reconnect_backoff_max: Duration,
     partitioner_ignore_keys: bool,
@@ -121,6 +129,9 @@ impl fmt::Debug for ProducerConfig {
             .field("delivery.timeout.ms", &self.delivery_timeout)
             .field("metadata.max.age.ms", &self.metadata_max_age)
             .field("compression.type", &self.compression)
+            .field("compression.gzip.level", &self.compression_gzip_level)
+            .field("compression.lz4.level", &self.compression_lz4_level)
+            .field("compression.zstd.level", &self.compression_zstd_level)
             .field("reconnect.backoff.ms", &self.reconnect_backoff)
             .field("reconnect.backoff.max.ms", &self.reconnect_backoff_max)
             .field("partitioner.ignore.keys", &self.partitioner_ignore_keys)
@@ -243,6 +254,24 @@ impl ProducerConfig {
     pub fn compression(&self) -> Compression {
         self.compression
     }
+    /// The level of `compression.type`'s codec (`compression.gzip.level`,
+    /// `compression.lz4.level` or `compression.zstd.level`); `None` for a codec without
+    /// levels.
+    pub fn compression_level(&self) -> Option<i32> {
+        match self.compression {
+            Compression::Gzip => Some(self.compression_gzip_level),
+            Compression::Lz4 => Some(self.compression_lz4_level),
+            Compression::Zstd => Some(self.compression_zstd_level),
+            Compression::None | Compression::Snappy => None,
+        }
+    }
+    /// The codec and level batches are compressed with.
+    pub(crate) fn codec(&self) -> Codec {
+        Codec {
+            compression: self.compression,
+            level: self.compression_level(),
+        }
+    }
     /// `reconnect.backoff.ms`.
     pub fn reconnect_backoff(&self) -> Duration {
         self.reconnect_backoff
@@ -325,6 +354,9 @@ impl ProducerConfigBuilder {
                 delivery_timeout: Duration::from_secs(120),
                 metadata_max_age: Duration::from_secs(300),
                 compression: Compression::None,
+                compression_gzip_level: level_default(Compression::Gzip),
+                compression_lz4_level: level_default(Compression::Lz4),
+                compression_zstd_level: level_default(Compression::Zstd),
                 reconnect_backoff: Duration::from_millis(50),
                 reconnect_backoff_max: Duration::from_millis(1000),
                 partitioner_ignore_keys: false,
@@ -385,6 +417,12 @@ impl ProducerConfigBuilder {
         metadata_max_age: Duration => metadata_max_age, "metadata.max.age.ms";
         /// `compression.type`.
         compression: Compression => compression, "compression.type";
+        /// `compression.gzip.level` (1-9, or -1 for the deflate default).
+        compression_gzip_level: i32 => compression_gzip_level, "compression.gzip.level";
+        /// `compression.lz4.level`: 9 only (see [`Compression::level_range`]).
+        compression_lz4_level: i32 => compression_lz4_level, "compression.lz4.level";
+        /// `compression.zstd.level` (-131072 to 22).
+        compression_zstd_level: i32 => compression_zstd_level, "compression.zstd.level";
         /// `reconnect.backoff.ms`.
         reconnect_backoff: Duration => reconnect_backoff, "reconnect.backoff.ms";
         /// `reconnect.backoff.max.ms`.
@@ -420,8 +458,64 @@ impl ProducerConfigBuilder {
     }
 }
 
+/// A codec and its level: what a batch is compressed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Codec {
+    pub compression: Compression,
+    /// `None`: the codec has no levels.
+    pub level: Option<i32>,
+}
+
+impl From<Compression> for Codec {
+    /// The codec at its default level.
+    fn from(compression: Compression) -> Self {
+        Codec {
+            compression,
+            level: None,
+        }
+    }
+}
+
+/// The default level of a codec that has levels.
+const fn level_default(codec: Compression) -> i32 {
+    match codec.level_range() {
+        Some((_, _, default)) => default,
+        None => 0,
+    }
+}
+
 /// Java's cross-key rules (see the module docs).
 fn validate(mut c: ProducerConfig, explicit: &BTreeSet<&'static str>) -> Result<ProducerConfig> {
+    for (codec, level, key) in [
+        (
+            Compression::Gzip,
+            c.compression_gzip_level,
+            "compression.gzip.level",
+        ),
+        (Compression::Lz4, c.compression_lz4_level, "compression.lz4.level"),
+        (
+            Compression::Zstd,
+            c.compression_zstd_level,
+            "compression.zstd.level",
+        ),
+    ] {
+        let Some((min, max, default)) = codec.level_range() else {
+            continue;
+        };
+        if level != default && !(min..=max).contains(&level) {
+            let reason = if codec == Compression::Lz4 {
+                format!(
+                    "{level} is not supported: kafkit compresses lz4 at Java's default level 9 only \
+                     (LZ4's fast compressor; Java's other levels, 1-17, use LZ4 HC)"
+                )
+            } else if codec == Compression::Gzip {
+                format!("{level} is outside 1..=9 (or -1, the default)")
+            } else {
+                format!("{level} is outside {min}..={max}")
+            };
+            return Err(Error::config(key, reason));
+        }
+    }
     if c.bootstrap_servers.is_empty() {
         return Err(Error::config("bootstrap.servers", "no broker address given"));
     }

@@ -80,7 +80,7 @@ impl Producer {
             accumulator: RecordAccumulator::new(
                 config.batch_size(),
                 config.linger(),
-                config.compression(),
+                config.codec(),
                 config.buffer_memory(),
             )
             .with_adaptive(config.partitioner_adaptive()),

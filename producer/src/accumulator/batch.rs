@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafkit_protocol::record::{Header, RecordBatch, RecordBatchMut, BATCH_HEADER_LEN};
-use kafkit_protocol::{Compression, RecordBatchBuilder};
+use kafkit_protocol::RecordBatchBuilder;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
+use crate::config::Codec;
 use crate::error::{Error, Result};
 use crate::metadata::NodeId;
 
@@ -222,23 +223,14 @@ impl ProducerBatch {
     pub(crate) fn new(
         topic: Arc<str>,
         partition: i32,
-        compression: Compression,
+        codec: Codec,
         write_limit: usize,
         now: Instant,
         memory: Option<OwnedSemaphorePermit>,
         incomplete: Arc<Incomplete>,
     ) -> Self {
         let id = incomplete.register();
-        Self::with_id(
-            topic,
-            partition,
-            compression,
-            write_limit,
-            now,
-            memory,
-            incomplete,
-            id,
-        )
+        Self::with_id(topic, partition, codec, write_limit, now, memory, incomplete, id)
     }
 
     /// A batch counted under flush id `id` (already registered by the caller).
@@ -246,7 +238,7 @@ impl ProducerBatch {
     fn with_id(
         topic: Arc<str>,
         partition: i32,
-        compression: Compression,
+        codec: Codec,
         write_limit: usize,
         now: Instant,
         memory: Option<OwnedSemaphorePermit>,
@@ -267,7 +259,9 @@ impl ProducerBatch {
             shared: BatchShared::new(topic, partition),
             incomplete,
             id,
-            builder: Some(RecordBatchBuilder::with_capacity(compression, capacity)),
+            builder: Some(
+                RecordBatchBuilder::with_capacity(codec.compression, capacity).with_level(codec.level),
+            ),
             built: None,
             record_count: 0,
             write_limit,
@@ -417,9 +411,9 @@ impl ProducerBatch {
     pub(crate) fn split(
         mut self,
         write_limit: usize,
-        compression: Compression,
+        codec: Codec,
     ) -> std::result::Result<Vec<ProducerBatch>, Box<(ProducerBatch, Error)>> {
-        let mut pieces = match self.split_pieces(write_limit, compression) {
+        let mut pieces = match self.split_pieces(write_limit, codec) {
             Ok(pieces) => pieces,
             Err(e) => return Err(Box::new((self, e))),
         };
@@ -432,7 +426,7 @@ impl ProducerBatch {
         Ok(pieces)
     }
 
-    fn split_pieces(&self, write_limit: usize, compression: Compression) -> Result<Vec<ProducerBatch>> {
+    fn split_pieces(&self, write_limit: usize, codec: Codec) -> Result<Vec<ProducerBatch>> {
         let bytes = self
             .built
             .clone()
@@ -454,7 +448,7 @@ impl ProducerBatch {
                 let mut piece = ProducerBatch::with_id(
                     self.shared.topic.clone(),
                     self.shared.partition,
-                    compression,
+                    codec,
                     write_limit,
                     self.created,
                     None,

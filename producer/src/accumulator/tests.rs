@@ -7,6 +7,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::record::RecordBatch;
+use kafkit_protocol::Compression;
 
 use super::batch::Outcome;
 use super::*;
@@ -416,7 +417,7 @@ async fn split_hands_records_and_sequences_to_the_pieces() {
         epoch: 1,
         base_sequence: 100,
     }));
-    let pieces = batch.split(200, Compression::None).expect("split");
+    let pieces = batch.split(200, Compression::None.into()).expect("split");
     assert!(pieces.len() >= 3);
     let sequences: Vec<i32> = pieces
         .iter()
@@ -492,4 +493,42 @@ async fn ready_publishes_queue_lengths_for_adaptive_partitioning() {
     }
     off.ready(&c, &no_mute(), &none, Instant::now());
     assert_eq!(off.load.get("t"), None, "adaptive partitioning off");
+}
+
+/// A batch is compressed at the producer's level (`compression.gzip.level` here): the same
+/// records make different batches at levels 1 and 9, and both read back the same.
+#[tokio::test(start_paused = true)]
+async fn batches_compress_at_the_configured_level() {
+    let built = |level| {
+        let codec = Codec {
+            compression: Compression::Gzip,
+            level: Some(level),
+        };
+        let mut batch = ProducerBatch::new(
+            "t".into(),
+            0,
+            codec,
+            1 << 20,
+            Instant::now(),
+            None,
+            Arc::new(Incomplete::default()),
+        );
+        for i in 0..300 {
+            let value = format!("order {} for customer {}", i % 17, i % 5);
+            batch
+                .try_append(0, None, Some(value.as_bytes()), &[])
+                .expect("room");
+        }
+        batch.close(None).expect("compressed");
+        batch.bytes().expect("closed").clone()
+    };
+    let (fast, best) = (built(1), built(9));
+    assert_ne!(fast.len(), best.len(), "the level reached the encoder");
+    for bytes in [&fast, &best] {
+        let view = RecordBatch::parse(bytes).expect("valid");
+        assert_eq!(
+            (view.compression(), view.records_count()),
+            (Some(Compression::Gzip), 300)
+        );
+    }
 }

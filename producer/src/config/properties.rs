@@ -28,6 +28,9 @@ pub(super) const KEYS: &[&str] = &[
     "delivery.timeout.ms",
     "metadata.max.age.ms",
     "compression.type",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
     "reconnect.backoff.ms",
     "reconnect.backoff.max.ms",
     "partitioner.ignore.keys",
@@ -63,6 +66,9 @@ pub(super) fn apply(c: &mut ProducerConfig, key: &str, value: &str) -> Result<&'
                 .parse::<Compression>()
                 .map_err(|e| Error::config(name, e.to_string()))?
         }
+        "compression.gzip.level" => c.compression_gzip_level = parse_level(name, value)?,
+        "compression.lz4.level" => c.compression_lz4_level = parse_level(name, value)?,
+        "compression.zstd.level" => c.compression_zstd_level = parse_level(name, value)?,
         "reconnect.backoff.ms" => c.reconnect_backoff = parse_millis(name, value)?,
         "reconnect.backoff.max.ms" => c.reconnect_backoff_max = parse_millis(name, value)?,
         "partitioner.ignore.keys" => c.partitioner_ignore_keys = parse_bool(name, value)?,
@@ -131,6 +137,13 @@ fn parse_int(key: &str, value: &str, min: i32) -> Result<usize> {
         return Err(Error::config(key, format!("must be at least {min}, got {n}")));
     }
     Ok(n as usize)
+}
+
+/// A compression level: any `int` here; the range is checked with the codec's in `validate`.
+fn parse_level(key: &str, value: &str) -> Result<i32> {
+    value
+        .parse()
+        .map_err(|_| Error::config(key, format!("expected an integer, got `{value}`")))
 }
 
 /// A `long` milliseconds config at least 0.

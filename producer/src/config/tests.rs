@@ -183,6 +183,9 @@ fn every_known_key_parses_its_default_spelling() {
         ("delivery.timeout.ms", "120000"),
         ("metadata.max.age.ms", "300000"),
         ("compression.type", "none"),
+        ("compression.gzip.level", "-1"),
+        ("compression.lz4.level", "9"),
+        ("compression.zstd.level", "3"),
         ("reconnect.backoff.ms", "50"),
         ("reconnect.backoff.max.ms", "1000"),
         ("partitioner.ignore.keys", "false"),
@@ -201,4 +204,51 @@ fn every_known_key_parses_its_default_spelling() {
                 .expect("valid")
         )
     );
+}
+
+/// KIP-390's levels: each codec's range as in Java, except lz4, which kafkit compresses at
+/// Java's default level only; a value outside names its key.
+#[rstest]
+#[case::gzip_default("compression.gzip.level", "-1", None)]
+#[case::gzip_low("compression.gzip.level", "1", None)]
+#[case::gzip_high("compression.gzip.level", "9", None)]
+#[case::gzip_zero("compression.gzip.level", "0", Some("outside 1..=9"))]
+#[case::gzip_ten("compression.gzip.level", "10", Some("outside 1..=9"))]
+#[case::lz4_default("compression.lz4.level", "9", None)]
+#[case::lz4_hc("compression.lz4.level", "12", Some("LZ4 HC"))]
+#[case::zstd_negative("compression.zstd.level", "-131072", None)]
+#[case::zstd_max("compression.zstd.level", "22", None)]
+#[case::zstd_over("compression.zstd.level", "23", Some("outside -131072..=22"))]
+#[case::not_a_number("compression.zstd.level", "high", Some("expected an integer"))]
+fn compression_levels_are_checked(#[case] key: &str, #[case] value: &str, #[case] error: Option<&str>) {
+    let result = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), (key, value)]);
+    match error {
+        None => {
+            result.expect("valid level");
+        }
+        Some(reason) => {
+            let e = result.expect_err("invalid level");
+            assert_eq!(key_of(Err(e.clone())), key);
+            assert!(e.to_string().contains(reason), "{e}");
+        }
+    }
+}
+
+#[test]
+fn the_level_follows_the_codec() {
+    let level = |codec: &str| {
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("compression.type", codec),
+            ("compression.gzip.level", "2"),
+            ("compression.zstd.level", "7"),
+        ])
+        .expect("valid")
+        .compression_level()
+    };
+    assert_eq!(level("gzip"), Some(2));
+    assert_eq!(level("zstd"), Some(7));
+    assert_eq!(level("lz4"), Some(9));
+    assert_eq!(level("snappy"), None);
+    assert_eq!(level("none"), None);
 }

@@ -12,7 +12,7 @@ fn batch(partition: i32, records: i32) -> ProducerBatch {
     let mut b = ProducerBatch::new(
         "t".into(),
         partition,
-        Compression::None,
+        Compression::None.into(),
         1 << 20,
         Instant::now(),
         None,

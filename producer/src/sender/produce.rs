@@ -398,7 +398,7 @@ impl Sender {
         let limit = config.batch_size().min(batch.size_in_bytes() / 2).max(1);
         let tp = (batch.topic().clone(), batch.partition());
         let state = batch.producer_state;
-        match batch.split(limit, config.compression()) {
+        match batch.split(limit, config.codec()) {
             Ok(pieces) => {
                 let counts: Vec<i32> = pieces.iter().map(|p| p.record_count).collect();
                 tracing::info!(topic = %tp.0, partition = tp.1, pieces = counts.len(), "MESSAGE_TOO_LARGE: split the batch");

@@ -29,6 +29,8 @@ use crate::{Compression, Error, ErrorCode, Result};
 #[derive(Debug, Clone)]
 pub struct RecordBatchBuilder {
     compression: Compression,
+    /// The codec's level; `None` for its default.
+    level: Option<i32>,
     /// Header space (61 bytes, filled by `build`) followed by the uncompressed records.
     buf: Vec<u8>,
     /// The compressed batch, built from `buf` when a codec is set; kept for reuse.
@@ -54,6 +56,7 @@ impl RecordBatchBuilder {
         buf.resize(BATCH_HEADER_LEN, 0);
         RecordBatchBuilder {
             compression,
+            level: None,
             buf,
             compressed: Vec::new(),
             count: 0,
@@ -64,6 +67,13 @@ impl RecordBatchBuilder {
             base_sequence: NO_SEQUENCE,
             transactional: false,
         }
+    }
+
+    /// Compresses at `level` (KIP-390; `None`: the codec's default). A level outside
+    /// [`Compression::level_range`] makes [`build`](Self::build) fail.
+    pub fn with_level(mut self, level: Option<i32>) -> Self {
+        self.level = level;
+        self
     }
 
     /// Empties the builder for the next batch, keeping its buffers and codec. Producer state is
@@ -250,8 +260,11 @@ impl RecordBatchBuilder {
         } else {
             self.compressed.clear();
             self.compressed.resize(BATCH_HEADER_LEN, 0);
-            self.compression
-                .compress(&self.buf[BATCH_HEADER_LEN..], &mut self.compressed)?;
+            self.compression.compress_level(
+                &self.buf[BATCH_HEADER_LEN..],
+                &mut self.compressed,
+                self.level,
+            )?;
             &mut self.compressed
         };
         header.write(out)?;

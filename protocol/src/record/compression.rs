@@ -12,6 +12,12 @@
 //!   blocks), lz4_flex;
 //! - zstd: a zstd frame, the zstd crate (level 3, Kafka's default).
 //!
+//! Levels (KIP-390, Kafka 3.8's `compression.gzip.level`, `compression.lz4.level`,
+//! `compression.zstd.level`): [`Compression::compress_level`] takes gzip's 1-9 and zstd's
+//! -131072..=22. lz4 has one level here: lz4_flex implements LZ4's fast compressor, which is
+//! what Java uses at its default level 9 (it switches to LZ4 HC only for other levels), so
+//! [`Compression::level_range`] gives lz4 the range 9..=9.
+//!
 //! Decompression takes a limit and fails with [`Error::DecompressedTooLarge`] instead of
 //! allocating past it, so a small hostile payload cannot expand into gigabytes.
 
@@ -45,8 +51,14 @@ const XERIAL_HEADER: [u8; 16] = [
 ];
 /// snappy-java's default block size: input is cut into blocks of this many bytes.
 const XERIAL_BLOCK: usize = 32 * 1024;
-/// Kafka's default zstd level.
+/// Kafka's default zstd level, and the range it accepts (zstd's own).
 const ZSTD_LEVEL: i32 = 3;
+const ZSTD_MIN_LEVEL: i32 = -131_072;
+const ZSTD_MAX_LEVEL: i32 = 22;
+/// Java's default gzip level: `Deflater.DEFAULT_COMPRESSION`.
+const GZIP_DEFAULT_LEVEL: i32 = -1;
+/// The one lz4 level kafkit compresses at: Java's default, LZ4's fast compressor.
+const LZ4_LEVEL: i32 = 9;
 
 impl Compression {
     /// Every codec, in id order.
@@ -87,16 +99,53 @@ impl Compression {
         }
     }
 
-    /// Appends `input`, compressed, to `out`.
+    /// The levels this codec takes in [`compress_level`](Self::compress_level) and its
+    /// default, as `(min, max, default)`; `None` for a codec without levels (none, snappy).
+    /// gzip's default is Java's `-1` (the deflate default, 6).
+    ///
+    /// ```
+    /// use kafkit_protocol::Compression;
+    /// assert_eq!(Compression::Zstd.level_range(), Some((-131_072, 22, 3)));
+    /// assert_eq!(Compression::Snappy.level_range(), None);
+    /// ```
+    pub const fn level_range(self) -> Option<(i32, i32, i32)> {
+        match self {
+            Compression::None | Compression::Snappy => None,
+            Compression::Gzip => Some((1, 9, GZIP_DEFAULT_LEVEL)),
+            Compression::Lz4 => Some((LZ4_LEVEL, LZ4_LEVEL, LZ4_LEVEL)),
+            Compression::Zstd => Some((ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL, ZSTD_LEVEL)),
+        }
+    }
+
+    /// Appends `input`, compressed at the codec's default level, to `out`.
     pub fn compress(self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.compress_level(input, out, None)
+    }
+
+    /// Appends `input`, compressed at `level` (`None`: the default), to `out`. A level outside
+    /// [`level_range`](Self::level_range) (other than the default) is an
+    /// [`Error::Compression`]; codecs without levels ignore it.
+    pub fn compress_level(self, input: &[u8], out: &mut Vec<u8>, level: Option<i32>) -> Result<()> {
         let fail = |e: &dyn fmt::Display| Error::Compression {
             codec: self,
             reason: e.to_string(),
         };
+        let level = match (self.level_range(), level) {
+            (Some((_, _, default)), None) => default,
+            (Some((min, max, default)), Some(l)) if l == default || (min..=max).contains(&l) => l,
+            (Some((min, max, _)), Some(l)) => {
+                return Err(fail(&format_args!("level {l} is outside {min}..={max}")));
+            }
+            (None, _) => 0,
+        };
         match self {
             Compression::None => out.extend_from_slice(input),
             Compression::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+                let deflate = match u32::try_from(level) {
+                    Ok(l) => flate2::Compression::new(l),
+                    Err(_) => flate2::Compression::default(),
+                };
+                let mut enc = flate2::write::GzEncoder::new(out, deflate);
                 enc.write_all(input).map_err(|e| fail(&e))?;
                 enc.finish().map_err(|e| fail(&e))?;
             }
@@ -123,7 +172,7 @@ impl Compression {
                 enc.finish().map_err(|e| fail(&e))?;
             }
             Compression::Zstd => {
-                let compressed = zstd::bulk::compress(input, ZSTD_LEVEL).map_err(|e| fail(&e))?;
+                let compressed = zstd::bulk::compress(input, level).map_err(|e| fail(&e))?;
                 out.extend_from_slice(&compressed);
             }
         }
@@ -264,6 +313,66 @@ mod tests {
             let codec = Compression::from_id(id).expect("valid id");
             prop_assert_eq!(round_trip(codec, &input), input);
         }
+    }
+
+    /// Text-like input on which levels make a difference.
+    fn words() -> Vec<u8> {
+        (0..40_000u32)
+            .flat_map(|i| format!("record-{} value {} ", i % 977, (i * 7919) % 10_007).into_bytes())
+            .collect()
+    }
+
+    #[rstest]
+    #[case::gzip(Compression::Gzip, 1, 9)]
+    #[case::zstd(Compression::Zstd, -5, 19)]
+    fn levels_change_the_output_and_round_trip(
+        #[case] codec: Compression,
+        #[case] low: i32,
+        #[case] high: i32,
+    ) {
+        let input = words();
+        let size = |level| {
+            let mut out = Vec::new();
+            codec.compress_level(&input, &mut out, level).expect("compress");
+            let mut back = Vec::new();
+            codec
+                .decompress(&out, &mut back, input.len())
+                .expect("decompress");
+            assert_eq!(back, input, "level {level:?}");
+            out.len()
+        };
+        let (fast, default, best) = (size(Some(low)), size(None), size(Some(high)));
+        // A faster level compresses less; a slower one compresses differently (for zstd not
+        // always smaller: its strategies change with the level).
+        assert!(fast > default && best != default, "{fast}, {default}, {best}");
+    }
+
+    #[rstest]
+    #[case::gzip_zero(Compression::Gzip, 0)]
+    #[case::gzip_ten(Compression::Gzip, 10)]
+    #[case::zstd_23(Compression::Zstd, 23)]
+    #[case::lz4_hc(Compression::Lz4, 12)]
+    #[case::lz4_one(Compression::Lz4, 1)]
+    fn levels_outside_the_range_are_errors(#[case] codec: Compression, #[case] level: i32) {
+        let err = codec
+            .compress_level(b"abc", &mut Vec::new(), Some(level))
+            .expect_err("out of range");
+        assert!(err.to_string().contains(&format!("level {level}")), "{err}");
+    }
+
+    #[rstest]
+    #[case::gzip_default(Compression::Gzip, -1)]
+    #[case::lz4_default(Compression::Lz4, 9)]
+    #[case::snappy_ignores(Compression::Snappy, 5)]
+    #[case::none_ignores(Compression::None, 5)]
+    fn default_levels_and_codecs_without_levels_compress(#[case] codec: Compression, #[case] level: i32) {
+        let mut with = Vec::new();
+        codec
+            .compress_level(b"abcabcabc", &mut with, Some(level))
+            .expect("compress");
+        let mut without = Vec::new();
+        codec.compress(b"abcabcabc", &mut without).expect("compress");
+        assert_eq!(with, without);
     }
 
     #[rstest]

@@ -488,3 +488,32 @@ fn records_at_every_length_varint_boundary_read_back() {
         }
     }
 }
+
+/// The builder compresses at its level: gzip levels 1 and 9 give different batches that read
+/// back the same records; a level outside the codec's range fails the build.
+#[test]
+fn builder_compresses_at_its_level() {
+    let build = |level| {
+        let mut b = RecordBatchBuilder::new(Compression::Gzip).with_level(level);
+        for i in 0..200 {
+            let value = format!("value {} of record {i}", i * 7 % 13);
+            b.append(1_700_000_000_000 + i, None, Some(value.as_bytes()), &[]);
+        }
+        b.build().map(<[u8]>::to_vec)
+    };
+    let (fast, best) = (build(Some(1)).expect("level 1"), build(Some(9)).expect("level 9"));
+    assert_ne!(fast.len(), best.len());
+    for bytes in [&fast, &best] {
+        let batch = RecordBatch::parse(bytes).expect("parse");
+        assert!(batch.is_crc_valid());
+        let mut scratch = Vec::new();
+        let records: Vec<_> = batch
+            .records(&mut scratch, 1 << 20)
+            .expect("records")
+            .collect::<crate::Result<_>>()
+            .expect("every record");
+        assert_eq!(records.len(), 200);
+        assert_eq!(records[199].value, Some(&b"value 2 of record 199"[..]));
+    }
+    assert!(build(Some(10)).is_err(), "gzip has no level 10");
+}
