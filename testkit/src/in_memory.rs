@@ -97,6 +97,12 @@ impl MockCluster {
     /// [`PARTITIONER_SEED`] so that keyless records are placed the same way in every run.
     /// Change anything before `.build()`; use it with [`in_memory_producer`](Self::in_memory_producer)
     /// or, over TCP, with [`Producer::connect`].
+    ///
+    /// Adaptive partitioning (Java's default) also weighs each new draw by how many batches
+    /// the partitions have queued, which depends on when the producer's sender runs: exact
+    /// under `#[tokio::test(start_paused = true)]` with the in-memory producer, timing-dependent
+    /// on a real clock. Set `partitioner.adaptive.partitioning.enable=false` where keyless
+    /// placement must depend on the records alone.
     pub fn producer_config(&self) -> ProducerConfigBuilder {
         ProducerConfig::builder(self.bootstrap_servers()).partitioner_seed(PARTITIONER_SEED)
     }
