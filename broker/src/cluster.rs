@@ -20,7 +20,7 @@ mod running;
 
 pub use running::Cluster;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -135,7 +135,14 @@ pub struct ClusterState {
     /// Bumped whenever a broker goes down or up; connections of a node that went down watch
     /// it to close themselves.
     node_changes: tokio::sync::watch::Sender<u64>,
+    /// Coordinator keys (key type, key) already warned about: kafkit has no coordinators, and
+    /// clients ask again every second or faster. Bounded by [`MAX_WARNED_COORDINATOR_KEYS`].
+    coordinator_warned: Mutex<HashSet<(i8, String)>>,
 }
+
+/// How many coordinator keys [`ClusterState::first_coordinator_request`] remembers; past this,
+/// keys are not warned about any more (a peer cannot grow the set without bound).
+pub(crate) const MAX_WARNED_COORDINATOR_KEYS: usize = 1024;
 
 impl ClusterState {
     /// Creates the state, opening (and recovering) every partition log found in the data
@@ -174,9 +181,21 @@ impl ClusterState {
             version_pins: RwLock::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
             node_changes: tokio::sync::watch::Sender::new(0),
+            coordinator_warned: Mutex::default(),
         };
         state.load_topics(clean)?;
         Ok(state)
+    }
+
+    /// Whether this is the first FindCoordinator for `key` of `key_type` (0 group, 1
+    /// transaction), so that its warning is logged once. `false` once
+    /// [`MAX_WARNED_COORDINATOR_KEYS`] keys were seen.
+    pub(crate) fn first_coordinator_request(&self, key_type: i8, key: &str) -> bool {
+        let mut warned = self.coordinator_warned.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.len() >= MAX_WARNED_COORDINATOR_KEYS || warned.contains(&(key_type, key.to_string())) {
+            return false;
+        }
+        warned.insert((key_type, key.to_string()))
     }
 
     /// Re-opens every `<topic>-<partition>` directory of the data directory.

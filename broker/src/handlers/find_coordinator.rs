@@ -6,7 +6,10 @@
 //! is what a Kafka cluster answers while its coordinator is not ready.
 //!
 //! # Deviations from Kafka
-//! Consumer groups and transactions are not implemented, so a coordinator is never found.
+//! Consumer groups and transactions are not implemented, so a coordinator is never found. Most
+//! clients retry COORDINATOR_NOT_AVAILABLE for ever without telling their user, so the broker
+//! logs a warning the first time each group or transactional id asks (up to
+//! [`MAX_WARNED_COORDINATOR_KEYS`](crate::cluster::MAX_WARNED_COORDINATOR_KEYS) keys).
 //!
 //! # Version notes
 //! v4 batches keys (`coordinator_keys` / `coordinators`); v0-3 carry one key.
@@ -21,10 +24,31 @@ const MESSAGE: &str = "kafkit does not implement group or transaction coordinato
 
 /// Handles a FindCoordinator request.
 pub fn handle(
-    _ctx: &HandlerContext<'_>,
+    ctx: &HandlerContext<'_>,
     version: i16,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
+    let keys: Vec<&str> = if version >= 4 {
+        request.coordinator_keys.iter().map(|k| k.as_str()).collect()
+    } else {
+        vec![request.key.as_str()]
+    };
+    for key in keys {
+        if ctx.state.first_coordinator_request(request.key_type, key) {
+            let kind = if request.key_type == 1 {
+                "transactional id"
+            } else {
+                "group"
+            };
+            tracing::warn!(
+                connection = ctx.connection_id,
+                "FindCoordinator for {kind} {key:?}: kafkit has no group or transaction \
+                 coordinator and answers COORDINATOR_NOT_AVAILABLE, which clients retry without \
+                 end: a consumer that subscribes with this group never receives records (an \
+                 assigned consumer is unaffected), a transactional producer never starts"
+            );
+        }
+    }
     let code = ErrorCode::CoordinatorNotAvailable.code();
     let mut response = FindCoordinatorResponse::default();
     if version >= 4 {

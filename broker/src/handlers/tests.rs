@@ -525,3 +525,39 @@ fn list_offsets_earliest_latest_and_by_timestamp(state: ClusterState) {
     assert_eq!(ask(t0 + 15), (ErrorCode::None, 2, t0 + 20));
     assert_eq!(ask(t0 + 1000), (ErrorCode::None, -1, -1));
 }
+
+/// FindCoordinator: every key is answered COORDINATOR_NOT_AVAILABLE with kafkit's message (v4
+/// per key), and each (key type, key) is warned about once, up to a bound that a peer cannot
+/// grow past.
+#[rstest]
+fn find_coordinator_answers_not_available_and_warns_once_per_key(state: ClusterState) {
+    use kafka_protocol::messages::FindCoordinatorRequest;
+    let ctx = ctx(&state, 0);
+    let v4 = FindCoordinatorRequest::default()
+        .with_key_type(0)
+        .with_coordinator_keys(vec![
+            StrBytes::from_static_str("g1"),
+            StrBytes::from_static_str("g2"),
+        ]);
+    let response = find_coordinator::handle(&ctx, 4, v4);
+    assert_eq!(response.coordinators.len(), 2);
+    for c in &response.coordinators {
+        assert_eq!(c.error_code, ErrorCode::CoordinatorNotAvailable.code());
+        assert!(c
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("does not implement")));
+    }
+    let v1 = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g3"));
+    let response = find_coordinator::handle(&ctx, 1, v1);
+    assert_eq!(response.error_code, ErrorCode::CoordinatorNotAvailable.code());
+
+    // g1, g2 (group) and g3 were warned about; the same key as a transactional id is new.
+    assert!(!state.first_coordinator_request(0, "g1"));
+    assert!(!state.first_coordinator_request(0, "g3"));
+    assert!(state.first_coordinator_request(1, "g1"));
+    for i in 0..2 * cluster::MAX_WARNED_COORDINATOR_KEYS {
+        state.first_coordinator_request(0, &format!("k{i}"));
+    }
+    assert!(!state.first_coordinator_request(0, "one more"), "bounded");
+}
