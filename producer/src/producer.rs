@@ -83,7 +83,8 @@ impl Producer {
                 config.codec(),
                 config.buffer_memory(),
             )
-            .with_adaptive(config.partitioner_adaptive()),
+            // As Java: a custom partitioner turns the measurements off.
+            .with_adaptive(config.partitioner_adaptive() && config.partitioner().is_none()),
             new_topics: Mutex::new(Vec::new()),
             counters: Counters::default(),
             fatal: Default::default(),
