@@ -48,6 +48,9 @@ pub struct Reply {
     pub response: Option<Bytes>,
     /// Close the connection after writing the response.
     pub close: bool,
+    /// Write the response, then read nothing more from the connection for this long (a
+    /// throttled response, KIP-219).
+    pub mute: Option<std::time::Duration>,
 }
 
 /// What a handler made of a request, before encoding.
@@ -134,6 +137,7 @@ pub async fn handle_frame(
         return Ok(Reply {
             response: None,
             close: true,
+            mute: None,
         });
     }
     let mut handled = if unsupported {
@@ -141,10 +145,20 @@ pub async fn handle_frame(
     } else {
         handle_intercepted(ctx, request.body.clone(), version, &decision).await?
     };
+    let throttle_ms = decision
+        .throttle
+        .map(|t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+    if let (Some(ms), Some(response)) = (throttle_ms, handled.response_mut()) {
+        response.set_throttle_time_ms(ms);
+    }
     let after = interceptor
         .after(&rctx, &request, &decision, handled.response_mut())
         .max(decision.after);
-    finish(request.header.correlation_id, version, handled, after)
+    let mut reply = finish(request.header.correlation_id, version, handled, after)?;
+    if reply.response.is_some() {
+        reply.mute = decision.throttle;
+    }
+    Ok(reply)
 }
 
 /// Runs a request through its handler with the interceptor's injected errors: a request
@@ -236,15 +250,18 @@ fn finish(correlation_id: i32, version: i16, handled: Handled, after: After) -> 
         (Handled::Respond(response), After::Send) => Reply {
             response: Some(response.encode(correlation_id, version)?),
             close: false,
+            mute: None,
         },
         (Handled::Respond(_), After::Drop) => Reply::default(),
         (Handled::NoResponse { failed }, after) => Reply {
             response: None,
             close: failed || after == After::Close,
+            mute: None,
         },
         (Handled::Respond(_), After::Close) => Reply {
             response: None,
             close: true,
+            mute: None,
         },
     })
 }

@@ -81,6 +81,10 @@ pub struct Decision {
     pub partition_errors: Vec<PartitionError>,
     /// What to do with the response once the request was handled.
     pub after: After,
+    /// Report a quota violation (KIP-219): the response carries this as `throttle_time_ms`,
+    /// and, as Kafka does, the broker reads nothing more from the connection until it has
+    /// passed (clients from Produce v6 / Fetch v8 on are expected to wait by themselves).
+    pub throttle: Option<std::time::Duration>,
 }
 
 impl Decision {
@@ -96,6 +100,7 @@ impl Decision {
         self.request_error = self.request_error.or(other.request_error);
         self.partition_errors.extend(other.partition_errors);
         self.after = self.after.max(other.after);
+        self.throttle = self.throttle.max(other.throttle);
         self
     }
 }

@@ -58,6 +58,22 @@ impl Response {
         }
     }
 
+    /// Sets the response's `throttle_time_ms` (a quota violation, KIP-219). Every served
+    /// response has the field; versions that lack it on the wire leave it out when encoding.
+    pub fn set_throttle_time_ms(&mut self, ms: i32) {
+        match self {
+            Response::Produce(r) => r.throttle_time_ms = ms,
+            Response::Fetch(r) => r.throttle_time_ms = ms,
+            Response::ListOffsets(r) => r.throttle_time_ms = ms,
+            Response::Metadata(r) => r.throttle_time_ms = ms,
+            Response::FindCoordinator(r) => r.throttle_time_ms = ms,
+            Response::ApiVersions(r) | Response::UnsupportedApiVersions(r) => r.throttle_time_ms = ms,
+            Response::CreateTopics(r) => r.throttle_time_ms = ms,
+            Response::DeleteTopics(r) => r.throttle_time_ms = ms,
+            Response::InitProducerId(r) => r.throttle_time_ms = ms,
+        }
+    }
+
     /// Encodes the whole response frame (length prefix, response header, body) answering a
     /// request with `correlation_id` at `version`.
     pub fn encode(&self, correlation_id: i32, version: i16) -> Result<Bytes> {

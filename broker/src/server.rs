@@ -139,6 +139,21 @@ where
                 close = true;
                 break;
             }
+            if let Some(mute) = reply.mute {
+                // A throttled response (KIP-219): out at once, then nothing more is read or
+                // handled from this connection until the throttle time has passed.
+                tokio::select! {
+                    written = writer.write_all(&output) => written?,
+                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                    _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+                }
+                output.clear();
+                tokio::select! {
+                    () = tokio::time::sleep(mute) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                    _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+                }
+            }
             // Pipelined responses are written together, but never pile up: past this much, write
             // before handling the next request. A peer that pipelines requests and does not
             // read the responses stalls here on TCP backpressure, with one response buffered.

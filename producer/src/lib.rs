@@ -40,8 +40,10 @@
 //!   random draws can be seeded ([`ProducerConfigBuilder::partitioner_seed`]).
 //! - **Metadata** for a topic the cluster lacks is re-requested only while a `send` waits for
 //!   it; partitions without a leader trigger a refresh only when they hold records.
-//! - **Not implemented**: transactions, quota throttling (`throttle_time_ms` is ignored),
-//!   TLS and SASL (a [`Connector`] can supply TLS).
+//! - **Quota throttling** (KIP-219): after a Produce response with `throttle_time_ms` (v6 and
+//!   later), no produce request goes to that broker until the time has passed, as in Java;
+//!   other requests (metadata, InitProducerId) are not held back.
+//! - **Not implemented**: transactions, TLS and SASL (a [`Connector`] can supply TLS).
 //!
 //! # Performance
 //!

@@ -74,6 +74,19 @@ struct Node {
     versions: Option<ApiVersions>,
     /// Requests awaiting a response on this connection.
     in_flight: usize,
+    /// KIP-219: the broker reported a quota violation; no produce request goes to it before
+    /// this instant.
+    throttled_until: Option<Instant>,
+}
+
+impl Node {
+    /// Whether a produce request can go to this node now: connected and negotiated, below
+    /// `max.in.flight.requests.per.connection`, and not throttled.
+    fn can_send_produce(&self, max_in_flight: usize, now: Instant) -> bool {
+        self.versions.is_some()
+            && self.in_flight < max_in_flight
+            && self.throttled_until.is_none_or(|t| t <= now)
+    }
 }
 
 /// Where the non-produce requests in flight go back to.
@@ -350,6 +363,7 @@ impl Sender {
                 conn,
                 versions: None,
                 in_flight: 0,
+                throttled_until: None,
             },
         );
         self.conn_nodes.insert(conn, node);
@@ -595,6 +609,30 @@ impl Drop for Stopped {
 }
 
 /// The earlier of two optional instants.
+impl Sender {
+    /// KIP-219: a response on `conn` reported `throttle_ms` of quota throttling. From Produce
+    /// v6 on the broker answers at once and the client must hold back (Java's
+    /// `NetworkClient.throttle`): no produce request goes to that broker until the time has
+    /// passed. Before v6 the broker delayed the response itself, so there is nothing to do.
+    pub(super) fn throttle(&mut self, conn: ConnId, throttle_ms: i32, now: Instant) {
+        let Some(node_id) = self.conn_nodes.get(&conn).copied() else {
+            return;
+        };
+        let Some(node) = self.nodes.get_mut(&node_id).filter(|n| n.conn == conn) else {
+            return;
+        };
+        if throttle_ms > 0 && node.versions.as_ref().is_some_and(|v| v.produce >= 6) {
+            let until = now + Duration::from_millis(throttle_ms.unsigned_abs().into());
+            tracing::debug!(
+                node = node_id,
+                throttle_ms,
+                "broker throttled this producer (quota)"
+            );
+            node.throttled_until = Some(node.throttled_until.map_or(until, |t| t.max(until)));
+        }
+    }
+}
+
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

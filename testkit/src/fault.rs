@@ -64,6 +64,7 @@ pub struct Fault {
     pub(crate) times: Option<u64>,
     pub(crate) delay: Option<Duration>,
     pub(crate) hold: bool,
+    pub(crate) throttle: Option<Duration>,
     outcome: Option<Outcome>,
 }
 
@@ -87,6 +88,7 @@ impl Fault {
             times: Some(1),
             delay: None,
             hold: false,
+            throttle: None,
             outcome: None,
         }
     }
@@ -154,6 +156,16 @@ impl Fault {
     /// this connection waits; others are served meanwhile. Combines with the other actions.
     pub fn delay(mut self, delay: Duration) -> Fault {
         self.delay = Some(delay);
+        self
+    }
+
+    /// Answers as a broker enforcing a quota does (KIP-219): the request is handled, its
+    /// response carries `throttle_time_ms` = `throttle`, and the broker then reads nothing more
+    /// from that connection until the time has passed. Clients are expected to hold back their
+    /// own requests to that broker meanwhile (kafkit's producer and Java's do, from Produce v6
+    /// on). Combines with the other actions; of several throttles, the longest applies.
+    pub fn throttle(mut self, throttle: Duration) -> Fault {
+        self.throttle = Some(throttle);
         self
     }
 
@@ -243,6 +255,9 @@ impl fmt::Display for Fault {
         }
         if self.hold {
             actions.push("hold".to_string());
+        }
+        if let Some(t) = self.throttle {
+            actions.push(format!("throttle {t:?}"));
         }
         match self.outcome {
             Some(Outcome::Error(code)) => actions.push(format!("respond {code}")),

@@ -185,6 +185,7 @@ impl Hook {
                 close_before: fault.closes_before(),
                 request_error: fault.request_error(),
                 after: fault.after(),
+                throttle: fault.throttle,
                 ..Default::default()
             };
             if let Some(code) = fault.error() {

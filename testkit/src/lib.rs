@@ -14,8 +14,9 @@
 //!   tokio's virtual clock: exact, and instant.
 //! - **Faults** ([`Fault`]): match on ApiKey, broker, topic/partition, client id and request
 //!   count; answer an error code (for the whole request or just the matched partitions, which
-//!   are then not handled), add latency, close the connection (before or after handling), drop
-//!   the response after the request took effect, or hold the request until released. One-shot
+//!   are then not handled), add latency, report a quota throttle (KIP-219), close the
+//!   connection (before or after handling), drop the response after the request took effect,
+//!   or hold the request until released. One-shot
 //!   by default, `.times(n)` or `.always()`; each [`FaultHandle`] counts its hits, and
 //!   [`MockCluster::assert_all_faults_fired`] fails a test whose faults never fired.
 //! - **Journal** ([`Journal`]): every request and response decoded, with broker, connection,

@@ -104,7 +104,7 @@ impl Sender {
                 let can_drain = self
                     .nodes
                     .get(&node)
-                    .is_some_and(|n| n.versions.is_some() && n.in_flight < max_in_flight);
+                    .is_some_and(|n| n.can_send_produce(max_in_flight, now));
                 self.node_latency.update(node, now, can_drain);
             }
             match self.nodes.get(&node) {
@@ -112,7 +112,12 @@ impl Sender {
                     wake = earliest(wake, self.connect(node, now));
                     continue;
                 }
-                Some(n) if n.versions.is_none() || n.in_flight >= max_in_flight => continue,
+                Some(n) if !n.can_send_produce(max_in_flight, now) => {
+                    // A throttled node is looked at again when its throttle ends (a full one
+                    // is woken by the response that frees a slot).
+                    wake = earliest(wake, n.throttled_until.filter(|t| *t > now));
+                    continue;
+                }
                 Some(_) => {}
             }
             let Some(partitions) = check.node_partitions.get(&node) else {
@@ -239,8 +244,12 @@ impl Sender {
         let ProduceResponse {
             responses,
             node_endpoints,
+            throttle_time_ms,
             ..
         } = response;
+        if throttle_time_ms > 0 {
+            self.throttle(p.conn, throttle_time_ms, now);
+        }
         for topic in responses {
             for pr in topic.partition_responses {
                 let slot = p.batches.iter_mut().find(|b| {

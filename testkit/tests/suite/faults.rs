@@ -324,6 +324,42 @@ async fn delay_under_paused_clock() {
     cluster.assert_all_faults_fired();
 }
 
+/// A throttle answers at once with `throttle_time_ms`, then the broker reads nothing more from
+/// that connection until the throttle has passed (KIP-219, as Kafka); other connections are
+/// served meanwhile.
+#[tokio::test(start_paused = true)]
+async fn throttle_reports_the_time_and_mutes_the_connection() {
+    let cluster = cluster().await;
+    let throttle = Duration::from_millis(800);
+    let fault = cluster.fault(Fault::on(ApiKey::Metadata).throttle(throttle));
+    assert_eq!(fault.to_string(), "fault 0 (Metadata: throttle 800ms), 0 hits");
+    let mut c = client(&cluster, "t");
+    let started = tokio::time::Instant::now();
+    let first = c.send(12, &MetadataRequest::default()).await.expect("metadata");
+    assert_eq!(first.throttle_time_ms, 800);
+    assert!(
+        started.elapsed() < throttle,
+        "the throttled response comes at once"
+    );
+    let mut other = client(&cluster, "other");
+    let elsewhere = other
+        .send(12, &MetadataRequest::default())
+        .await
+        .expect("metadata");
+    assert_eq!(elsewhere.throttle_time_ms, 0, "one-shot");
+    assert!(
+        started.elapsed() < throttle,
+        "another connection is served meanwhile"
+    );
+    let second = c.send(12, &MetadataRequest::default()).await.expect("metadata");
+    assert_eq!(second.throttle_time_ms, 0);
+    assert!(
+        started.elapsed() >= throttle,
+        "the muted connection was read again only after the throttle"
+    );
+    assert_eq!(fault.hits(), 1);
+}
+
 /// A held request is parked before handling (nothing appended, journal pending) while other
 /// connections are served, and goes on once released.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

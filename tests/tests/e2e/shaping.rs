@@ -15,7 +15,7 @@ use kafkit_broker::ClusterConfig;
 use kafkit_producer::{DeliveryFuture, Error, ProducerRecord, RecordMetadata};
 use kafkit_protocol::record::BATCH_HEADER_LEN;
 use kafkit_protocol::RecordBatchBuilder;
-use kafkit_testkit::{ErrorCode, MockCluster, ProduceRequestInfo, Target};
+use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, ProduceRequestInfo, Target};
 use tokio::time::Instant;
 
 use crate::{producer, TestResult};
@@ -305,6 +305,47 @@ async fn broker_too_large_batch_is_split_and_every_record_lands(target: &dyn Tar
     Ok(())
 }
 
+/// Quota throttling (KIP-219): the broker answers the first Produce with `throttle_time_ms`
+/// = 500 (a throttle fault). The producer then holds its next Produce to that broker for
+/// 500 ms, although `linger.ms` is 0 and a record is waiting: nothing is sent at 250 ms, and
+/// the request goes out once the throttle has passed. (The broker also reads nothing from the
+/// connection meanwhile, as Kafka does; the producer's own request counter shows that the
+/// producer held back rather than the broker.)
+async fn producer_waits_out_a_quota_throttle(target: &dyn Target) -> TestResult {
+    let Some(mock) = kafkit_mock(target, "producer_waits_out_a_quota_throttle", "faults") else {
+        return Ok(());
+    };
+    let topic = target.create_unique_topic("throttle", 1).await?;
+    let throttle = Duration::from_millis(500);
+    let fault = mock.fault(Fault::on(ApiKey::Produce).throttle(throttle));
+    let producer = producer(target, &[("linger.ms", "0")]).await?;
+    let start = Instant::now();
+    producer.send(record(&topic, 0, 0)).await?.await?;
+    let answered = start.elapsed();
+    assert!(
+        answered < throttle,
+        "the throttled response itself comes at once: {answered:?}"
+    );
+    let sent = producer.metrics().requests_sent;
+    let second = producer.send(record(&topic, 0, 1)).await?;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        producer.metrics().requests_sent,
+        sent,
+        "nothing sent to the throttled broker at 250 ms"
+    );
+    second.await?;
+    let requests = mock.journal().produce_requests();
+    assert_eq!(requests.len(), 2);
+    let throttle_ms = requests[0].entry.produce_response().map(|r| r.throttle_time_ms);
+    assert_eq!(throttle_ms, Some(500));
+    let gap = requests[1].entry.received_instant - requests[0].entry.received_instant;
+    assert!(gap >= throttle, "the next request after the throttle: {gap:?}");
+    assert_eq!(fault.hits(), 1);
+    producer.close(Duration::from_secs(10)).await;
+    Ok(())
+}
+
 /// The broker's `message.max.bytes` in the MESSAGE_TOO_LARGE scenarios.
 const MAX_MESSAGE_BYTES: usize = 1500;
 
@@ -339,5 +380,6 @@ mod on_kafkit_mock {
         max_request_size_bounds_each_request: false,
         broker_rejects_a_record_over_message_max_bytes: true,
         broker_too_large_batch_is_split_and_every_record_lands: true,
+        producer_waits_out_a_quota_throttle: false,
     );
 }
