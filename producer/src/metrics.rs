@@ -17,6 +17,8 @@ pub(crate) struct Counters {
     pub in_flight_requests: AtomicU64,
     pub metadata_refreshes: AtomicU64,
     pub epoch_bumps: AtomicU64,
+    pub throttled_responses: AtomicU64,
+    pub throttle_time_max_ms: AtomicU64,
 }
 
 impl Counters {
@@ -55,6 +57,11 @@ pub struct ProducerMetrics {
     pub metadata_refreshes: u64,
     /// Idempotent epoch bumps.
     pub epoch_bumps: u64,
+    /// Produce responses that reported quota throttling (`throttle_time_ms` > 0, KIP-219).
+    pub throttled_responses: u64,
+    /// The longest `throttle_time_ms` a Produce response reported (Java's
+    /// `produce-throttle-time-max`, over the producer's life).
+    pub throttle_time_max_ms: u64,
 }
 
 impl Counters {
@@ -72,6 +79,8 @@ impl Counters {
             buffer_total: buffer_total as u64,
             metadata_refreshes: get(&self.metadata_refreshes),
             epoch_bumps: get(&self.epoch_bumps),
+            throttled_responses: get(&self.throttled_responses),
+            throttle_time_max_ms: get(&self.throttle_time_max_ms),
         }
     }
 }

@@ -248,6 +248,12 @@ impl Sender {
             ..
         } = response;
         if throttle_time_ms > 0 {
+            let counters = &self.shared.counters;
+            Counters::add(&counters.throttled_responses, 1);
+            counters.throttle_time_max_ms.fetch_max(
+                throttle_time_ms.unsigned_abs().into(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.throttle(p.conn, throttle_time_ms, now);
         }
         for topic in responses {

@@ -342,6 +342,11 @@ async fn producer_waits_out_a_quota_throttle(target: &dyn Target) -> TestResult 
     let gap = requests[1].entry.received_instant - requests[0].entry.received_instant;
     assert!(gap >= throttle, "the next request after the throttle: {gap:?}");
     assert_eq!(fault.hits(), 1);
+    let metrics = producer.metrics();
+    assert_eq!(
+        (metrics.throttled_responses, metrics.throttle_time_max_ms),
+        (1, 500)
+    );
     producer.close(Duration::from_secs(10)).await;
     Ok(())
 }
