@@ -436,6 +436,60 @@ impl ClusterState {
         Ok(id)
     }
 
+    /// Grows topic `name` to `count` partitions (Kafka's CreatePartitions): the new partitions
+    /// get empty logs, replicas and a leader as at creation, and keep the topic's id and
+    /// configs. With `validate_only`, only checks. Partitions can only be added, as in Kafka.
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), (ErrorCode, String)> {
+        let mut metadata = self.metadata_mut();
+        let brokers: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
+        let topic = metadata.topics.get(name).ok_or_else(|| {
+            (
+                ErrorCode::UnknownTopicOrPartition,
+                format!("topic '{name}' does not exist"),
+            )
+        })?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            let message = if count == current {
+                format!("topic '{name}' already has {current} partitions")
+            } else {
+                format!("topic '{name}' has {current} partitions, more than the requested {count}")
+            };
+            return Err((ErrorCode::InvalidPartitions, message));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let (id, timestamp_type) = (topic.id, topic.config.timestamp_type);
+        let mut added = Vec::with_capacity((count - current) as usize);
+        for index in current..count {
+            let dir = storage::partition_dir(&self.data_dir, name, index)
+                .map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
+            let mut log_config = self.config.log.clone();
+            if let Some(t) = timestamp_type {
+                log_config.message_timestamp_type = t;
+            }
+            let log = PartitionLog::open(&dir, log_config, true, 0)
+                .and_then(|mut log| log.assign_topic_id(id).map(|()| log))
+                .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+            let mut p = new_partition(index, &brokers, 0, log);
+            if !p.leader.is_some_and(|l| metadata.is_up(l)) {
+                p.leader = p.replicas.iter().copied().find(|&r| metadata.is_up(r));
+            }
+            added.push(p);
+        }
+        if let Some(topic) = metadata.topics.get_mut(name) {
+            topic.partitions.extend(added);
+        }
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
+    }
+
     /// Deletes a topic and its files.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ErrorCode> {
         let topic = self

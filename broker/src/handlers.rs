@@ -20,6 +20,7 @@ use crate::response::Response;
 use crate::Result;
 
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod fetch;
@@ -215,6 +216,9 @@ pub async fn handle_request(
         RequestBody::CreateTopics(r) => Response::CreateTopics(create_topics::handle(ctx, version, r)),
         RequestBody::DeleteTopics(r) => Response::DeleteTopics(delete_topics::handle(ctx, version, r)),
         RequestBody::InitProducerId(r) => Response::InitProducerId(init_producer_id::handle(ctx, version, r)),
+        RequestBody::CreatePartitions(r) => {
+            Response::CreatePartitions(create_partitions::handle(ctx, version, r))
+        }
         RequestBody::UnsupportedApiVersions => {
             Response::UnsupportedApiVersions(unsupported_api_versions(ctx))
         }
@@ -308,6 +312,13 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The topic names that appear more than once in a request (CreateTopics and CreatePartitions
+/// answer each of their entries INVALID_REQUEST, as Kafka does).
+fn duplicate_names<'a>(names: impl Iterator<Item = &'a str>) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.filter(|n| !seen.insert(*n)).map(str::to_string).collect()
 }
 
 #[cfg(test)]

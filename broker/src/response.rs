@@ -7,8 +7,9 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, CreateTopicsResponse, DeleteTopicsResponse, FetchResponse,
-    FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse, ProduceResponse,
+    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
+    FetchResponse, FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse,
+    ProduceResponse,
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
@@ -36,6 +37,8 @@ pub enum Response {
     DeleteTopics(DeleteTopicsResponse),
     /// InitProducerId (ApiKey 22).
     InitProducerId(InitProducerIdResponse),
+    /// CreatePartitions (ApiKey 37).
+    CreatePartitions(CreatePartitionsResponse),
     /// The KIP-511 answer to an ApiVersions request of a version the broker does not serve:
     /// always encoded as version 0 (UNSUPPORTED_VERSION and the ApiVersions range), whatever
     /// version was asked for.
@@ -55,6 +58,7 @@ impl Response {
             Response::CreateTopics(_) => ApiKey::CreateTopics,
             Response::DeleteTopics(_) => ApiKey::DeleteTopics,
             Response::InitProducerId(_) => ApiKey::InitProducerId,
+            Response::CreatePartitions(_) => ApiKey::CreatePartitions,
         }
     }
 
@@ -71,6 +75,7 @@ impl Response {
             Response::CreateTopics(r) => r.throttle_time_ms = ms,
             Response::DeleteTopics(r) => r.throttle_time_ms = ms,
             Response::InitProducerId(r) => r.throttle_time_ms = ms,
+            Response::CreatePartitions(r) => r.throttle_time_ms = ms,
         }
     }
 
@@ -87,6 +92,7 @@ impl Response {
             Response::CreateTopics(r) => encode(correlation_id, version, r),
             Response::DeleteTopics(r) => encode(correlation_id, version, r),
             Response::InitProducerId(r) => encode(correlation_id, version, r),
+            Response::CreatePartitions(r) => encode(correlation_id, version, r),
             Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),
         }
     }

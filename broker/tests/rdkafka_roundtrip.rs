@@ -169,3 +169,113 @@ async fn librdkafka_round_trips_every_codec() {
         "one segment (log + 2 indexes) per partition"
     );
 }
+
+/// librdkafka's AdminClient grows a topic with CreatePartitions (an error for a count that is
+/// not larger, as in Kafka); its producer then writes to a new partition, its metadata lists
+/// all of them, and the records of the new partition read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_admin_creates_partitions() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::producer::Producer as _;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    let cluster = Cluster::start(ClusterConfig {
+        brokers: 2,
+        ..Default::default()
+    })
+    .await
+    .expect("cluster");
+    let bootstrap = cluster.bootstrap_servers();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("admin");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let created = admin
+        .create_topics(&[NewTopic::new("grow", 2, TopicReplication::Fixed(1))], &options)
+        .await
+        .expect("create topics");
+    assert!(created[0].is_ok(), "{created:?}");
+
+    let grown = admin
+        .create_partitions(&[NewPartitions::new("grow", 5)], &options)
+        .await
+        .expect("create partitions");
+    assert_eq!(grown, vec![Ok("grow".to_string())]);
+    let again = admin
+        .create_partitions(&[NewPartitions::new("grow", 5)], &options)
+        .await
+        .expect("create partitions");
+    assert!(
+        matches!(&again[0], Err((t, RDKafkaErrorCode::InvalidPartitions)) if t == "grow"),
+        "{again:?}"
+    );
+    let unknown = admin
+        .create_partitions(&[NewPartitions::new("missing", 3)], &options)
+        .await
+        .expect("create partitions");
+    assert!(
+        matches!(&unknown[0], Err((_, RDKafkaErrorCode::UnknownTopicOrPartition))),
+        "{unknown:?}"
+    );
+
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("message.timeout.ms", "20000")
+        .create()
+        .expect("producer");
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some("grow"), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions: Vec<(i32, i32)> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| (p.id(), p.leader()))
+        .collect();
+    assert_eq!(
+        partitions,
+        [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0)],
+        "leaders spread"
+    );
+    for i in 0..3 {
+        let value = format!("new-{i}");
+        let delivery = producer
+            .send(
+                FutureRecord::<(), _>::to("grow").partition(4).payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("delivered");
+        let (partition, offset) = (delivery.partition, delivery.offset);
+        assert_eq!((partition, offset), (4, i64::from(i)));
+    }
+    let b = bootstrap.clone();
+    let values = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &b)
+            .set("group.id", "kafkit-grow")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset("grow", 4, Offset::Beginning)
+            .expect("assign");
+        consumer.assign(&assignment).expect("assign");
+        let mut values = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while values.len() < 3 && std::time::Instant::now() < deadline {
+            if let Some(m) = consumer.poll(Duration::from_millis(200)) {
+                let m = m.expect("consume");
+                values.push(String::from_utf8(m.payload().expect("value").to_vec()).expect("utf-8"));
+            }
+        }
+        values
+    })
+    .await
+    .expect("consumer task");
+    assert_eq!(values, ["new-0", "new-1", "new-2"]);
+    cluster.shutdown().await.expect("clean shutdown");
+}

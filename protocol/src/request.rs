@@ -21,9 +21,9 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, FetchRequest,
-    FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
-    RequestHeader,
+    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
+    ProduceRequest, RequestHeader,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -81,6 +81,8 @@ pub enum RequestBody {
     DeleteTopics(DeleteTopicsRequest),
     /// InitProducerId (ApiKey 22).
     InitProducerId(InitProducerIdRequest),
+    /// CreatePartitions (ApiKey 37).
+    CreatePartitions(CreatePartitionsRequest),
     /// ApiVersions at a version kafkit does not serve: the header was parsed, the body was not.
     /// Answer with [`versions::unsupported_api_versions_response`] (KIP-511).
     UnsupportedApiVersions,
@@ -99,6 +101,7 @@ impl RequestBody {
             RequestBody::CreateTopics(_) => ApiKey::CreateTopics,
             RequestBody::DeleteTopics(_) => ApiKey::DeleteTopics,
             RequestBody::InitProducerId(_) => ApiKey::InitProducerId,
+            RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
         }
     }
 }
@@ -156,6 +159,7 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::CreateTopics => RequestBody::CreateTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::InitProducerId => RequestBody::InitProducerId(decode_body(&mut buf, api_key, version)?),
+        ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
         // Invariant: every API in versions::SUPPORTED_APIS has an arm above (tested).
         _ => {
             return Err(Error::UnsupportedVersion {
@@ -218,6 +222,7 @@ mod tests {
             RequestBody::CreateTopics(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteTopics(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::InitProducerId(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::UnsupportedApiVersions => unreachable!("not encodable"),
         };
         encoded.expect("the crate encodes the sample");

@@ -20,9 +20,9 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, CreateTopicsResponse, DeleteTopicsResponse, FetchResponse,
-    FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse, ProduceResponse,
-    ResponseHeader,
+    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
+    FetchResponse, FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse,
+    ProduceResponse, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -60,6 +60,7 @@ guarded_responses! {
     CreateTopicsResponse => CreateTopics,
     DeleteTopicsResponse => DeleteTopics,
     InitProducerIdResponse => InitProducerId,
+    CreatePartitionsResponse => CreatePartitions,
 }
 
 /// A decoded response: its header and its body.
@@ -205,6 +206,7 @@ mod tests {
             round_trip(samples::create_topics),
             round_trip(samples::delete_topics),
             round_trip(samples::init_producer_id),
+            round_trip(samples::create_partitions),
         ];
         let served: Vec<ApiKey> = versions::SUPPORTED_APIS.iter().map(|r| r.api_key).collect();
         assert_eq!(covered.to_vec(), served);
@@ -404,6 +406,7 @@ mod tests {
             ApiKey::CreateTopics => decode_response::<CreateTopicsResponse>(frame, version).map(drop),
             ApiKey::DeleteTopics => decode_response::<DeleteTopicsResponse>(frame, version).map(drop),
             ApiKey::InitProducerId => decode_response::<InitProducerIdResponse>(frame, version).map(drop),
+            ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
             other => panic!("not served: {other:?}"),
         };
     }

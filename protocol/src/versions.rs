@@ -58,6 +58,7 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
     range(ApiKey::InitProducerId, 0, 5),
+    range(ApiKey::CreatePartitions, 0, 3),
 ];
 
 /// The range kafkit serves for `api_key`, if it serves that API at all.

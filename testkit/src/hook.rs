@@ -37,7 +37,7 @@ pub(crate) struct Hook {
 enum Touched {
     /// Partitions (Produce, Fetch, ListOffsets).
     Partitions(Vec<(String, i32)>),
-    /// Topics by name (Metadata naming topics, CreateTopics, DeleteTopics).
+    /// Topics by name (Metadata naming topics, CreateTopics, CreatePartitions, DeleteTopics).
     Topics(Vec<String>),
     /// Every topic (Metadata asking for all).
     AllTopics,
@@ -73,6 +73,7 @@ fn touched(request: &Request) -> Touched {
             _ => Touched::AllTopics,
         },
         RequestBody::CreateTopics(r) => Touched::Topics(r.topics.iter().map(|t| name(&t.name)).collect()),
+        RequestBody::CreatePartitions(r) => Touched::Topics(r.topics.iter().map(|t| name(&t.name)).collect()),
         RequestBody::DeleteTopics(r) => Touched::Topics(
             r.topic_names
                 .iter()

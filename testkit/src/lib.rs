@@ -26,8 +26,9 @@
 //!   [`MockCluster::producer_state`], and the bounded [`MockCluster::wait_until`].
 //! - **Cluster events**: [`MockCluster::move_leader`], [`MockCluster::set_broker_down`] /
 //!   [`set_broker_up`](MockCluster::set_broker_up), [`MockCluster::shuffle_leaders`],
-//!   [`MockCluster::restart`] (clean or crash, same ports), topics created and deleted, and
-//!   [`MockCluster::pin_api_versions`] to emulate an older broker.
+//!   [`MockCluster::restart`] (clean or crash, same ports), topics created, grown
+//!   ([`MockCluster::create_partitions`]) and deleted, and [`MockCluster::pin_api_versions`] to
+//!   emulate an older broker.
 //! - **Targets** ([`Target`]): one scenario, several brokers: the mock, an [`ExternalBroker`]
 //!   at `KAFKIT_BOOTSTRAP`, Apache Kafka in Docker (feature `testcontainers`); chosen with
 //!   [`TargetKind`] or the rstest [`fixtures`], skipped with a printed reason where

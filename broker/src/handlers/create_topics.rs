@@ -16,24 +16,16 @@
 //! v5 is flexible and returns partition count, replication factor and configs (kafkit returns the
 //! counts and no configs); v7 returns the topic id.
 
-use std::collections::HashSet;
-
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafkit_protocol::ErrorCode;
 
-use super::{str_bytes, HandlerContext};
+use super::{duplicate_names, str_bytes, HandlerContext};
 use crate::config::TopicConfig;
 
 /// Handles a CreateTopics request.
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: CreateTopicsRequest) -> CreateTopicsResponse {
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = request
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.0.to_string()))
-        .map(|t| t.name.0.to_string())
-        .collect();
+    let duplicates = duplicate_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let brokers = ctx.state.metadata().brokers.len() as i16;
     let mut response = CreateTopicsResponse::default();
     for topic in request.topics {

@@ -9,7 +9,7 @@
 //! Consumer groups and transactions are not implemented, so a coordinator is never found. Most
 //! clients retry COORDINATOR_NOT_AVAILABLE for ever without telling their user, so the broker
 //! logs a warning the first time each group or transactional id asks (up to
-//! [`MAX_WARNED_COORDINATOR_KEYS`](crate::cluster::MAX_WARNED_COORDINATOR_KEYS) keys).
+//! 1,024 keys).
 //!
 //! # Version notes
 //! v4 batches keys (`coordinator_keys` / `coordinators`); v0-3 carry one key.

@@ -561,3 +561,89 @@ fn find_coordinator_answers_not_available_and_warns_once_per_key(state: ClusterS
     }
     assert!(!state.first_coordinator_request(0, "one more"), "bounded");
 }
+
+/// CreatePartitions: grows a topic (the new partitions take appends and keep the topic's id),
+/// checks without creating under `validate_only`, and answers Kafka's error codes.
+#[rstest]
+fn create_partitions_grows_topics_and_answers_kafkas_errors(state: ClusterState) {
+    use kafka_protocol::messages::create_partitions_request::{
+        CreatePartitionsAssignment, CreatePartitionsTopic,
+    };
+    use kafka_protocol::messages::CreatePartitionsRequest;
+    let ctx = ctx(&state, 0);
+    let grow = |name: &'static str, count: i32| {
+        CreatePartitionsTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(name)))
+            .with_count(count)
+    };
+    let codes = |response: kafka_protocol::messages::CreatePartitionsResponse| -> Vec<(String, i16)> {
+        response
+            .results
+            .into_iter()
+            .map(|r| (r.name.0.to_string(), r.error_code))
+            .collect()
+    };
+    let id = state.metadata().topics["orders"].id;
+
+    let checked = create_partitions::handle(
+        &ctx,
+        3,
+        CreatePartitionsRequest::default()
+            .with_topics(vec![grow("orders", 4)])
+            .with_validate_only(true),
+    );
+    assert_eq!(codes(checked), [("orders".to_string(), 0)]);
+    assert_eq!(
+        state.metadata().topics["orders"].partitions.len(),
+        2,
+        "validate only"
+    );
+
+    let request = CreatePartitionsRequest::default().with_topics(vec![
+        grow("orders", 4),
+        grow("missing", 2),
+        grow("dup", 3),
+        grow("dup", 3),
+        grow("orders-assigned", 3).with_assignments(Some(vec![CreatePartitionsAssignment::default()
+            .with_broker_ids(vec![kafka_protocol::messages::BrokerId(0)])])),
+    ]);
+    let answered = codes(create_partitions::handle(&ctx, 3, request));
+    assert_eq!(
+        answered,
+        [
+            ("orders".to_string(), 0),
+            ("missing".to_string(), ErrorCode::UnknownTopicOrPartition.code()),
+            ("dup".to_string(), ErrorCode::InvalidRequest.code()),
+            ("dup".to_string(), ErrorCode::InvalidRequest.code()),
+            (
+                "orders-assigned".to_string(),
+                ErrorCode::InvalidReplicaAssignment.code()
+            ),
+        ]
+    );
+    let metadata = state.metadata();
+    let topic = &metadata.topics["orders"];
+    assert_eq!((topic.partitions.len(), topic.id), (4, id));
+    drop(metadata);
+
+    for count in [4, 3] {
+        let request = CreatePartitionsRequest::default().with_topics(vec![grow("orders", count)]);
+        let response = create_partitions::handle(&ctx, 3, request);
+        assert_eq!(
+            response.results[0].error_code,
+            ErrorCode::InvalidPartitions.code()
+        );
+        assert!(response.results[0].error_message.is_some());
+    }
+
+    assert_eq!(
+        produce(
+            &state,
+            0,
+            9,
+            produce_request("orders", 3, Some(batch(2, None)), -1)
+        ),
+        (ErrorCode::None, 0),
+        "a new partition takes appends"
+    );
+}

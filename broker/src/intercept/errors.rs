@@ -5,12 +5,13 @@
 //! [`strip_partition_errors`](super::strip_partition_errors) with every partition taken out,
 //! so their responses keep the shape a handler gives them.
 
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
-    ApiVersionsResponse, BrokerId, CreateTopicsResponse, DeleteTopicsResponse, FindCoordinatorResponse,
-    InitProducerIdResponse, ProducerId,
+    ApiVersionsResponse, BrokerId, CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
+    FindCoordinatorResponse, InitProducerIdResponse, ProducerId,
 };
 use kafkit_protocol::{ErrorCode, RequestBody};
 
@@ -86,6 +87,18 @@ pub(crate) fn request_error_response(body: &RequestBody, version: i16, code: Err
                 .with_error_code(code)
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1),
+        ),
+        RequestBody::CreatePartitions(r) => Response::CreatePartitions(
+            CreatePartitionsResponse::default().with_results(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        CreatePartitionsTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
         ),
         _ => return None,
     };

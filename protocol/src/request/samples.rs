@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
+use kafka_protocol::messages::create_partitions_request::{
+    CreatePartitionsAssignment, CreatePartitionsRequest, CreatePartitionsTopic,
+};
 use kafka_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
 };
@@ -61,6 +64,7 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::CreateTopics => RequestBody::CreateTopics(create_topics(flex)),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(delete_topics(v, flex)),
         ApiKey::InitProducerId => RequestBody::InitProducerId(init_producer_id(v, flex)),
+        ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
         other => panic!("no sample for {other:?}"),
     }
 }
@@ -287,4 +291,23 @@ fn init_producer_id(v: i16, flex: bool) -> InitProducerIdRequest {
     } else {
         request
     }
+}
+
+fn create_partitions(flex: bool) -> CreatePartitionsRequest {
+    CreatePartitionsRequest::default()
+        .with_topics(vec![
+            CreatePartitionsTopic::default()
+                .with_name(topic("orders"))
+                .with_count(6)
+                .with_unknown_tagged_fields(tags(flex)),
+            CreatePartitionsTopic::default()
+                .with_name(topic("audit"))
+                .with_count(4)
+                .with_assignments(Some(vec![CreatePartitionsAssignment::default()
+                    .with_broker_ids(vec![BrokerId(0), BrokerId(2)])
+                    .with_unknown_tagged_fields(tags(flex))])),
+        ])
+        .with_timeout_ms(30_000)
+        .with_validate_only(true)
+        .with_unknown_tagged_fields(tags(flex))
 }

@@ -6,6 +6,9 @@ use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::{
     ApiVersion, ApiVersionsResponse, FinalizedFeatureKey, SupportedFeatureKey,
 };
+use kafka_protocol::messages::create_partitions_response::{
+    CreatePartitionsResponse, CreatePartitionsTopicResult,
+};
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
 };
@@ -393,4 +396,20 @@ pub(crate) fn init_producer_id(v: i16) -> InitProducerIdResponse {
         .with_producer_id(ProducerId(1234))
         .with_producer_epoch(5)
         .with_unknown_tagged_fields(tags(flexible(ApiKey::InitProducerId, v)))
+}
+
+pub(crate) fn create_partitions(v: i16) -> CreatePartitionsResponse {
+    let flex = flexible(ApiKey::CreatePartitions, v);
+    CreatePartitionsResponse::default()
+        .with_throttle_time_ms(3)
+        .with_results(vec![
+            CreatePartitionsTopicResult::default()
+                .with_name(topic("orders"))
+                .with_unknown_tagged_fields(tags(flex)),
+            CreatePartitionsTopicResult::default()
+                .with_name(topic("audit"))
+                .with_error_code(37)
+                .with_error_message(Some(s("Topic already has 4 partitions."))),
+        ])
+        .with_unknown_tagged_fields(tags(flex))
 }

@@ -34,6 +34,7 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::CreateTopics => &CREATE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS,
         ApiKey::InitProducerId => &INIT_PRODUCER_ID,
+        ApiKey::CreatePartitions => &CREATE_PARTITIONS,
         _ => return None,
     })
 }
@@ -190,5 +191,23 @@ const INIT_PRODUCER_ID: Shape = Shape {
         f("transaction_timeout_ms", Int32),
         f("producer_id", Int64).since(3),
         f("producer_epoch", Int16).since(3),
+    ],
+};
+
+/// CreatePartitions, versions 0..=3, flexible from 2.
+const CREATE_PARTITIONS: Shape = Shape {
+    name: "CreatePartitions request",
+    flexible_from: 2,
+    fields: &[
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f("count", Int32),
+                f("assignments", Array(&Struct(&[f("broker_ids", Array(&Int32))]))),
+            ])),
+        ),
+        f("timeout_ms", Int32),
+        f("validate_only", Bool),
     ],
 };

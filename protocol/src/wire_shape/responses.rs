@@ -29,6 +29,7 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::CreateTopics => &CREATE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS,
         ApiKey::InitProducerId => &INIT_PRODUCER_ID,
+        ApiKey::CreatePartitions => &CREATE_PARTITIONS,
         _ => return None,
     })
 }
@@ -291,5 +292,22 @@ const INIT_PRODUCER_ID: Shape = Shape {
         f("error_code", Int16),
         f("producer_id", Int64),
         f("producer_epoch", Int16),
+    ],
+};
+
+/// CreatePartitions, versions 0..=3, flexible from 2.
+const CREATE_PARTITIONS: Shape = Shape {
+    name: "CreatePartitions response",
+    flexible_from: 2,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f(
+            "results",
+            Array(&Struct(&[
+                f("name", Str),
+                f("error_code", Int16),
+                f("error_message", Str),
+            ])),
+        ),
     ],
 };

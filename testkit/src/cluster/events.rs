@@ -93,6 +93,18 @@ impl MockCluster {
             })
     }
 
+    /// Grows topic `name` to `count` partitions, as Kafka's CreatePartitions does (partitions
+    /// can only be added). Producers see the new partitions at their next metadata refresh.
+    pub fn create_partitions(&self, name: &str, count: i32) -> Result<()> {
+        self.state()?
+            .create_partitions(name, count, false)
+            .map_err(|(code, message)| Error::Kafka {
+                operation: format!("create partitions of {name}"),
+                code,
+                message: Some(message),
+            })
+    }
+
     /// Deletes a topic and its files.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         self.state()?

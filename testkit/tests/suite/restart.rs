@@ -73,3 +73,36 @@ async fn faults_and_journal_survive_a_restart() {
     assert_eq!(fault.hits(), 1);
     cluster.assert_all_faults_fired();
 }
+
+/// Partitions added to a topic are on disk like the first ones: they and their records are
+/// there after a restart, and a count that is not larger is refused with Kafka's code.
+#[tokio::test]
+async fn added_partitions_survive_a_restart() {
+    let cluster = MockCluster::builder()
+        .topic("orders", 2)
+        .start()
+        .await
+        .expect("cluster");
+    cluster.create_partitions("orders", 3).expect("grow");
+    let refused = cluster.create_partitions("orders", 3).expect_err("not larger");
+    assert!(
+        matches!(
+            &refused,
+            kafkit_testkit::Error::Kafka {
+                code: ErrorCode::InvalidPartitions,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let producer = producer(&cluster, &[]);
+    assert_eq!(send(&producer, "orders", 2, "new").await, (2, 0));
+
+    cluster.restart(RestartMode::Clean).await.expect("restart");
+
+    assert!(cluster
+        .topics()
+        .expect("topics")
+        .contains(&("orders".to_string(), 3)));
+    assert_eq!(values(&cluster, "orders", 2), ["new"]);
+}
