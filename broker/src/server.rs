@@ -101,7 +101,7 @@ pub async fn serve_connection<IO>(
     state: Arc<ClusterState>,
     node_id: i32,
     io: IO,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<()>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -113,7 +113,12 @@ where
         connection_id,
     };
     let max_frame = state.config().socket_request_max_bytes;
-    let mut node_changes = state.node_changes();
+    let mut ends = Ends {
+        state: &state,
+        node_id,
+        shutdown,
+        node_changes: state.node_changes(),
+    };
     let (mut reader, mut writer) = tokio::io::split(io);
     let mut input = BytesMut::with_capacity(64 * 1024);
     let mut output = BytesMut::with_capacity(64 * 1024);
@@ -128,8 +133,7 @@ where
             // Cancel safety: see the module docs.
             let reply = tokio::select! {
                 reply = handlers::handle_frame(&ctx, requests, frame) => reply?,
-                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+                () = ends.reached() => return Ok(()),
             };
             requests += 1;
             if let Some(bytes) = reply.response {
@@ -142,39 +146,23 @@ where
             if let Some(mute) = reply.mute {
                 // A throttled response (KIP-219): out at once, then nothing more is read or
                 // handled from this connection until the throttle time has passed.
-                tokio::select! {
-                    written = writer.write_all(&output) => written?,
-                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                    _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+                if !ends.write_out(&mut writer, &mut output).await? {
+                    return Ok(());
                 }
-                output.clear();
                 tokio::select! {
                     () = tokio::time::sleep(mute) => {}
-                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                    _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+                    () = ends.reached() => return Ok(()),
                 }
             }
             // Pipelined responses are written together, but never pile up: past this much, write
             // before handling the next request. A peer that pipelines requests and does not
             // read the responses stalls here on TCP backpressure, with one response buffered.
-            if output.len() >= RESPONSE_BUFFER_BYTES {
-                // A peer that never reads blocks this write; shutdown and a node going down still
-                // end the connection (a partial write is lost with it).
-                tokio::select! {
-                    written = writer.write_all(&output) => written?,
-                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                    _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
-                }
-                output.clear();
+            if output.len() >= RESPONSE_BUFFER_BYTES && !ends.write_out(&mut writer, &mut output).await? {
+                return Ok(());
             }
         }
-        if !output.is_empty() {
-            tokio::select! {
-                written = writer.write_all(&output) => written?,
-                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
-            }
-            output.clear();
+        if !output.is_empty() && !ends.write_out(&mut writer, &mut output).await? {
+            return Ok(());
         }
         if close {
             writer.shutdown().await.ok();
@@ -183,12 +171,47 @@ where
         // Cancel safety: `read_buf` appends only what it read, so dropping it loses nothing.
         let n = tokio::select! {
             n = reader.read_buf(&mut input) => n?,
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-            _ = node_down(&state, node_id, &mut node_changes) => return Ok(()),
+            () = ends.reached() => return Ok(()),
         };
         if n == 0 {
             return Ok(());
         }
+    }
+}
+
+/// What ends a connection from the broker's side: the cluster shutting down, or the
+/// connection's node going down.
+struct Ends<'a> {
+    state: &'a ClusterState,
+    node_id: i32,
+    shutdown: watch::Receiver<bool>,
+    node_changes: watch::Receiver<u64>,
+}
+
+impl Ends<'_> {
+    /// Resolves once the cluster shuts down or the node goes down (at once if either already
+    /// happened). Cancel safe.
+    async fn reached(&mut self) {
+        tokio::select! {
+            _ = self.shutdown.wait_for(|stop| *stop) => {}
+            () = node_down(self.state, self.node_id, &mut self.node_changes) => {}
+        }
+    }
+
+    /// Writes `output` out and clears it; `Ok(false)` when the connection ended first. A peer
+    /// that never reads blocks the write, so it races the end (a partial write is lost with the
+    /// connection).
+    async fn write_out<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+        output: &mut BytesMut,
+    ) -> Result<bool> {
+        tokio::select! {
+            written = writer.write_all(output) => written?,
+            () = self.reached() => return Ok(false),
+        }
+        output.clear();
+        Ok(true)
     }
 }
 
