@@ -13,16 +13,21 @@
 //! # Layout
 //! - this file: [`ClusterState`] (topics, logs, producer ids, the interceptor, API version pins).
 //! - `leadership.rs`: leader moves and broker liveness (epochs bumped as Kafka's controller does).
+//! - `producer_ids.rs`: producer ids, handed out in blocks recorded in the data directory.
 //! - `running.rs`: [`Cluster`], the listeners and connection tasks over a [`ClusterState`].
 
 mod leadership;
+mod producer_ids;
 mod running;
 
+pub use producer_ids::{PRODUCER_ID_BLOCK_FILE, PRODUCER_ID_BLOCK_SIZE};
 pub use running::Cluster;
+
+use producer_ids::ProducerIdManager;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use kafka_protocol::messages::ApiKey;
@@ -121,8 +126,8 @@ pub struct ClusterState {
     /// Keeps a temporary data directory alive; removed when the state drops.
     _temp_dir: Option<tempfile::TempDir>,
     metadata: RwLock<Metadata>,
-    /// The next producer id InitProducerId hands out; cluster-wide and monotonic.
-    next_producer_id: AtomicI64,
+    /// The producer ids InitProducerId hands out: cluster-wide, never reused.
+    producer_ids: ProducerIdManager,
     /// Woken after every successful append, for fetches waiting for data.
     appended: tokio::sync::Notify,
     /// The hook every connection calls around each request; `None` costs one read lock.
@@ -167,6 +172,7 @@ impl ClusterState {
             // Deleted before loading: a crash while loading makes the next start unclean.
             std::fs::remove_file(&marker).map_err(|e| Error::io("remove", &marker, e))?;
         }
+        let producer_ids = ProducerIdManager::open(&data_dir)?;
         let state = ClusterState {
             config,
             data_dir,
@@ -175,7 +181,7 @@ impl ClusterState {
                 brokers,
                 topics: BTreeMap::new(),
             }),
-            next_producer_id: AtomicI64::new(1000),
+            producer_ids,
             appended: tokio::sync::Notify::new(),
             interceptor: RwLock::new(None),
             version_pins: RwLock::new(BTreeMap::new()),
@@ -257,8 +263,7 @@ impl ClusterState {
                 },
             );
         }
-        self.next_producer_id
-            .fetch_max(max_producer_id + 1, Ordering::Relaxed);
+        self.producer_ids.advance_past(max_producer_id);
         Ok(())
     }
 
@@ -365,9 +370,10 @@ impl ClusterState {
         self.node_changes.subscribe()
     }
 
-    /// Allocates a fresh producer id.
-    pub fn allocate_producer_id(&self) -> i64 {
-        self.next_producer_id.fetch_add(1, Ordering::Relaxed)
+    /// Allocates a producer id no producer had before, in this run or an earlier one on the
+    /// same data directory. Fails if the id block cannot be recorded (an I/O error).
+    pub fn allocate_producer_id(&self) -> Result<i64> {
+        self.producer_ids.allocate()
     }
 
     /// Creates a topic with `partitions` partitions, leaders spread round-robin over the nodes.

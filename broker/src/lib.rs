@@ -15,6 +15,30 @@
 //! - [`dump_log`]: the `kafkit-broker dump-log` report.
 //! - [`error`]: the crate's [`error::Error`], each variant mapped to its Kafka error code.
 //!
+//! # Adding an API
+//! Every place a new Kafka API touches, in the order a change goes through them (CreatePartitions,
+//! ApiKey 37, went through all of them):
+//! 1. `protocol/src/versions.rs`: its range in [`SUPPORTED_APIS`](kafkit_protocol::versions::SUPPORTED_APIS)
+//!    (this also feeds ApiVersions), checked against what current clients send
+//!    (reference/protocol-and-clients.md). Never advertise an API before it is served.
+//! 2. `protocol/src/request.rs` and `protocol/src/response.rs`: the `RequestBody` variant and its
+//!    decode arm; the response in `guarded_responses!`; the round-trip tests' lists; samples
+//!    for every served version in `request/samples.rs` and `response/samples.rs`.
+//! 3. `protocol/src/wire_shape/requests.rs` and `responses.rs`: the decode-guard shape, so a
+//!    hostile array count is refused before kafka-protocol reserves memory for it.
+//! 4. `broker/src/handlers/<api>.rs`: the handler, with the module header (versions,
+//!    `# Behaviour` with every deviation from Kafka, `# Version notes`); its `pub mod` and its
+//!    match arm in [`handlers::handle_request`]; tests in `handlers/tests.rs`. A new
+//!    subsystem (groups, transactions) gets a module tree of its own and keeps the handler thin.
+//! 5. `broker/src/response.rs`: the [`Response`](response::Response) variant and its arms
+//!    (`api_key`, `set_throttle_time_ms`, `encode`).
+//! 6. `broker/src/intercept/errors.rs` (a whole-request error answer of the right shape) and, if
+//!    the API names partitions or topics, `intercept/partitions.rs` (per-partition faults).
+//! 7. The test kit: what the request touches in `testkit/src/hook.rs` (`touched`, for faults
+//!    by topic), and anything the journal should decode (`testkit/src/journal.rs`).
+//! 8. A real client against it (`broker/tests/rdkafka_roundtrip.rs`) and the differential
+//!    conformance suite against Apache Kafka; the README's client table and deviations.
+//!
 //! # Example
 //! ```
 //! use kafkit_broker::storage::{partition_dir, LogConfig, PartitionLog};

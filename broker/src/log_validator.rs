@@ -7,14 +7,20 @@
 //! with the timestamp to stamp. A batch that fails is answered with the error and nothing is
 //! appended.
 //!
+//! A compressed batch whose inner offset deltas are not 0, 1, 2, ... is rebuilt with
+//! sequential ones (same codec, records, timestamps and producer fields), as Kafka's
+//! `buildRecordsAndAssignOffsets` does; every other batch is stored as sent (the in-place path),
+//! with only header fields stamped. Uncompressed batches never have their deltas checked
+//! (Kafka neither).
+//!
 //! # Deviations from Kafka
-//! - Compressed batches are always kept as sent (Kafka's in-place path); kafkit never
-//!   re-compresses, because topics have no `compression.type` other than `producer`.
+//! - kafkit never re-compresses to another codec, because topics have no `compression.type`
+//!   other than `producer`.
 //! - Decompression is capped at [`ValidationConfig::max_decompressed_bytes`]; a batch that
 //!   expands past it is answered like a batch that fails to decompress (UNKNOWN_SERVER_ERROR).
 
-use kafkit_protocol::record::{Batches, RecordBatch, TimestampType, MAGIC_V2, NO_TIMESTAMP};
-use kafkit_protocol::{Compression, ErrorCode};
+use kafkit_protocol::record::{Batches, Header, RecordBatch, TimestampType, MAGIC_V2, NO_TIMESTAMP};
+use kafkit_protocol::{Compression, ErrorCode, RecordBatchBuilder};
 
 /// The topic and broker settings validation depends on.
 #[derive(Debug, Clone)]
@@ -77,7 +83,7 @@ impl From<kafkit_protocol::Error> for ValidationError {
 }
 
 /// A batch that passed validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedBatch {
     /// Size of the batch in bytes: the prefix of the partition's `records` to append (trailing
     /// bytes after the only complete batch are dropped, as Kafka's `trimInvalidBytes` does).
@@ -90,6 +96,9 @@ pub struct ValidatedBatch {
     pub max_timestamp: i64,
     /// The batch's codec.
     pub compression: Compression,
+    /// The batch to append instead of the one sent, when it had to be rebuilt (a compressed
+    /// batch with inner offsets that are not sequential).
+    pub rebuilt: Option<Vec<u8>>,
 }
 
 /// Validates one partition's `records` from a ProduceRequest of `request_version`.
@@ -147,30 +156,81 @@ pub fn validate_records(
     batch.ensure_valid()?;
     // LogValidator.validateBatch, then every record.
     batch.validate_header()?;
-    let max_record_ts = validate_each_record(&batch, config, now_ms)?;
+    let checked = validate_each_record(&batch, config, now_ms)?;
     let (timestamp_type, max_timestamp) = match config.timestamp_type {
         TimestampType::LogAppendTime => (TimestampType::LogAppendTime, now_ms),
-        TimestampType::CreateTime => (TimestampType::CreateTime, max_record_ts),
+        TimestampType::CreateTime => (TimestampType::CreateTime, checked.max_timestamp),
+    };
+    let compression = batch.compression().unwrap_or_default();
+    let rebuilt = if compression != Compression::None && !checked.sequential_offsets {
+        Some(rebuild_with_sequential_offsets(&batch, config)?)
+    } else {
+        None
     };
     Ok(ValidatedBatch {
         size: batch.size_in_bytes(),
         records_count: batch.records_count(),
         timestamp_type,
         max_timestamp,
-        compression: batch.compression().unwrap_or_default(),
+        compression,
+        rebuilt,
     })
+}
+
+/// What the walk over the records found.
+struct CheckedRecords {
+    /// The largest record timestamp.
+    max_timestamp: i64,
+    /// Whether every record's offset delta is its index (Kafka's `expectedInnerOffset`).
+    sequential_offsets: bool,
+}
+
+/// Kafka's `buildRecordsAndAssignOffsets` for a compressed batch whose inner offsets are not
+/// sequential: the same records (keys, values, headers, timestamps) in a new batch of the same
+/// codec with offset deltas 0, 1, 2, ..., keeping the producer id, epoch, base sequence and
+/// transactional flag. The new batch is checked against `max.message.bytes` again.
+fn rebuild_with_sequential_offsets(
+    batch: &RecordBatch<'_>,
+    config: &ValidationConfig,
+) -> Result<Vec<u8>, ValidationError> {
+    let compression = batch.compression().unwrap_or_default();
+    let mut builder = RecordBatchBuilder::new(compression);
+    builder.set_producer_state(batch.producer_id(), batch.producer_epoch(), batch.base_sequence());
+    builder.set_transactional(batch.is_transactional());
+    let mut scratch = Vec::new();
+    for record in batch.records(&mut scratch, config.max_decompressed_bytes)? {
+        let record = record?;
+        let headers: Vec<Header<'_>> = record.headers.clone().collect();
+        builder.append(record.timestamp, record.key, record.value, &headers);
+    }
+    let rebuilt = builder.into_vec()?;
+    if rebuilt.len() > config.max_message_bytes {
+        return Err(ValidationError::new(
+            ErrorCode::MessageTooLarge,
+            format!(
+                "rebuilt record batch of {} bytes exceeds max.message.bytes {}",
+                rebuilt.len(),
+                config.max_message_bytes
+            ),
+        ));
+    }
+    tracing::debug!(
+        records = batch.records_count(),
+        "rebuilt a compressed batch with sequential inner offsets"
+    );
+    Ok(rebuilt)
 }
 
 /// Walks every record: structural failures fail the batch at once (INVALID_RECORD, no record
 /// errors); timestamp and key failures are collected per record, as `processRecordErrors` does.
-/// Returns the largest record timestamp.
 fn validate_each_record(
     batch: &RecordBatch<'_>,
     config: &ValidationConfig,
     now_ms: i64,
-) -> Result<i64, ValidationError> {
+) -> Result<CheckedRecords, ValidationError> {
     let mut scratch = Vec::new();
     let mut max_ts = NO_TIMESTAMP;
+    let mut sequential_offsets = true;
     let mut record_errors = Vec::new();
     let mut any_timestamp_error = false;
     let log_append_bit = batch.timestamp_type() == TimestampType::LogAppendTime;
@@ -181,6 +241,7 @@ fn validate_each_record(
         let record = record?;
         let index = index as i32;
         max_ts = max_ts.max(record.timestamp);
+        sequential_offsets &= record.offset_delta == index;
         if config.compacted && record.key.is_none() {
             record_errors.push((
                 index,
@@ -214,7 +275,10 @@ fn validate_each_record(
         }
     }
     if record_errors.is_empty() {
-        return Ok(max_ts);
+        return Ok(CheckedRecords {
+            max_timestamp: max_ts,
+            sequential_offsets,
+        });
     }
     let (code, message) = if any_timestamp_error {
         (
@@ -359,6 +423,91 @@ mod tests {
             .message
             .as_deref()
             .is_some_and(|m| m.contains("1 record errors")));
+    }
+
+    /// A batch of `deltas.len()` records (keys `k0`, `k1`, ...) whose offset deltas are
+    /// `deltas` (each below 64), compressed with `codec` (or not): what no real producer sends,
+    /// crafted from an uncompressed batch.
+    fn with_offset_deltas(codec: Compression, deltas: &[i32]) -> Vec<u8> {
+        let mut b = RecordBatchBuilder::new(Compression::None);
+        b.set_producer_state(7, 1, 40);
+        for (i, _) in deltas.iter().enumerate() {
+            b.append(NOW, Some(format!("k{i}").as_bytes()), Some(b"v"), &[]);
+        }
+        let plain = b.build().expect("build").to_vec();
+        let mut records = plain[61..].to_vec();
+        let mut pos = 0;
+        for &delta in deltas {
+            // length (1 byte here), attributes, timestamp delta (0), offset delta.
+            let len = usize::from(records[pos] >> 1);
+            records[pos + 3] = u8::try_from(delta << 1).expect("small delta");
+            pos += 1 + len;
+        }
+        let mut out = plain[..61].to_vec();
+        if codec == Compression::None {
+            out.extend_from_slice(&records);
+        } else {
+            codec.compress(&records, &mut out).expect("compress");
+        }
+        let length = i32::try_from(out.len() - 12).expect("small");
+        out[8..12].copy_from_slice(&length.to_be_bytes());
+        out[21..23].copy_from_slice(&i16::from(codec.id()).to_be_bytes());
+        RecordBatchMut::new(&mut out).expect("batch").update_crc();
+        out
+    }
+
+    /// Kafka assigns a compressed batch's inner offsets itself: deltas that are not 0, 1, 2
+    /// make it rebuild the batch (same codec, records and producer fields, sequential deltas).
+    /// Sequential ones keep the batch as sent, and uncompressed batches are never rebuilt.
+    #[rstest]
+    #[case::gzip_gap(Compression::Gzip, vec![0, 2, 3], true)]
+    #[case::lz4_repeat(Compression::Lz4, vec![0, 0, 1], true)]
+    #[case::zstd_shifted(Compression::Zstd, vec![1, 2, 3], true)]
+    #[case::snappy_sequential(Compression::Snappy, vec![0, 1, 2], false)]
+    #[case::uncompressed_gap(Compression::None, vec![0, 5, 9], false)]
+    fn compressed_batches_with_non_sequential_inner_offsets_are_rebuilt(
+        #[case] codec: Compression,
+        #[case] deltas: Vec<i32>,
+        #[case] rebuilt: bool,
+    ) {
+        let sent = with_offset_deltas(codec, &deltas);
+        let seen: Vec<i32> = {
+            let view = RecordBatch::parse(&sent).expect("valid");
+            let mut scratch = Vec::new();
+            let deltas = view
+                .records(&mut scratch, usize::MAX)
+                .expect("records")
+                .map(|r| r.expect("record").offset_delta)
+                .collect();
+            deltas
+        };
+        assert_eq!(seen, deltas, "the crafted batch has the deltas asked for");
+        let ok = check(&sent).expect("valid");
+        assert_eq!(ok.rebuilt.is_some(), rebuilt);
+        let Some(new) = ok.rebuilt else { return };
+        let view = RecordBatch::parse(&new).expect("valid");
+        assert!(view.is_crc_valid());
+        assert_eq!(view.compression(), Some(codec));
+        assert_eq!(
+            (view.producer_id(), view.producer_epoch(), view.base_sequence()),
+            (7, 1, 40)
+        );
+        assert_eq!((view.records_count(), view.last_offset_delta()), (3, 2));
+        let mut scratch = Vec::new();
+        let records: Vec<(i32, i64, Option<Vec<u8>>)> = view
+            .records(&mut scratch, usize::MAX)
+            .expect("records")
+            .map(|r| r.expect("record"))
+            .map(|r| (r.offset_delta, r.timestamp, r.key.map(<[u8]>::to_vec)))
+            .collect();
+        assert_eq!(
+            records,
+            [
+                (0, NOW, Some(b"k0".to_vec())),
+                (1, NOW, Some(b"k1".to_vec())),
+                (2, NOW, Some(b"k2".to_vec()))
+            ]
+        );
     }
 
     #[test]

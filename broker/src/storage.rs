@@ -65,7 +65,7 @@
 //! - KIP-74 (fetch returns at least one message), KIP-98 (idempotent producer), KIP-101 and
 //!   KIP-279 (leader epochs), KIP-734 (ListOffsets max timestamp).
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod config;
 pub mod fetch;
 mod file_records;

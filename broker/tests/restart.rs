@@ -72,7 +72,7 @@ async fn restart_keeps_acknowledged_records() {
         .state()
         .create_topic("events", 1, TopicConfig::default())
         .expect("topic");
-    let pid = cluster.state().allocate_producer_id();
+    let pid = cluster.state().allocate_producer_id().expect("id");
     assert_eq!(produce_one(&cluster, "a", (pid, 0)), (ErrorCode::None, 0));
     assert_eq!(produce_one(&cluster, "b", (pid, 1)), (ErrorCode::None, 1));
     cluster.shutdown().await.expect("clean stop");
@@ -90,7 +90,7 @@ async fn restart_keeps_acknowledged_records() {
         "a retried batch is still a duplicate"
     );
     assert!(
-        cluster.state().allocate_producer_id() > pid,
+        cluster.state().allocate_producer_id().expect("id") > pid,
         "producer ids are not reused"
     );
     assert_eq!(produce_one(&cluster, "c", (pid, 2)), (ErrorCode::None, 2));

@@ -64,6 +64,9 @@ pub(crate) trait DrainPolicy {
     fn can_drain(&self, batch: &ProducerBatch) -> bool;
     /// The producer state to stamp on a batch being drained that has none yet.
     fn assign(&mut self, batch: &ProducerBatch) -> Option<ProducerState>;
+    /// Takes back what [`assign`](Self::assign) just handed `batch`: it could not be closed
+    /// and fails without being sent, so its sequences must go to the next batch.
+    fn unassign(&mut self, batch: &ProducerBatch, state: ProducerState);
 }
 
 /// The policy without idempotence: everything may be drained, nothing is stamped.
@@ -77,6 +80,7 @@ impl DrainPolicy for NoIdempotence {
     fn assign(&mut self, _: &ProducerBatch) -> Option<ProducerState> {
         None
     }
+    fn unassign(&mut self, _: &ProducerBatch, _: ProducerState) {}
 }
 
 /// A record appended: where it went and what the sender should know.
@@ -265,7 +269,7 @@ impl RecordAccumulator {
         }
         let memory = self
             .pool
-            .reserve(self.new_batch_size(key, value, headers), max_wait)
+            .reserve(self.new_batch_size(key, value, headers), max_wait, &self.wakeup)
             .await?;
         let (topic, queue) = self.queue_entry(topic, partition);
         self.append_new(&queue, &topic, partition, timestamp, key, value, headers, memory)
@@ -552,6 +556,11 @@ impl RecordAccumulator {
             };
             drop(deque);
             if let Err(e) = batch.close(state) {
+                // Never sent: the sequences it took would leave a hole that no retry fills,
+                // and every later batch of the partition would wait behind it for ever.
+                if let Some(state) = state {
+                    policy.unassign(&batch, state);
+                }
                 batch.fail(e);
                 continue;
             }

@@ -44,7 +44,9 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// The record names a partition the topic does not have.
+    /// The record names a partition the topic does not have: a negative one at once, one
+    /// beyond the topic's partitions once metadata refreshed for `max.block.ms` did not show
+    /// it (Java's `waitOnMetadata`; a topic may just have grown).
     #[error("partition {partition} of topic `{topic}` does not exist (the topic has {partitions})")]
     UnknownPartition {
         /// The topic.
@@ -82,8 +84,14 @@ pub enum Error {
         may_have_been_persisted: bool,
     },
 
-    /// The broker rejected the record with a non-retriable error (or retries are exhausted).
-    #[error("broker rejected the record for {topic}-{partition}: {code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    /// The broker rejected the record with a non-retriable error, or retries are exhausted
+    /// (`code` is then the last attempt's error; REQUEST_TIMED_OUT or NETWORK_EXCEPTION when
+    /// it got no answer).
+    #[error(
+        "broker rejected the record for {topic}-{partition}: {code}{}{}",
+        message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+        if *may_have_been_persisted { " (an attempt got no answer: it may have been written)" } else { "" }
+    )]
     Broker {
         /// The topic.
         topic: String,
@@ -93,6 +101,9 @@ pub enum Error {
         code: ErrorCode,
         /// The broker's error message, if any.
         message: Option<String>,
+        /// Whether an attempt reached a broker whose answer was lost (a request timeout or a
+        /// connection lost after the request went out), so the record may be in the log.
+        may_have_been_persisted: bool,
     },
 
     /// The producer hit an error after which it cannot continue (Java's fatal errors:
@@ -131,11 +142,16 @@ pub enum Error {
 
 impl Error {
     /// Whether the record may be in the log even though it failed: its request reached a broker
-    /// and the answer was lost (a timeout while in flight, a forced close while in flight).
+    /// and the answer was lost (a timeout while in flight, a forced close while in flight, or
+    /// retries used up after an attempt without an answer).
     /// `false` means the record was certainly not written, so re-sending it cannot duplicate it.
     pub fn may_have_been_persisted(&self) -> bool {
         match self {
             Error::Timeout {
+                may_have_been_persisted,
+                ..
+            }
+            | Error::Broker {
                 may_have_been_persisted,
                 ..
             }
@@ -191,7 +207,8 @@ mod tests {
     #[case::timeout_sent(Error::Timeout { topic: "t".into(), partition: 0, elapsed: Duration::from_secs(1), may_have_been_persisted: true }, true)]
     #[case::timeout_unsent(Error::Timeout { topic: "t".into(), partition: 0, elapsed: Duration::from_secs(1), may_have_been_persisted: false }, false)]
     #[case::closed_in_flight(Error::Closed { may_have_been_persisted: true }, true)]
-    #[case::broker(Error::Broker { topic: "t".into(), partition: 0, code: ErrorCode::InvalidRecord, message: None }, false)]
+    #[case::broker(Error::Broker { topic: "t".into(), partition: 0, code: ErrorCode::InvalidRecord, message: None, may_have_been_persisted: false }, false)]
+    #[case::broker_after_lost_answer(Error::Broker { topic: "t".into(), partition: 0, code: ErrorCode::RequestTimedOut, message: None, may_have_been_persisted: true }, true)]
     #[case::buffer(Error::BufferExhausted { waited: Duration::ZERO }, false)]
     fn persisted_status(#[case] error: Error, #[case] persisted: bool) {
         assert_eq!(error.may_have_been_persisted(), persisted);
@@ -220,6 +237,7 @@ mod tests {
             partition: 3,
             code: ErrorCode::InvalidRecord,
             message: Some("bad".into()),
+            may_have_been_persisted: false,
         };
         assert_eq!(
             e.to_string(),

@@ -14,10 +14,14 @@
 //! - UNKNOWN_PRODUCER_ID (the broker lost the producer's state, e.g. retention removed it) is
 //!   retried, with an epoch bump unless the response has no log start offset or the batch was
 //!   already re-sequenced;
-//! - a batch that fails for good after it was sent leaves a hole: the epoch is bumped for its
-//!   partition. One that expired while its fate is unknown makes the partition "unresolved":
-//!   no new batch is drained until the batches in flight come back; if they close the gap (the
-//!   expired batch did land), nothing changes, else the epoch is bumped.
+//! - a batch that the broker refused for good leaves a hole: the epoch is bumped for its
+//!   partition. One whose fate is unknown (it expired in flight, or its last attempt got no
+//!   answer: retries used up, or delivery.timeout.ms passed) makes the partition
+//!   "unresolved": no new batch is drained until the batches in flight come back; if they close
+//!   the gap (the batch did land), nothing changes, else the epoch is bumped. Bumping at once
+//!   would re-send its siblings under the new epoch from sequence 0, and a sibling that had
+//!   landed too would be stored twice (Java's `adjustSequenceNumbers = attempts < retries`
+//!   keeps it from bumping here as well).
 //!
 //! An epoch bump increments the producer epoch locally (no request; brokers accept epoch + 1
 //! with sequence 0) and re-sequences, from 0, the affected partition's batches still waiting
@@ -177,7 +181,7 @@ impl IdempotenceManager {
         }
     }
 
-    /// `batch` failed for good after it was drained: the partition's numbering has a hole.
+    /// `batch` was refused for good after it was drained: the partition's numbering has a hole.
     pub(crate) fn on_failed(&mut self, batch: &ProducerBatch) {
         let Some(state) = batch.producer_state else { return };
         let Some(p) = self.entry(batch) else { return };
@@ -187,8 +191,9 @@ impl IdempotenceManager {
         }
     }
 
-    /// `batch` expired (delivery.timeout.ms) after it was drained: it may or may not have landed.
-    pub(crate) fn on_expired(&mut self, batch: &ProducerBatch) {
+    /// `batch` failed after it was drained without the broker saying whether it was written
+    /// (expired in flight, or its last attempt got no answer): it may or may not have landed.
+    pub(crate) fn on_fate_unknown(&mut self, batch: &ProducerBatch) {
         let Some(state) = batch.producer_state else { return };
         let Some(p) = self.entry(batch) else { return };
         if Self::matches(p, &state) {
@@ -309,6 +314,19 @@ impl DrainPolicy for IdempotenceManager {
                 .in_flight
                 .front()
                 .is_some_and(|&(first, _)| first == s.base_sequence),
+        }
+    }
+
+    fn unassign(&mut self, batch: &ProducerBatch, state: ProducerState) {
+        let Some(p) = self.partitions.get_mut(&Self::tp(batch)) else {
+            return;
+        };
+        // `assign` just pushed this entry and moved `next_sequence` past it; nothing was
+        // assigned on this partition in between (the drain holds the partition's turn).
+        if Self::matches(p, &state) && p.in_flight.back() == Some(&(state.base_sequence, batch.record_count))
+        {
+            p.in_flight.pop_back();
+            p.next_sequence = state.base_sequence;
         }
     }
 

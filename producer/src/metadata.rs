@@ -240,23 +240,22 @@ impl Metadata {
                 next.topic_errors.insert(name, code);
                 continue;
             }
-            let count = t
-                .partitions
-                .iter()
-                .map(|p| p.partition_index + 1)
-                .max()
-                .unwrap_or(0)
-                .max(0);
+            // The partitions listed are the topic's partitions (Java's `Cluster` counts them
+            // the same way): a broker lists every one, with an error for those without a
+            // leader. An index outside 0..count is not trusted, so a hostile or broken answer
+            // can neither size the table (an index near 2^31) nor overflow it.
+            let count = t.partitions.len();
             let mut partitions = vec![
                 PartitionInfo {
                     leader: None,
                     leader_epoch: -1
                 };
-                count as usize
+                count
             ];
             let old = previous.topics.get(&name);
             for p in &t.partitions {
-                let Ok(index) = usize::try_from(p.partition_index) else {
+                let Some(index) = usize::try_from(p.partition_index).ok().filter(|&i| i < count) else {
+                    tracing::warn!(topic = %name, partition = p.partition_index, count, "metadata lists a partition index beyond the partitions listed; ignored");
                     continue;
                 };
                 let leader = (p.leader_id.0 >= 0 && next.brokers.contains_key(&p.leader_id.0))

@@ -185,12 +185,17 @@ impl Producer {
 
     /// Sends a record without waiting: fails at once with [`Error::BufferExhausted`] when
     /// `buffer.memory` is short, and with [`Error::MetadataTimeout`] (zero wait) when the topic's
-    /// metadata is not known yet (the producer starts fetching it, so a later call can succeed).
+    /// metadata is not known yet (the producer starts fetching it, so a later call can succeed),
+    /// or with [`Error::UnknownPartition`] for a partition beyond those known now (likewise).
     pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         let headers = headers(&record);
-        let prepared = match self.prepare_now(&record, &headers)? {
-            Route::Appended(future) => return Ok(future),
-            Route::Prepared(prepared) => prepared,
+        let prepared = match self.prepare_now(&record, &headers) {
+            Ok(Route::Appended(future)) => return Ok(future),
+            Ok(Route::Prepared(prepared)) => prepared,
+            Err(e @ Error::MetadataTimeout { .. }) => {
+                return Err(missing_partition(&record, &self.inner.metadata.borrow()).unwrap_or(e))
+            }
+            Err(e) => return Err(e),
         };
         let appended = self.inner.shared.accumulator.append_now(
             &record.topic,
@@ -304,7 +309,9 @@ impl Producer {
                 return Ok(prepared);
             }
             self.request_topic(&record.topic);
-            self.wait_for_metadata(&mut rx, &record.topic, deadline).await?;
+            if let Err(e) = self.wait_for_metadata(&mut rx, &record.topic, deadline).await {
+                return Err(missing_partition(record, &rx.borrow()).unwrap_or(e));
+            }
             self.check_open()?;
         }
     }
@@ -401,12 +408,17 @@ impl Producer {
         let config = &self.inner.shared.config;
         let (partition, sticky) = match (record.partition, config.partitioner(), record.key.as_deref()) {
             (Some(p), _, _) => {
-                if p < 0 || p >= count {
+                if p < 0 {
                     return Err(Error::UnknownPartition {
                         topic: record.topic.to_string(),
                         partition: p,
                         partitions: count,
                     });
+                }
+                if p >= count {
+                    // Java's `waitOnMetadata`: partitions may have been added since the last
+                    // refresh (CreatePartitions), so refresh and wait rather than fail.
+                    return Ok(None);
                 }
                 (p, false)
             }
@@ -496,6 +508,19 @@ enum Route {
     Prepared(Prepared),
 }
 
+/// [`Error::UnknownPartition`] when `record` names a partition beyond those its topic has in
+/// `cluster` (and the topic has some): what a send reports once waiting for metadata to show
+/// the partition is over.
+fn missing_partition(record: &ProducerRecord, cluster: &ClusterMetadata) -> Option<Error> {
+    let partition = record.partition?;
+    let count = cluster.topic(&record.topic)?.partitions.len() as i32;
+    (count > 0 && partition >= count).then(|| Error::UnknownPartition {
+        topic: record.topic.to_string(),
+        partition,
+        partitions: count,
+    })
+}
+
 /// `topic`'s metadata if it has partitions; `None` if it is not known (yet); an error if the
 /// last refresh reported a non-retriable error for it.
 fn usable_topic<'a>(cluster: &'a ClusterMetadata, topic: &str) -> Result<Option<&'a TopicMetadata>> {
@@ -509,6 +534,7 @@ fn usable_topic<'a>(cluster: &'a ClusterMetadata, topic: &str) -> Result<Option<
                 partition: -1,
                 code,
                 message: None,
+                may_have_been_persisted: false,
             });
         }
     }

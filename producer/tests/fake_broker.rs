@@ -453,3 +453,27 @@ async fn connect_fails_when_no_bootstrap_server_answers() {
     }
     assert_eq!(start.elapsed(), Duration::from_millis(2000));
 }
+
+/// A hostile (or broken) broker lists a partition index near 2^31 in Metadata: the producer
+/// neither panics (`index + 1` overflowed) nor allocates a table that large (~16 GiB); it
+/// counts the partitions listed, ignores the bogus index, and keeps producing.
+#[rstest::rstest]
+#[case::max(i32::MAX)]
+#[case::near_max(i32::MAX - 1)]
+#[case::negative(-7)]
+#[tokio::test(start_paused = true)]
+async fn a_metadata_partition_index_beyond_the_partitions_listed_is_ignored(#[case] bogus: i32) {
+    let broker = FakeBroker::new(1);
+    broker.with(|s| s.bogus_partition_index = Some(bogus));
+    let producer = producer(&broker, &[]).await;
+    assert_eq!(producer.partition_count("t").await.expect("metadata"), 2);
+    let record = ProducerRecord::builder("t").partition(0).value("v").build();
+    let meta = producer
+        .send(record)
+        .await
+        .expect("accepted")
+        .await
+        .expect("acked");
+    assert_eq!((meta.partition, meta.offset), (0, 0));
+    producer.close(Duration::from_secs(5)).await;
+}

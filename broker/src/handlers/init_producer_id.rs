@@ -1,9 +1,11 @@
 //! InitProducerId (ApiKey 22), versions 0..=5.
 //!
 //! # Behaviour
-//! For an idempotent producer (`transactional_id` null) a fresh producer id is allocated from a
-//! cluster-wide counter, epoch 0, whatever producer id and epoch the request carries; this is what
-//! Kafka does. A request with exactly one of producer id / epoch set is INVALID_REQUEST; an empty
+//! For an idempotent producer (`transactional_id` null) a fresh producer id is allocated, epoch
+//! 0, whatever producer id and epoch the request carries; this is what Kafka does. Ids are never
+//! reused, across restarts and crashes too: they come in blocks recorded in the data directory
+//! before use (`cluster/producer_ids.rs`); if a block cannot be recorded the answer is
+//! COORDINATOR_LOAD_IN_PROGRESS, as Kafka's while it waits for a block. A request with exactly one of producer id / epoch set is INVALID_REQUEST; an empty
 //! transactional id is INVALID_REQUEST.
 //!
 //! # Deviations from Kafka
@@ -39,7 +41,14 @@ pub fn handle(
         Some(_) => return fail(ErrorCode::TransactionalIdAuthorizationFailed),
         None => {}
     }
-    let producer_id = ctx.state.allocate_producer_id();
+    let producer_id = match ctx.state.allocate_producer_id() {
+        Ok(id) => id,
+        Err(e) => {
+            // Kafka answers so while its broker waits for a new block of ids; clients retry.
+            tracing::error!(error = %e, "could not record a producer id block");
+            return fail(ErrorCode::CoordinatorLoadInProgress);
+        }
+    };
     tracing::debug!(producer_id, "allocated producer id");
     InitProducerIdResponse::default()
         .with_producer_id(ProducerId(producer_id))

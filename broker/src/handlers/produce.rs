@@ -165,7 +165,9 @@ fn produce_partition(
         Ok(v) => v,
         Err(e) => return validation_failure(ctx, index, &log, e),
     };
-    let mut batch = records[..validated.size].to_vec();
+    let mut batch = validated
+        .rebuilt
+        .unwrap_or_else(|| records[..validated.size].to_vec());
     if validated.timestamp_type == TimestampType::CreateTime {
         // Kafka's LogValidator corrects a header max timestamp that disagrees with the records
         // (recomputing the CRC); LogAppendTime is stamped by the log itself.

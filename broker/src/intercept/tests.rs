@@ -259,7 +259,11 @@ async fn request_error_on_init_producer_id() {
         (ErrorCode::from(response.error_code), response.producer_id.0),
         (ErrorCode::CoordinatorLoadInProgress, -1)
     );
-    assert_eq!(state.allocate_producer_id(), 1000, "no id was handed out");
+    assert_eq!(
+        state.allocate_producer_id().expect("id"),
+        1000,
+        "no id was handed out"
+    );
 }
 
 /// A Metadata topic error keeps the topic from being auto-created; a partition error marks

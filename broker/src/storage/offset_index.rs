@@ -139,6 +139,14 @@ impl OffsetIndex {
         Ok(())
     }
 
+    /// Takes back the last entry: the append it was written for did not happen.
+    pub(crate) fn truncate_last(&mut self) {
+        if let Some(n) = self.entries().checked_sub(1) {
+            self.file.truncate_to_entries(n);
+            self.last_offset = self.last_entry().offset;
+        }
+    }
+
     /// Drops every entry and restores the full preallocated size (Kafka's `reset`).
     pub(crate) fn reset(&mut self, max_index_size: usize) -> Result<()> {
         self.file.truncate_to_entries(0);

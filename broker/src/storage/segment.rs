@@ -240,21 +240,36 @@ impl LogSegment {
             let _ = self.log.set_len(position);
             return Err(Error::io("write", &self.log_path, e));
         }
+        let max = if largest_timestamp > self.max_timestamp_and_offset_so_far.timestamp {
+            TimestampOffset {
+                timestamp: largest_timestamp,
+                offset: shallow_offset_of_max_timestamp,
+            }
+        } else {
+            self.max_timestamp_and_offset_so_far
+        };
+        let indexed = self.bytes_since_last_index_entry > self.index_interval_bytes;
+        if indexed {
+            // Rolling beforehand guarantees room in both indexes (neither is full). Should an
+            // index refuse the entry anyway, the append did not happen: the bytes go again (the
+            // log end offset does not move, so they must not stay for the next batch to follow),
+            // and so does an offset index entry written for them.
+            if let Err(e) = self.offset_index.append(largest_offset, index_position) {
+                let _ = self.log.set_len(position);
+                return Err(e);
+            }
+            if let Err(e) = self.time_index.maybe_append(max.timestamp, max.offset, false) {
+                self.offset_index.truncate_last();
+                let _ = self.log.set_len(position);
+                return Err(e);
+            }
+        }
         self.size += records.len() as u64;
         if position == 0 {
             self.rolling_based_timestamp = Some(largest_timestamp);
         }
-        if largest_timestamp > self.max_timestamp_and_offset_so_far.timestamp {
-            self.max_timestamp_and_offset_so_far = TimestampOffset {
-                timestamp: largest_timestamp,
-                offset: shallow_offset_of_max_timestamp,
-            };
-        }
-        if self.bytes_since_last_index_entry > self.index_interval_bytes {
-            // Rolling beforehand guarantees room in both indexes (neither is full).
-            self.offset_index.append(largest_offset, index_position)?;
-            let max = self.max_timestamp_and_offset_so_far;
-            self.time_index.maybe_append(max.timestamp, max.offset, false)?;
+        self.max_timestamp_and_offset_so_far = max;
+        if indexed {
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += records.len();
@@ -545,4 +560,43 @@ impl LogSegment {
 
 fn leader_epoch_of(batch: &RecordBatch<'_>) -> Option<i32> {
     Some(batch.partition_leader_epoch()).filter(|e| *e >= 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Appends `len` filler bytes as the batch of `offset`, timestamp `offset`.
+    fn append(segment: &mut LogSegment, offset: i64, len: usize) -> Result<()> {
+        segment.append(offset, offset, offset, &vec![7u8; len])
+    }
+
+    /// An index that refuses an entry after the batch was written leaves the segment as it was:
+    /// the bytes are gone from the file and from its size, and an offset index entry written
+    /// for them is taken back, so the next batch lands where the refused one would have.
+    #[test]
+    fn an_index_failure_after_the_write_takes_the_bytes_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // Room for 3 offset index entries (8 bytes each) and 2 time index entries (12 bytes),
+        // of which the last is kept for the roll: the time index is full after one entry.
+        // Every batch after the first is indexed.
+        let mut segment = LogSegment::create(dir.path(), 0, 24, 0, 0).expect("segment");
+        append(&mut segment, 0, 100).expect("first, not indexed");
+        append(&mut segment, 1, 100).expect("second, indexed in both");
+        let file_len = || fs::metadata(paths::log_file(dir.path(), 0)).expect("stat").len();
+        assert_eq!((segment.size(), file_len()), (200, 200));
+
+        // The offset index takes the entry, the full time index refuses it.
+        let err = append(&mut segment, 2, 100).expect_err("time index full");
+        assert!(matches!(err, Error::InvalidOffset { .. }), "{err}");
+        assert_eq!((segment.size(), file_len()), (200, 200), "the bytes went again");
+        assert_eq!(segment.offset_index.entries(), 1, "its offset index entry too");
+        assert_eq!(segment.time_index.entries(), 1);
+        assert_eq!(segment.max_timestamp_and_offset_so_far.offset, 1);
+
+        // The offset index itself refuses: an entry that does not increase.
+        let err = append(&mut segment, 1, 50).expect_err("offset not increasing");
+        assert!(matches!(err, Error::InvalidOffset { .. }), "{err}");
+        assert_eq!((segment.size(), file_len()), (200, 200));
+    }
 }

@@ -214,6 +214,9 @@ pub(crate) struct ProducerBatch {
     pub sent_to: Option<(NodeId, i32)>,
     /// For a piece of a split batch: the index, in the parent, of its first record.
     split_first: i32,
+    /// Tests: `close` fails as a codec error would.
+    #[cfg(test)]
+    pub fail_close: bool,
     /// `buffer.memory` held by the batch, released when it drops. The last field: it drops
     /// after the buffers.
     memory: Option<OwnedSemaphorePermit>,
@@ -275,6 +278,8 @@ impl ProducerBatch {
             fate_unknown: false,
             sent_to: None,
             split_first: 0,
+            #[cfg(test)]
+            fail_close: false,
             memory,
         }
     }
@@ -341,6 +346,10 @@ impl ProducerBatch {
     /// Closes the batch to appends and builds its bytes, stamping `state`. Building an open
     /// batch fails only if the codec fails.
     pub(crate) fn close(&mut self, state: Option<ProducerState>) -> Result<()> {
+        #[cfg(test)]
+        if self.fail_close {
+            return Err(Error::Protocol("injected codec failure".into()));
+        }
         if let Some(mut builder) = self.builder.take() {
             if let Some(s) = state {
                 builder.set_producer_state(s.producer_id, s.epoch, s.base_sequence);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::{Error, Result};
 
@@ -45,14 +45,23 @@ impl BufferPool {
     }
 
     /// Reserves `size` bytes (at most the whole pool), waiting in FIFO order up to `max_wait`.
+    /// A wait wakes the sender through `sender`: while anyone waits every batch is ready, and
+    /// a sender asleep until a long `linger.ms` would otherwise free nothing meanwhile.
     /// Cancel safe: a cancelled wait leaves the queue and reserves nothing.
-    pub(crate) async fn reserve(&self, size: usize, max_wait: Duration) -> Result<OwnedSemaphorePermit> {
+    pub(crate) async fn reserve(
+        &self,
+        size: usize,
+        max_wait: Duration,
+        sender: &Notify,
+    ) -> Result<OwnedSemaphorePermit> {
         let n = self.permits(size);
         if let Ok(p) = self.semaphore.clone().try_acquire_many_owned(n) {
             return Ok(p);
         }
         self.waiters.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.waiters);
+        // After the count: the sender's readiness check must see the waiter.
+        sender.notify_one();
         match tokio::time::timeout(max_wait, self.semaphore.clone().acquire_many_owned(n)).await {
             Ok(Ok(p)) => Ok(p),
             Ok(Err(_closed)) => Err(Error::Closed {
@@ -104,13 +113,13 @@ mod tests {
     async fn waiters_are_served_in_arrival_order() {
         let pool = Arc::new(BufferPool::new(100));
         let held = pool
-            .reserve(100, Duration::from_secs(1))
+            .reserve(100, Duration::from_secs(1), &Notify::new())
             .await
             .expect("all of it");
         let big = tokio::spawn({
             let pool = pool.clone();
             async move {
-                pool.reserve(80, Duration::from_secs(10))
+                pool.reserve(80, Duration::from_secs(10), &Notify::new())
                     .await
                     .map(|p| p.num_permits())
             }
@@ -131,7 +140,7 @@ mod tests {
         let _held = pool.try_reserve(10).expect("free");
         let start = tokio::time::Instant::now();
         let err = pool
-            .reserve(5, Duration::from_millis(250))
+            .reserve(5, Duration::from_millis(250), &Notify::new())
             .await
             .expect_err("exhausted");
         assert_eq!(
@@ -144,10 +153,42 @@ mod tests {
         assert!(!pool.has_waiters());
     }
 
+    /// A send that starts waiting for memory wakes the sender (whose readiness check then
+    /// sees the waiter); one that gets its memory at once does not.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_for_memory_wakes_the_sender() {
+        let pool = Arc::new(BufferPool::new(10));
+        let sender = Arc::new(Notify::new());
+        let held = pool.reserve(4, Duration::ZERO, &sender).await.expect("free");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), sender.notified())
+                .await
+                .is_err(),
+            "no wait, no wakeup"
+        );
+        let waiting = tokio::spawn({
+            let (pool, sender) = (pool.clone(), sender.clone());
+            async move {
+                pool.reserve(10, Duration::from_secs(10), &sender)
+                    .await
+                    .map(|p| p.num_permits())
+            }
+        });
+        tokio::time::timeout(Duration::from_millis(1), sender.notified())
+            .await
+            .expect("woken");
+        assert!(pool.has_waiters());
+        drop(held);
+        assert_eq!(waiting.await.expect("task").expect("served"), 10);
+    }
+
     #[tokio::test]
     async fn requests_larger_than_the_pool_take_all_of_it() {
         let pool = BufferPool::new(10);
-        let p = pool.reserve(1000, Duration::ZERO).await.expect("whole pool");
+        let p = pool
+            .reserve(1000, Duration::ZERO, &Notify::new())
+            .await
+            .expect("whole pool");
         assert_eq!((p.num_permits(), pool.used()), (10, 10));
     }
 }

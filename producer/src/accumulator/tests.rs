@@ -532,3 +532,50 @@ async fn batches_compress_at_the_configured_level() {
         );
     }
 }
+
+/// A batch that fails to close (a codec error) is never sent, so it must not keep the
+/// sequences it was given: the partition's next batch takes them and drains. Before, the dead
+/// batch stayed first among the partition's unacknowledged batches and every later batch got
+/// sequences behind a hole that no retry would ever fill.
+#[tokio::test(start_paused = true)]
+async fn a_batch_that_fails_to_close_gives_its_sequences_back() {
+    let acc = accumulator(16_384);
+    let c = cluster(&[1]);
+    let mut idempotence = crate::idempotence::IdempotenceManager::default();
+    idempotence.set_producer(1000, 0);
+    let failed = append(&acc, 0, b"v").await;
+    lock(&acc.queue("t", 0)).front_mut().expect("queued").fail_close = true;
+    assert!(
+        drain_after_linger(&acc, &c, &mut idempotence).await.is_empty(),
+        "nothing to send"
+    );
+    let waker = futures_waker();
+    match failed.shared.poll_outcome(&mut Context::from_waker(&waker)) {
+        Poll::Ready(Outcome::Failed(Error::Protocol(_))) => {}
+        other => panic!("{other:?}"),
+    }
+    append(&acc, 0, b"w").await;
+    let next = drain_after_linger(&acc, &c, &mut idempotence).await;
+    assert_eq!(next.len(), 1);
+    let state = next[0].producer_state.expect("numbered");
+    assert_eq!(state.base_sequence, 0, "the failed batch's sequence is reused");
+    assert!(
+        idempotence.can_drain(&next[0]),
+        "it is the partition's first unacknowledged batch, so a retry of it can go"
+    );
+}
+
+/// Lets the linger pass and drains node 1 under `policy`.
+async fn drain_after_linger(
+    acc: &RecordAccumulator,
+    c: &ClusterMetadata,
+    policy: &mut dyn DrainPolicy,
+) -> Vec<ProducerBatch> {
+    tokio::time::advance(LINGER).await;
+    let check = acc.ready(c, &no_mute(), &HashSet::new(), Instant::now());
+    let Some(partitions) = check.node_partitions.get(&1) else {
+        return Vec::new();
+    };
+    let mut index = 0;
+    acc.drain(1, partitions, c, 1 << 20, &mut index, policy, Instant::now())
+}

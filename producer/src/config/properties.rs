@@ -9,76 +9,130 @@ use std::time::Duration;
 use super::{Acks, Compression, ProducerConfig};
 use crate::error::{Error, Result};
 
-/// Every key [`apply`] knows, for error messages.
-pub(super) const KEYS: &[&str] = &[
-    "bootstrap.servers",
-    "client.id",
-    "acks",
-    "enable.idempotence",
-    "linger.ms",
-    "batch.size",
-    "buffer.memory",
-    "max.block.ms",
-    "max.request.size",
-    "max.in.flight.requests.per.connection",
-    "retries",
-    "retry.backoff.ms",
-    "retry.backoff.max.ms",
-    "request.timeout.ms",
-    "delivery.timeout.ms",
-    "metadata.max.age.ms",
-    "compression.type",
-    "compression.gzip.level",
-    "compression.lz4.level",
-    "compression.zstd.level",
-    "reconnect.backoff.ms",
-    "reconnect.backoff.max.ms",
-    "partitioner.ignore.keys",
-    "partitioner.adaptive.partitioning.enable",
-    "partitioner.availability.timeout.ms",
+/// How a key sets the config from its (trimmed) value; the key is passed for error messages.
+type Setter = fn(&mut ProducerConfig, &'static str, &str) -> Result<()>;
+
+/// Every key [`apply`] knows, with its parser. Adding a key: a row here, the field with its
+/// `Debug` entry and its builder setter in `config.rs`, a row in the key table of
+/// `config/tests.rs` (which fails until all four agree).
+pub(super) const SETTERS: &[(&str, Setter)] = &[
+    ("bootstrap.servers", |c, k, v| {
+        c.bootstrap_servers = parse_servers(k, v)?;
+        Ok(())
+    }),
+    ("client.id", |c, _, v| {
+        c.client_id = v.to_string();
+        Ok(())
+    }),
+    ("acks", |c, k, v| {
+        c.acks = parse_acks(k, v)?;
+        Ok(())
+    }),
+    ("enable.idempotence", |c, k, v| {
+        c.enable_idempotence = parse_bool(k, v)?;
+        Ok(())
+    }),
+    ("linger.ms", |c, k, v| {
+        c.linger = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("batch.size", |c, k, v| {
+        c.batch_size = parse_int(k, v, 0)?;
+        Ok(())
+    }),
+    ("buffer.memory", |c, k, v| {
+        c.buffer_memory = parse_int(k, v, 0)?;
+        Ok(())
+    }),
+    ("max.block.ms", |c, k, v| {
+        c.max_block = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("max.request.size", |c, k, v| {
+        c.max_request_size = parse_int(k, v, 0)?;
+        Ok(())
+    }),
+    ("max.in.flight.requests.per.connection", |c, k, v| {
+        c.max_in_flight = parse_int(k, v, 1)?;
+        Ok(())
+    }),
+    ("retries", |c, k, v| {
+        // `parse_int` returns a non-negative `i32`, which fits.
+        c.retries = parse_int(k, v, 0)? as u32;
+        Ok(())
+    }),
+    ("retry.backoff.ms", |c, k, v| {
+        c.retry_backoff = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("retry.backoff.max.ms", |c, k, v| {
+        c.retry_backoff_max = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("request.timeout.ms", |c, k, v| {
+        c.request_timeout = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("delivery.timeout.ms", |c, k, v| {
+        c.delivery_timeout = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("metadata.max.age.ms", |c, k, v| {
+        c.metadata_max_age = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("compression.type", |c, k, v| {
+        c.compression = v
+            .parse::<Compression>()
+            .map_err(|e| Error::config(k, e.to_string()))?;
+        Ok(())
+    }),
+    ("compression.gzip.level", |c, k, v| {
+        c.compression_gzip_level = parse_level(k, v)?;
+        Ok(())
+    }),
+    ("compression.lz4.level", |c, k, v| {
+        c.compression_lz4_level = parse_level(k, v)?;
+        Ok(())
+    }),
+    ("compression.zstd.level", |c, k, v| {
+        c.compression_zstd_level = parse_level(k, v)?;
+        Ok(())
+    }),
+    ("reconnect.backoff.ms", |c, k, v| {
+        c.reconnect_backoff = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("reconnect.backoff.max.ms", |c, k, v| {
+        c.reconnect_backoff_max = parse_millis(k, v)?;
+        Ok(())
+    }),
+    ("partitioner.ignore.keys", |c, k, v| {
+        c.partitioner_ignore_keys = parse_bool(k, v)?;
+        Ok(())
+    }),
+    ("partitioner.adaptive.partitioning.enable", |c, k, v| {
+        c.partitioner_adaptive = parse_bool(k, v)?;
+        Ok(())
+    }),
+    ("partitioner.availability.timeout.ms", |c, k, v| {
+        c.partitioner_availability_timeout = parse_millis(k, v)?;
+        Ok(())
+    }),
 ];
+
+/// Every key [`apply`] knows.
+#[cfg(test)]
+pub(super) fn keys() -> impl Iterator<Item = &'static str> {
+    SETTERS.iter().map(|(key, _)| *key)
+}
 
 /// Sets `key` from `value`; returns the key as a `'static` name.
 pub(super) fn apply(c: &mut ProducerConfig, key: &str, value: &str) -> Result<&'static str> {
-    let Some(&name) = KEYS.iter().find(|k| **k == key.trim()) else {
+    let Some(&(name, set)) = SETTERS.iter().find(|(k, _)| *k == key.trim()) else {
         return Err(Error::config(key, "unknown producer configuration key"));
     };
-    let value = value.trim();
-    match name {
-        "bootstrap.servers" => c.bootstrap_servers = parse_servers(name, value)?,
-        "client.id" => c.client_id = value.to_string(),
-        "acks" => c.acks = parse_acks(name, value)?,
-        "enable.idempotence" => c.enable_idempotence = parse_bool(name, value)?,
-        "linger.ms" => c.linger = parse_millis(name, value)?,
-        "batch.size" => c.batch_size = parse_int(name, value, 0)?,
-        "buffer.memory" => c.buffer_memory = parse_int(name, value, 0)?,
-        "max.block.ms" => c.max_block = parse_millis(name, value)?,
-        "max.request.size" => c.max_request_size = parse_int(name, value, 0)?,
-        "max.in.flight.requests.per.connection" => c.max_in_flight = parse_int(name, value, 1)?,
-        "retries" => c.retries = parse_int(name, value, 0)? as u32,
-        "retry.backoff.ms" => c.retry_backoff = parse_millis(name, value)?,
-        "retry.backoff.max.ms" => c.retry_backoff_max = parse_millis(name, value)?,
-        "request.timeout.ms" => c.request_timeout = parse_millis(name, value)?,
-        "delivery.timeout.ms" => c.delivery_timeout = parse_millis(name, value)?,
-        "metadata.max.age.ms" => c.metadata_max_age = parse_millis(name, value)?,
-        "compression.type" => {
-            c.compression = value
-                .parse::<Compression>()
-                .map_err(|e| Error::config(name, e.to_string()))?
-        }
-        "compression.gzip.level" => c.compression_gzip_level = parse_level(name, value)?,
-        "compression.lz4.level" => c.compression_lz4_level = parse_level(name, value)?,
-        "compression.zstd.level" => c.compression_zstd_level = parse_level(name, value)?,
-        "reconnect.backoff.ms" => c.reconnect_backoff = parse_millis(name, value)?,
-        "reconnect.backoff.max.ms" => c.reconnect_backoff_max = parse_millis(name, value)?,
-        "partitioner.ignore.keys" => c.partitioner_ignore_keys = parse_bool(name, value)?,
-        "partitioner.adaptive.partitioning.enable" => c.partitioner_adaptive = parse_bool(name, value)?,
-        "partitioner.availability.timeout.ms" => {
-            c.partitioner_availability_timeout = parse_millis(name, value)?
-        }
-        // Invariant: the match covers every entry of KEYS.
-        _ => return Err(Error::config(name, "key known but not handled")),
-    }
+    set(c, name, value.trim())?;
     Ok(name)
 }
 

@@ -192,7 +192,7 @@ fn every_known_key_parses_its_default_spelling() {
         ("partitioner.adaptive.partitioning.enable", "true"),
         ("partitioner.availability.timeout.ms", "0"),
     ];
-    assert_eq!(values.len(), properties::KEYS.len());
+    assert_eq!(values.len(), properties::keys().count());
     let c = ProducerConfig::from_properties(values).expect("valid");
     assert_eq!(
         format!("{c:?}"),
@@ -251,4 +251,222 @@ fn the_level_follows_the_codec() {
     assert_eq!(level("lz4"), Some(9));
     assert_eq!(level("snappy"), None);
     assert_eq!(level("none"), None);
+}
+
+/// One row per producer key: a valid value (other than Java's default where there is one), the
+/// same setting through the typed builder, and a value refused with an error naming the key
+/// (`None`: Java accepts any value).
+struct KeyCase {
+    key: &'static str,
+    valid: &'static str,
+    typed: fn(ProducerConfigBuilder) -> ProducerConfigBuilder,
+    invalid: Option<&'static str>,
+}
+
+const fn case(
+    key: &'static str,
+    valid: &'static str,
+    typed: fn(ProducerConfigBuilder) -> ProducerConfigBuilder,
+    invalid: Option<&'static str>,
+) -> KeyCase {
+    KeyCase {
+        key,
+        valid,
+        typed,
+        invalid,
+    }
+}
+
+const KEY_CASES: &[KeyCase] = &[
+    case(
+        "bootstrap.servers",
+        "a:1,b:2",
+        |_| ProducerConfig::builder("a:1,b:2"),
+        Some("nohost"),
+    ),
+    case("client.id", "svc", |b| b.client_id("svc".into()), None),
+    case("acks", "1", |b| b.acks(Acks::Leader), Some("2")),
+    case(
+        "enable.idempotence",
+        "false",
+        |b| b.enable_idempotence(false),
+        Some("yes"),
+    ),
+    case(
+        "linger.ms",
+        "7",
+        |b| b.linger(Duration::from_millis(7)),
+        Some("-1"),
+    ),
+    case("batch.size", "1000", |b| b.batch_size(1000), Some("big")),
+    case(
+        "buffer.memory",
+        "1000000",
+        |b| b.buffer_memory(1_000_000),
+        Some("-5"),
+    ),
+    case(
+        "max.block.ms",
+        "10",
+        |b| b.max_block(Duration::from_millis(10)),
+        Some("ten"),
+    ),
+    case(
+        "max.request.size",
+        "2000000",
+        |b| b.max_request_size(2_000_000),
+        Some("-1"),
+    ),
+    case(
+        "max.in.flight.requests.per.connection",
+        "3",
+        |b| b.max_in_flight_requests_per_connection(3),
+        Some("0"),
+    ),
+    case("retries", "3", |b| b.retries(3), Some("-1")),
+    case(
+        "retry.backoff.ms",
+        "50",
+        |b| b.retry_backoff(Duration::from_millis(50)),
+        Some("x"),
+    ),
+    case(
+        "retry.backoff.max.ms",
+        "2000",
+        |b| b.retry_backoff_max(Duration::from_secs(2)),
+        Some("x"),
+    ),
+    case(
+        "request.timeout.ms",
+        "40000",
+        |b| b.request_timeout(Duration::from_secs(40)),
+        Some("1.5"),
+    ),
+    // Below linger.ms + request.timeout.ms when set explicitly: refused by validation.
+    case(
+        "delivery.timeout.ms",
+        "200000",
+        |b| b.delivery_timeout(Duration::from_secs(200)),
+        Some("1000"),
+    ),
+    case(
+        "metadata.max.age.ms",
+        "1000",
+        |b| b.metadata_max_age(Duration::from_secs(1)),
+        Some(""),
+    ),
+    case(
+        "compression.type",
+        "zstd",
+        |b| b.compression(Compression::Zstd),
+        Some("brotli"),
+    ),
+    case(
+        "compression.gzip.level",
+        "5",
+        |b| b.compression_gzip_level(5),
+        Some("10"),
+    ),
+    // Java's default is the only level kafkit takes for lz4.
+    case(
+        "compression.lz4.level",
+        "9",
+        |b| b.compression_lz4_level(9),
+        Some("3"),
+    ),
+    case(
+        "compression.zstd.level",
+        "10",
+        |b| b.compression_zstd_level(10),
+        Some("23"),
+    ),
+    case(
+        "reconnect.backoff.ms",
+        "10",
+        |b| b.reconnect_backoff(Duration::from_millis(10)),
+        Some("x"),
+    ),
+    case(
+        "reconnect.backoff.max.ms",
+        "5000",
+        |b| b.reconnect_backoff_max(Duration::from_secs(5)),
+        Some("x"),
+    ),
+    case(
+        "partitioner.ignore.keys",
+        "true",
+        |b| b.partitioner_ignore_keys(true),
+        Some("maybe"),
+    ),
+    case(
+        "partitioner.adaptive.partitioning.enable",
+        "false",
+        |b| b.partitioner_adaptive(false),
+        Some("maybe"),
+    ),
+    case(
+        "partitioner.availability.timeout.ms",
+        "100",
+        |b| b.partitioner_availability_timeout(Duration::from_millis(100)),
+        Some("-2"),
+    ),
+];
+
+/// Every key the producer takes parses, applies and validates, and the four places a key lives
+/// (the properties table, the field, its `Debug` entry, the builder setter) agree: the table
+/// above covers exactly the keys `from_properties` knows, a valid value changes the config
+/// exactly as the typed setter does (and differs from the default, except lz4's one level), and
+/// an invalid value is an error naming the key.
+#[test]
+fn every_key_parses_applies_and_validates() {
+    let known: BTreeSet<&str> = properties::keys().collect();
+    let tested: BTreeSet<&str> = KEY_CASES.iter().map(|c| c.key).collect();
+    assert_eq!(tested, known, "one row per key");
+    assert_eq!(tested.len(), KEY_CASES.len(), "no key twice");
+    let base = || ProducerConfig::builder("h:1");
+    let default = format!("{:?}", base().build().expect("defaults"));
+    for c in KEY_CASES {
+        let bootstrap = if c.key == "bootstrap.servers" {
+            c.valid
+        } else {
+            "h:1"
+        };
+        let mut properties = vec![("bootstrap.servers", bootstrap)];
+        if c.key != "bootstrap.servers" {
+            properties.push((c.key, c.valid));
+        }
+        let parsed = ProducerConfig::from_properties(properties)
+            .unwrap_or_else(|e| panic!("{}={}: {e}", c.key, c.valid));
+        let via_builder = base().set(c.key, c.valid).build().expect("valid through set");
+        let typed = (c.typed)(base()).build().expect("valid through the typed setter");
+        let parsed = format!("{parsed:?}");
+        assert_eq!(
+            parsed,
+            format!("{typed:?}"),
+            "{}: properties and typed setter",
+            c.key
+        );
+        assert_eq!(
+            parsed,
+            format!("{via_builder:?}"),
+            "{}: properties and set",
+            c.key
+        );
+        if c.key != "compression.lz4.level" {
+            assert_ne!(parsed, default, "{}={} changes the config", c.key, c.valid);
+        }
+        if let Some(bad) = c.invalid {
+            let result = if c.key == "bootstrap.servers" {
+                ProducerConfig::from_properties([(c.key, bad)])
+            } else {
+                ProducerConfig::from_properties([("bootstrap.servers", "h:1"), (c.key, bad)])
+            };
+            assert_eq!(
+                key_of(result),
+                c.key,
+                "{}={bad:?} is refused naming the key",
+                c.key
+            );
+        }
+    }
 }

@@ -186,7 +186,7 @@ fn an_expired_batch_that_landed_resolves_without_a_bump() {
     let mut m = manager();
     let a = drain(&mut m, batch(0, 1));
     let b = drain(&mut m, batch(0, 1));
-    m.on_expired(&a);
+    m.on_fate_unknown(&a);
     assert!(!m.can_drain(&batch(0, 1)), "no new batch while unresolved");
     m.on_request_done(&tp_of(&a));
     m.on_request_done(&tp_of(&b));
@@ -200,7 +200,7 @@ fn an_expired_batch_that_left_a_gap_bumps_the_epoch() {
     let mut m = manager();
     let a = drain(&mut m, batch(0, 1));
     m.on_request_done(&tp_of(&a));
-    m.on_expired(&a);
+    m.on_fate_unknown(&a);
     assert_eq!(m.partitions_to_bump().len(), 1);
 }
 

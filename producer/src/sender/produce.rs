@@ -384,7 +384,14 @@ impl Sender {
             return;
         }
         if let Some(idem) = self.idempotence.as_mut() {
-            idem.on_failed(&batch);
+            // A request of this batch went unanswered: it may be in the log. That is not a
+            // hole to bump the epoch over (its siblings would go again as new batches), but an
+            // unresolved sequence that the batches behind it settle.
+            if batch.fate_unknown {
+                idem.on_fate_unknown(&batch);
+            } else {
+                idem.on_failed(&batch);
+            }
         }
         let elapsed = batch.age(now);
         let error = if code.is_retriable() && elapsed >= self.shared.config.delivery_timeout() {
@@ -400,6 +407,7 @@ impl Sender {
                 partition,
                 code,
                 message,
+                may_have_been_persisted: batch.fate_unknown,
             }
         };
         tracing::warn!(%error, "produce failed");
@@ -465,7 +473,7 @@ impl Sender {
     /// Fails an expired batch; `in_flight`: a request carrying it is awaiting its answer.
     fn expire_batch(&mut self, batch: ProducerBatch, in_flight: bool, now: Instant) {
         if let Some(idem) = self.idempotence.as_mut() {
-            idem.on_expired(&batch);
+            idem.on_fate_unknown(&batch);
         }
         let error = Error::Timeout {
             topic: batch.topic().to_string(),

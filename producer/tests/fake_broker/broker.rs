@@ -72,6 +72,8 @@ pub struct State {
     pub too_large: usize,
     pub not_leader: usize,
     pub metadata_requests: usize,
+    /// A hostile broker: Metadata also lists a partition with this index.
+    pub bogus_partition_index: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,9 +161,15 @@ impl FakeBroker {
     }
 
     fn metadata(&self) -> MetadataResponse {
-        let (nodes, leader, epoch, partitions) = self.with(|s| {
+        let (nodes, leader, epoch, partitions, bogus) = self.with(|s| {
             s.metadata_requests += 1;
-            (s.nodes, s.leader, s.leader_epoch, s.partitions)
+            (
+                s.nodes,
+                s.leader,
+                s.leader_epoch,
+                s.partitions,
+                s.bogus_partition_index,
+            )
         });
         let brokers = (0..nodes)
             .map(|id| {
@@ -172,6 +180,7 @@ impl FakeBroker {
             })
             .collect();
         let partitions = (0..partitions)
+            .chain(bogus)
             .map(|i| {
                 MetadataResponsePartition::default()
                     .with_partition_index(i)

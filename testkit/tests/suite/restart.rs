@@ -106,3 +106,58 @@ async fn added_partitions_survive_a_restart() {
         .contains(&("orders".to_string(), 3)));
     assert_eq!(values(&cluster, "orders", 2), ["new"]);
 }
+
+/// Producer ids are never handed out twice (Kafka allocates them in blocks it records before
+/// use). A producer that got its id but had written nothing when the cluster restarted, and a
+/// producer that connects after the restart, have different ids, and the first record of each
+/// is stored. Before, the next id came from the ids found in the logs: the second producer got
+/// the first one's id, and its first batch (epoch 0, sequence 0, one record) was answered as a
+/// duplicate of the first producer's and not stored.
+#[rstest]
+#[case::clean(RestartMode::Clean)]
+#[case::crash(RestartMode::Crash)]
+#[tokio::test]
+async fn producer_ids_handed_out_before_a_restart_are_not_handed_out_again(#[case] mode: RestartMode) {
+    use std::time::Duration;
+
+    use kafkit_producer::ProducerRecord;
+
+    let cluster = MockCluster::builder()
+        .topic("orders", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let config = || cluster.producer_config().build().expect("config");
+    let early = cluster.in_memory_producer(config()).await.expect("producer");
+    cluster
+        .wait_until(
+            |c| c.journal().count(ApiKey::InitProducerId) == 1,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the first producer has its id");
+
+    cluster.restart(mode).await.expect("restart");
+
+    let late = cluster.in_memory_producer(config()).await.expect("producer");
+    let mut offsets = Vec::new();
+    for (producer, value) in [(&early, "early"), (&late, "late")] {
+        let record = ProducerRecord::builder("orders")
+            .partition(0)
+            .value(value)
+            .build();
+        let delivery = producer.send(record).await.expect("accepted");
+        offsets.push(delivery.await.expect("acked").offset);
+    }
+    assert_eq!(offsets, [0, 1], "two records, two offsets");
+    assert_eq!(values(&cluster, "orders", 0), ["early", "late"]);
+    let ids: Vec<Option<i64>> = cluster
+        .records("orders", 0)
+        .expect("records")
+        .iter()
+        .map(|r| r.producer_id)
+        .collect();
+    assert!(ids[0] != ids[1] && ids[1] > ids[0], "{ids:?}");
+    early.close(Duration::from_secs(5)).await;
+    late.close(Duration::from_secs(5)).await;
+}

@@ -15,15 +15,15 @@ use rstest::rstest;
 
 use crate::guarantee::{assert_guarantee, settle, Guarantee, Outcome, Stream, Tally};
 
-const TOPIC: &str = "orders";
-const PARTITIONS: i32 = 4;
+pub(crate) const TOPIC: &str = "orders";
+pub(crate) const PARTITIONS: i32 = 4;
 /// Virtual time between bursts: longer than linger.ms (5 ms), so each burst makes new batches
 /// and the stream spreads over many Produce requests.
 const GAP: Duration = Duration::from_millis(20);
 /// Bound of every wait, on the virtual clock.
 const WAIT: Duration = Duration::from_secs(600);
 
-async fn cluster(brokers: usize) -> MockCluster {
+pub(crate) async fn cluster(brokers: usize) -> MockCluster {
     MockCluster::builder()
         .brokers(brokers)
         .topic(TOPIC, PARTITIONS)
@@ -33,7 +33,7 @@ async fn cluster(brokers: usize) -> MockCluster {
 }
 
 /// kafkit's producer on in-memory connections: Java's defaults (idempotence on) plus `props`.
-async fn producer(cluster: &MockCluster, props: &[(&str, &str)]) -> Producer {
+pub(crate) async fn producer(cluster: &MockCluster, props: &[(&str, &str)]) -> Producer {
     let mut config = cluster.producer_config();
     for (key, value) in props {
         config = config.set(key, value);
@@ -731,84 +731,4 @@ async fn an_idempotent_producers_first_batch_refused_behind_the_next_one_times_o
     assert_eq!(refused.hits(), 1);
     cluster.assert_all_faults_fired();
     producer.close(WAIT).await;
-}
-
-/// Partitions added while a producer runs (CreatePartitions, as an admin would): the producer
-/// sees them at its next metadata refresh (`metadata.max.age.ms`), and from then on each key
-/// goes to `murmur2(key) % 8` instead of `% 4`, as Java's does; keyless records reach the new
-/// partitions too. Every record is stored where it was acknowledged.
-#[tokio::test(start_paused = true)]
-async fn partitions_added_while_producing_are_used_after_a_refresh() {
-    use kafkit_producer::partitioner::partition_for_key;
-    use kafkit_producer::ProducerRecord;
-
-    let cluster = cluster(2).await;
-    // A small batch.size so that keyless records switch partitions every few records.
-    let producer = producer(
-        &cluster,
-        &[("metadata.max.age.ms", "1000"), ("batch.size", "200")],
-    )
-    .await;
-    let keys: Vec<String> = (0..64).map(|i| format!("customer-{i}")).collect();
-    let send_keys = |producer: &Producer| {
-        let producer = producer.clone();
-        let keys = keys.clone();
-        async move {
-            let mut placed = Vec::new();
-            for key in &keys {
-                let record = ProducerRecord::builder(TOPIC).key(key.clone()).value("v").build();
-                let meta = producer
-                    .send(record)
-                    .await
-                    .expect("accepted")
-                    .await
-                    .expect("acked");
-                placed.push((key.clone(), meta.partition));
-            }
-            placed
-        }
-    };
-    for (key, partition) in send_keys(&producer).await {
-        assert_eq!(partition, partition_for_key(key.as_bytes(), PARTITIONS), "{key}");
-    }
-    cluster.create_partitions(TOPIC, 2 * PARTITIONS).expect("grow");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        producer.partition_count(TOPIC).await.expect("metadata"),
-        2 * PARTITIONS
-    );
-    let after = send_keys(&producer).await;
-    for (key, partition) in &after {
-        assert_eq!(
-            *partition,
-            partition_for_key(key.as_bytes(), 2 * PARTITIONS),
-            "{key}"
-        );
-    }
-    assert!(
-        after.iter().any(|(_, p)| *p >= PARTITIONS),
-        "some keys moved to the new partitions"
-    );
-    let mut keyless = BTreeSet::new();
-    for i in 0..400 {
-        let record = ProducerRecord::builder(TOPIC).value(format!("{i:0>100}")).build();
-        keyless.insert(
-            producer
-                .send(record)
-                .await
-                .expect("accepted")
-                .await
-                .expect("acked")
-                .partition,
-        );
-    }
-    assert!(
-        keyless.iter().any(|p| *p >= PARTITIONS),
-        "keyless draws reach them: {keyless:?}"
-    );
-    let stored: usize = (0..2 * PARTITIONS)
-        .map(|p| cluster.records(TOPIC, p).expect("records").len())
-        .sum();
-    assert_eq!(stored, 2 * keys.len() + 400);
-    producer.close(Duration::from_secs(10)).await;
 }

@@ -131,6 +131,57 @@ async fn full_buffer_memory_blocks_send_up_to_max_block(target: &dyn Target) -> 
     Ok(())
 }
 
+/// A send that waits for memory makes every batch ready (Java's `exhausted` rule), and the
+/// sender must learn of it at once: with `linger.ms` at a minute, two lingering batches on two
+/// partitions hold all of `buffer.memory`, and a record for a third partition (which has no
+/// batch whose fullness would wake the sender) waits. The sender is woken,
+/// sends both batches, the broker answers, the memory comes back, and the record is accepted
+/// long before `max.block.ms` (1 s); nothing waits for the linger.
+async fn a_send_waiting_for_memory_wakes_a_lingering_sender(target: &dyn Target) -> TestResult {
+    let Some(mock) = kafkit_mock(
+        target,
+        "a_send_waiting_for_memory_wakes_a_lingering_sender",
+        "the journal",
+    ) else {
+        return Ok(());
+    };
+    let topic = target.create_unique_topic("wake", 3).await?;
+    let producer = producer(
+        target,
+        &[
+            ("buffer.memory", "32768"),
+            ("batch.size", "16384"),
+            ("max.block.ms", "1000"),
+            ("linger.ms", "60000"),
+        ],
+    )
+    .await?;
+    let to = |partition: i32, tag: char| {
+        ProducerRecord::builder(topic.clone())
+            .partition(partition)
+            .value(tag.to_string().repeat(12_000))
+            .build()
+    };
+    let first = producer.send(to(0, 'a')).await?;
+    let second = producer.send(to(1, 'b')).await?;
+    // The sender has seen both batches and sleeps until their linger ends.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(producer.metrics().buffer_used, 32768);
+    assert_eq!(mock.journal().count(ApiKey::Produce), 0, "both batches linger");
+    let start = Instant::now();
+    let third = producer.send(to(2, 'c')).await?;
+    assert!(
+        start.elapsed() < Duration::from_millis(100),
+        "accepted once the lingering batches went, not after max.block.ms: {:?}",
+        start.elapsed()
+    );
+    assert_eq!((first.await?.offset, second.await?.offset), (0, 0));
+    producer.flush().await;
+    assert_eq!(third.await?.offset, 0);
+    producer.close(Duration::from_secs(10)).await;
+    Ok(())
+}
+
 /// `delivery.timeout.ms` bounds the time from `send` to the outcome, retries included: the
 /// broker holds every Produce, the request times out after `request.timeout.ms` (1 s) and is
 /// retried, and at 1.5 s the record fails with `Timeout`. It was in flight when it expired, so
@@ -326,6 +377,7 @@ mod on_kafkit_mock {
 
     on_kafkit_mock!(
         full_buffer_memory_blocks_send_up_to_max_block: 1,
+        a_send_waiting_for_memory_wakes_a_lingering_sender: 1,
         delivery_timeout_expires_a_record_in_flight: 1,
         delivery_timeout_expires_an_unsent_record: 2,
         flush_and_close_with_requests_held: 1,

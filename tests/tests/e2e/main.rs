@@ -43,6 +43,8 @@ mod faults;
 mod guarantee;
 mod held_broker;
 mod librdkafka;
+mod partitions_added;
 mod randomized;
 mod real_clients;
 mod shaping;
+mod unknown_fate;
