@@ -70,6 +70,10 @@ pub enum Error {
     /// pulled, the broker never reported it was up).
     #[error("container: {0}")]
     Container(String),
+    /// A Kafka process target could not be started (no Java, formatting failed, a node exited
+    /// or never served); the message has the end of each node's log.
+    #[error("Kafka process: {0}")]
+    KafkaProcess(String),
     /// A builder setting that cannot work.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -52,12 +52,13 @@ pub async fn external_target() -> Option<ExternalBroker> {
     }
 }
 
-/// `apache/kafka-native` in Docker; `None` without the `testcontainers` feature or a
-/// reachable Docker daemon. Panics when Docker is there and the container fails.
+/// Apache Kafka ([`start_kafka`](crate::target::start_kafka): a running one, the shared
+/// process from its jars, or a container); `None` when none is at hand. Panics when one should
+/// be and does not start.
 #[fixture]
 pub async fn kafka_target() -> Option<Box<dyn Target>> {
     TargetKind::Kafka
         .start()
         .await
-        .unwrap_or_else(|e| panic!("the Kafka container did not start: {e}"))
+        .unwrap_or_else(|e| panic!("Kafka did not start: {e}"))
 }

@@ -1,7 +1,8 @@
 //! Targets: one scenario, several brokers. A [`Target`] is somewhere a test can produce to and
 //! read back from: the in-process [`MockCluster`], an [`ExternalBroker`] at a bootstrap
-//! address (`KAFKIT_BOOTSTRAP`), or a real Kafka in a container (`KafkaContainer`, with the
-//! `testcontainers` feature). A scenario written against `&dyn Target` runs unchanged on each;
+//! address (`KAFKIT_BOOTSTRAP`), or Apache Kafka itself ([`start_kafka`]: a running one, a
+//! [`KafkaProcess`] started from its jars, or a `KafkaContainer` with the `testcontainers`
+//! feature). A scenario written against `&dyn Target` runs unchanged on each;
 //! what only the mock can do (faults, inspection of broker state) is asked for with
 //! [`Target::supports_faults`] / [`Target::mock`], so the scenario skips it elsewhere.
 //!
@@ -26,7 +27,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! for kind in [TargetKind::Mock, TargetKind::External, TargetKind::Kafka] {
-//!     // None (with the reason printed) when KAFKIT_BOOTSTRAP is unset or Docker is missing.
+//!     // None (with the reason printed) when KAFKIT_BOOTSTRAP is unset or no Kafka is at hand.
 //!     if let Some(target) = kind.start().await? {
 //!         keeps_order(&*target).await?;
 //!     }
@@ -46,6 +47,7 @@
 //! - this file: [`Target`], [`TargetKind`], the [`MockCluster`] implementation.
 //! - `external.rs`: [`ExternalBroker`].
 //! - `fetch.rs`: the small TCP client that reads partitions back and creates topics.
+//! - `process.rs`: [`KafkaProcess`], Apache Kafka from its jars as JVM processes.
 //! - `container.rs` (feature `testcontainers`): `KafkaContainer`, `apache/kafka-native` in
 //!   Docker.
 
@@ -65,10 +67,15 @@ use crate::{Error, MockCluster, Result};
 mod container;
 mod external;
 mod fetch;
+mod process;
 
 #[cfg(feature = "testcontainers")]
 pub use container::{docker_unavailable_reason, KafkaContainer, KAFKA_IMAGE, KAFKA_IMAGE_ENV};
 pub use external::ExternalBroker;
+pub use process::{
+    default_libs_dir, kafka_libs, KafkaProcess, KafkaProcessBuilder, KAFKA_BOOTSTRAP_ENV, KAFKA_LIBS_ENV,
+    KAFKA_VERSION,
+};
 
 /// The environment variable naming an external cluster's bootstrap servers.
 pub const BOOTSTRAP_ENV: &str = "KAFKIT_BOOTSTRAP";
@@ -201,8 +208,12 @@ pub enum TargetKind {
     Mock,
     /// The [`ExternalBroker`] that `KAFKIT_BOOTSTRAP` names: skipped when it is unset.
     External,
-    /// `apache/kafka-native` in Docker (`KafkaContainer`): skipped without the
-    /// `testcontainers` feature or without a reachable Docker daemon.
+    /// Apache Kafka itself, the first of these that is there (see [`start_kafka`]): a running
+    /// Kafka named by `KAFKIT_KAFKA_BOOTSTRAP`; the test process's shared [`KafkaProcess`]
+    /// when Kafka's jars are at hand (`KAFKIT_KAFKA_LIBS`, or `kafka/kafka.sh fetch`'s cache);
+    /// `apache/kafka-native` in Docker (`KafkaContainer`, with the `testcontainers` feature
+    /// and a reachable Docker daemon). Skipped otherwise, or an error when
+    /// `KAFKIT_REQUIRE_KAFKA` is set.
     Kafka,
 }
 
@@ -243,19 +254,56 @@ impl TargetKind {
     }
 }
 
-#[cfg(feature = "testcontainers")]
-async fn start_kafka() -> Result<Option<Box<dyn Target>>> {
-    match docker_unavailable_reason().await {
-        Some(reason) => Ok(skip(TargetKind::Kafka, &reason)),
-        None => Ok(Some(Box::new(KafkaContainer::start().await?))),
+/// Environment variable that makes an unavailable Kafka target an error instead of a skip
+/// (CI sets it: the suite must not pass there without having run on Kafka).
+pub const REQUIRE_KAFKA_ENV: &str = "KAFKIT_REQUIRE_KAFKA";
+
+/// Apache Kafka for [`TargetKind::Kafka`], the first that is there:
+/// 1. `KAFKIT_KAFKA_BOOTSTRAP`: a Kafka already running there (started by `kafka/kafka.sh
+///    start`, say), shared by every test;
+/// 2. Kafka's jars ([`kafka_libs`]): the test process's shared [`KafkaProcess`], started on
+///    first use (a few seconds) and stopped when the process ends;
+/// 3. with the `testcontainers` feature and a reachable Docker daemon: a `KafkaContainer`
+///    per call.
+///
+/// Otherwise `Ok(None)` after printing why, or, when `KAFKIT_REQUIRE_KAFKA` is set to anything
+/// but `0`, an error saying why.
+pub async fn start_kafka() -> Result<Option<Box<dyn Target>>> {
+    if let Some(bootstrap) = std::env::var(KAFKA_BOOTSTRAP_ENV)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        return Ok(Some(Box::new(ExternalBroker::connect(bootstrap.trim()).await?)));
     }
+    let no_jars = match KafkaProcess::shared().await? {
+        Ok(kafka) => return Ok(Some(Box::new(kafka))),
+        Err(reason) => reason,
+    };
+    let no_docker = match start_container().await? {
+        Ok(container) => return Ok(Some(container)),
+        Err(reason) => reason,
+    };
+    let reason = format!("{KAFKA_BOOTSTRAP_ENV} is not set; {no_jars}; {no_docker}");
+    if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") {
+        return Err(Error::KafkaProcess(format!(
+            "{REQUIRE_KAFKA_ENV} is set but no Kafka is available: {reason}"
+        )));
+    }
+    Ok(skip(TargetKind::Kafka, &reason))
+}
+
+#[cfg(feature = "testcontainers")]
+async fn start_container() -> Result<std::result::Result<Box<dyn Target>, String>> {
+    Ok(match docker_unavailable_reason().await {
+        Some(reason) => Err(reason),
+        None => Ok(Box::new(KafkaContainer::start().await?)),
+    })
 }
 
 #[cfg(not(feature = "testcontainers"))]
-async fn start_kafka() -> Result<Option<Box<dyn Target>>> {
-    Ok(skip(
-        TargetKind::Kafka,
-        "kafkit-testkit was built without its `testcontainers` feature",
+async fn start_container() -> Result<std::result::Result<Box<dyn Target>, String>> {
+    Ok(Err(
+        "kafkit-testkit was built without its `testcontainers` feature (no Docker target)".to_string(),
     ))
 }
 
@@ -263,6 +311,19 @@ async fn start_kafka() -> Result<Option<Box<dyn Target>>> {
 pub(crate) fn skip<T>(kind: TargetKind, reason: &str) -> Option<T> {
     eprintln!("skipped: {kind} target unavailable: {reason}");
     None
+}
+
+/// A TCP port free on the loopback interface now (bound, read, released): for a server that
+/// must know its port before it starts (a container's published port, a Kafka process's
+/// listeners). Another process could take it first; starting again then picks another.
+pub(crate) fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| Error::Io {
+            what: "find a free loopback port".to_string(),
+            source,
+        })
 }
 
 #[cfg(test)]

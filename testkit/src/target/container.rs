@@ -16,7 +16,7 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use super::{ExternalBroker, Target, TargetFuture};
+use super::{free_port, ExternalBroker, Target, TargetFuture};
 use crate::inspect::StoredRecord;
 use crate::{Error, Result};
 
@@ -92,19 +92,6 @@ impl KafkaContainer {
             _container: container,
         })
     }
-}
-
-/// A TCP port free on the loopback interface now (bound, read, released): the container's
-/// published port. Another process could take it before Docker does; starting again then
-/// picks another.
-fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|source| Error::Io {
-            what: "find a free port for the container".to_string(),
-            source,
-        })
 }
 
 /// Why Docker cannot be used here, or `None` when its daemon accepts a connection. Looks

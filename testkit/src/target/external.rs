@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::fetch::{broker_address, leader_address, topic_ready, Connection};
+use super::fetch::{broker_address, leader_address, topic_ready, Connection, LATEST};
 use super::{Target, TargetFuture, BOOTSTRAP_ENV};
 use crate::inspect::StoredRecord;
 use crate::{Error, Result};
@@ -74,6 +74,17 @@ impl ExternalBroker {
         Err(last)
     }
 
+    /// How many brokers Metadata lists now.
+    pub async fn broker_count(&self) -> Result<usize> {
+        Ok(self
+            .bootstrap_connection()
+            .await?
+            .metadata(&[])
+            .await?
+            .brokers
+            .len())
+    }
+
     /// Asks Metadata about `topic` until `ready` finds what it needs in an answer.
     async fn wait_for_metadata<T>(
         &self,
@@ -117,7 +128,14 @@ impl ExternalBroker {
 
     /// Creates `topic` with `partitions` partitions (the broker's default replication
     /// factor) through the controller when Metadata names one, and waits until every
-    /// partition has a leader.
+    /// partition has a leader that serves it.
+    ///
+    /// Metadata names a leader before that broker acts as one: Apache Kafka's metadata cache
+    /// learns of a new topic before its replica manager does, and a Produce in between is
+    /// NOT_LEADER_OR_FOLLOWER. An idempotent producer whose first batch is refused so while
+    /// its second is appended can never write the first (the broker takes any sequence from
+    /// a producer it does not know yet), so the wait goes on until each leader answers
+    /// ListOffsets, which it checks the same way.
     pub async fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
         if partitions < 1 {
             return Err(Error::Config(format!(
@@ -138,7 +156,34 @@ impl ExternalBroker {
             || format!("topic {topic} with {partitions} led partitions"),
             |m| Ok(topic_ready(m, topic, partitions).then_some(())),
         )
-        .await
+        .await?;
+        for partition in 0..partitions {
+            self.wait_until_led(topic, partition).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the leader of `topic`/`partition` answers ListOffsets for it.
+    async fn wait_until_led(&self, topic: &str, partition: i32) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + METADATA_WAIT;
+        loop {
+            let leader = self
+                .wait_for_metadata(
+                    topic,
+                    || format!("a leader for {topic}-{partition}"),
+                    |m| leader_address(m, topic, partition),
+                )
+                .await?;
+            let answer = match Connection::open(&leader).await {
+                Ok(mut c) => c.list_offset(topic, partition, LATEST).await.map(drop),
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(METADATA_POLL).await,
+            }
+        }
     }
 }
 

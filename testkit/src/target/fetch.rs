@@ -41,7 +41,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const FETCH_BYTES: i32 = 4 << 20;
 /// ListOffsets timestamps.
 const EARLIEST: i64 = -2;
-const LATEST: i64 = -1;
+pub(crate) const LATEST: i64 = -1;
 /// The APIs this client uses.
 const APIS: [ApiKey; 4] = [
     ApiKey::Metadata,
@@ -148,7 +148,7 @@ impl Connection {
     }
 
     /// The earliest or latest offset of a partition (only on its leader).
-    async fn list_offset(&mut self, topic: &str, partition: i32, timestamp: i64) -> Result<i64> {
+    pub(crate) async fn list_offset(&mut self, topic: &str, partition: i32, timestamp: i64) -> Result<i64> {
         let version = self.version(ApiKey::ListOffsets)?;
         let request = ListOffsetsRequest::default()
             .with_replica_id(BrokerId(-1))

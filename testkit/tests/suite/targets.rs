@@ -197,15 +197,35 @@ async fn external_fixture_runs_when_kafkit_bootstrap_is_set(
     keyed_records_with_headers_come_back_in_order(&broker).await
 }
 
-/// The Kafka container fixture: runs the scenario on Apache Kafka when Docker is reachable
-/// (and the `testcontainers` feature is on); otherwise prints why it skipped.
+/// The Kafka fixture: runs the scenario on Apache Kafka when one is at hand (its jars, a running
+/// one, or Docker); otherwise prints why it skipped.
 #[rstest]
 #[tokio::test]
-async fn kafka_fixture_runs_on_apache_kafka_when_docker_is_reachable(
+async fn kafka_fixture_runs_on_apache_kafka_when_one_is_at_hand(
     #[future(awt)] kafka_target: Option<Box<dyn Target>>,
 ) -> TestResult {
     let Some(kafka) = kafka_target else {
         return Ok(());
     };
     keyed_records_with_headers_come_back_in_order(&*kafka).await
+}
+
+/// A private three-node Kafka from its jars (when they are at hand): every node serves, a
+/// topic with replication factor 3 gets a leader on each partition, and kafkit's producer
+/// writes to it and reads back.
+#[tokio::test]
+async fn a_three_node_kafka_process_serves_the_scenario() -> TestResult {
+    let libs = match kafkit_testkit::target::kafka_libs() {
+        Ok(libs) => libs,
+        Err(reason) => {
+            eprintln!("skipped: no Kafka jars: {reason}");
+            return Ok(());
+        }
+    };
+    let kafka = kafkit_testkit::target::KafkaProcess::builder(libs)
+        .nodes(3)
+        .start()
+        .await?;
+    assert_eq!(kafka.node_addrs().len(), 3);
+    keyed_records_with_headers_come_back_in_order(&kafka).await
 }

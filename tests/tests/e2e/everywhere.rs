@@ -14,7 +14,7 @@ use crate::librdkafka::LibrdkafkaMock;
 use crate::{producer, target, TestResult};
 
 /// Keyed records land on Java's partitions: murmur2 of the key, masked, modulo all partitions.
-async fn keyed_records_land_on_javas_partitions(target: &dyn Target) -> TestResult {
+pub(crate) async fn keyed_records_land_on_javas_partitions(target: &dyn Target) -> TestResult {
     let topic = target.create_unique_topic("keyed", 12).await?;
     let producer = producer(target, &[]).await?;
     let keys = [
@@ -47,7 +47,7 @@ async fn keyed_records_land_on_javas_partitions(target: &dyn Target) -> TestResu
 }
 
 /// Offsets run from 0 without gaps in every partition, and each record keeps its timestamp.
-async fn offsets_are_contiguous_with_timestamps(target: &dyn Target) -> TestResult {
+pub(crate) async fn offsets_are_contiguous_with_timestamps(target: &dyn Target) -> TestResult {
     let topic = target.create_unique_topic("offsets", 3).await?;
     let producer = producer(target, &[("linger.ms", "2")]).await?;
     let mut deliveries = Vec::new();
@@ -76,7 +76,7 @@ async fn offsets_are_contiguous_with_timestamps(target: &dyn Target) -> TestResu
 }
 
 /// Every codec stores records that read back unchanged.
-async fn every_codec_round_trips(target: &dyn Target) -> TestResult {
+pub(crate) async fn every_codec_round_trips(target: &dyn Target) -> TestResult {
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         let topic = target.create_unique_topic(codec, 1).await?;
         let producer = producer(target, &[("compression.type", codec)]).await?;
@@ -99,7 +99,7 @@ async fn every_codec_round_trips(target: &dyn Target) -> TestResult {
 }
 
 /// Null and empty keys and values stay distinct; repeated header keys keep their order.
-async fn nulls_empties_and_headers_survive(target: &dyn Target) -> TestResult {
+pub(crate) async fn nulls_empties_and_headers_survive(target: &dyn Target) -> TestResult {
     let topic = target.create_unique_topic("nulls", 1).await?;
     let producer = producer(target, &[]).await?;
     let records = [
@@ -147,7 +147,7 @@ async fn nulls_empties_and_headers_survive(target: &dyn Target) -> TestResult {
 }
 
 /// A record larger than batch.size gets a batch of its own and is stored whole.
-async fn records_larger_than_batch_size(target: &dyn Target) -> TestResult {
+pub(crate) async fn records_larger_than_batch_size(target: &dyn Target) -> TestResult {
     let topic = target.create_unique_topic("large", 1).await?;
     let producer = producer(target, &[("batch.size", "1024")]).await?;
     let big = vec![7u8; 100_000];
@@ -167,7 +167,7 @@ async fn records_larger_than_batch_size(target: &dyn Target) -> TestResult {
 }
 
 /// acks 0, 1 and all each store every record (acks=0 reports offset -1, as Java does).
-async fn every_acks_setting_stores(target: &dyn Target) -> TestResult {
+pub(crate) async fn every_acks_setting_stores(target: &dyn Target) -> TestResult {
     for (acks, idempotence) in [("0", "false"), ("1", "false"), ("all", "true")] {
         let topic = target.create_unique_topic("acks", 1).await?;
         let producer = producer(target, &[("acks", acks), ("enable.idempotence", idempotence)]).await?;
@@ -264,7 +264,7 @@ fn kip_794(
 /// runtime, where `send` (metadata known, memory free) completes without yielding and the
 /// sender drains nothing before the final flush, and with a long linger; the seeded draws fix
 /// the partitions.
-async fn keyless_records_follow_the_sticky_rule(target: &dyn Target) -> TestResult {
+pub(crate) async fn keyless_records_follow_the_sticky_rule(target: &dyn Target) -> TestResult {
     const PARTITIONS: i32 = 4;
     const RECORDS: usize = 60;
     for (batch_size, value_bytes, record_bytes) in [(933, 100, 109), (1000, 141, 150)] {
@@ -342,7 +342,7 @@ async fn keyless_records_follow_the_sticky_rule(target: &dyn Target) -> TestResu
 /// `ensureValidRecordSize`); a record exactly at the limit is accepted. The limit applies to the
 /// record's upper-bound size in a batch of its own: batch header plus the record with
 /// worst-case varints.
-async fn record_over_max_request_size_fails_before_sending(target: &dyn Target) -> TestResult {
+pub(crate) async fn record_over_max_request_size_fails_before_sending(target: &dyn Target) -> TestResult {
     let topic = target.create_unique_topic("max-request", 1).await?;
     let at_limit = vec![b'a'; 5000];
     let limit = BATCH_HEADER_LEN + RecordBatchBuilder::record_size_upper_bound(None, Some(&at_limit), &[]);
@@ -395,7 +395,7 @@ async fn record_over_max_request_size_fails_before_sending(target: &dyn Target) 
 /// acknowledged, while records sent after it keep lingering (`linger.ms` of a minute) and are
 /// not in the log. `close` sends what lingers and returns once it is acknowledged; later sends
 /// fail with `Closed` (nothing sent).
-async fn flush_covers_earlier_records_and_close_drains(target: &dyn Target) -> TestResult {
+pub(crate) async fn flush_covers_earlier_records_and_close_drains(target: &dyn Target) -> TestResult {
     let topic = target.create_unique_topic("flush", 1).await?;
     let producer = producer(target, &[("linger.ms", "60000")]).await?;
     let send_five = |from: usize| {
@@ -470,8 +470,9 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Where a scenario of [`on_every_target!`] runs: the test kit's three targets and librdkafka's
-/// mock cluster.
+/// Where a scenario of [`on_every_target!`] runs: kafkit's mock, librdkafka's mock cluster and
+/// `KAFKIT_BOOTSTRAP`. Apache Kafka runs the same scenarios in one test of their own
+/// ([`crate::on_kafka`]), which counts and reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum On {
     /// kafkit's in-process MockCluster, one broker (always).
@@ -480,9 +481,6 @@ pub enum On {
     Librdkafka,
     /// The cluster `KAFKIT_BOOTSTRAP` names (skipped, with the reason printed, when unset).
     External,
-    /// Apache Kafka in Docker (skipped, with the reason printed, without the testkit's
-    /// `testcontainers` feature or a reachable Docker daemon).
-    Kafka,
 }
 
 impl On {
@@ -492,7 +490,6 @@ impl On {
             On::Kafkit => target(TargetKind::Mock).await,
             On::Librdkafka => Ok(Some(Box::new(LibrdkafkaMock::start().await?))),
             On::External => target(TargetKind::External).await,
-            On::Kafka => target(TargetKind::Kafka).await,
         }
     }
 }
@@ -506,7 +503,7 @@ macro_rules! on_every_target {
         #[rstest]
         #[tokio::test($($flavor)*)]
         async fn $name(
-            #[values(On::Kafkit, On::Librdkafka, On::External, On::Kafka)] on: On,
+            #[values(On::Kafkit, On::Librdkafka, On::External)] on: On,
         ) -> TestResult {
             match on.start().await? {
                 Some(t) => super::$name(&*t).await,

@@ -43,6 +43,7 @@ mod faults;
 mod guarantee;
 mod held_broker;
 mod librdkafka;
+mod on_kafka;
 mod partitions_added;
 mod randomized;
 mod real_clients;
