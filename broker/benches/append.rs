@@ -62,7 +62,7 @@ fn append(c: &mut Criterion) {
             for _ in 0..iters {
                 buf.copy_from_slice(&batch);
                 let start = Instant::now();
-                let valid = validate_records(&buf, 9, &config, T0).expect("valid");
+                let valid = validate_records(&buf, 9, &config, T0, "bench-0").expect("valid");
                 log.append_as_leader(&mut buf[..valid.size], 0, T0)
                     .expect("append");
                 elapsed += start.elapsed();

@@ -386,17 +386,11 @@ impl ClusterState {
     ) -> Result<Uuid, (ErrorCode, String)> {
         storage::validate_topic_name(name).map_err(|e| (ErrorCode::InvalidTopicException, e.to_string()))?;
         if partitions < 1 {
-            return Err((
-                ErrorCode::InvalidPartitions,
-                format!("number of partitions must be at least 1, got {partitions}"),
-            ));
+            return Err(invalid_partition_count());
         }
         let mut metadata = self.metadata_mut();
         if metadata.topics.contains_key(name) {
-            return Err((
-                ErrorCode::TopicAlreadyExists,
-                format!("topic '{name}' already exists"),
-            ));
+            return Err(topic_exists(name));
         }
         let collides = metadata
             .topics
@@ -405,7 +399,7 @@ impl ClusterState {
         if let Some(other) = collides {
             return Err((
                 ErrorCode::InvalidTopicException,
-                format!("topic '{name}' collides with existing topic '{other}'"),
+                format!("Topic '{name}' collides with existing topic: {other}"),
             ));
         }
         let id = Uuid::new_v4();
@@ -453,18 +447,17 @@ impl ClusterState {
     ) -> Result<(), (ErrorCode, String)> {
         let mut metadata = self.metadata_mut();
         let brokers: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
-        let topic = metadata.topics.get(name).ok_or_else(|| {
-            (
-                ErrorCode::UnknownTopicOrPartition,
-                format!("topic '{name}' does not exist"),
-            )
-        })?;
+        // Kafka's messages; an unknown topic gets none.
+        let topic = metadata
+            .topics
+            .get(name)
+            .ok_or_else(|| (ErrorCode::UnknownTopicOrPartition, String::new()))?;
         let current = topic.partitions.len() as i32;
         if count <= current {
             let message = if count == current {
-                format!("topic '{name}' already has {current} partitions")
+                format!("Topic already has {current} partition(s).")
             } else {
-                format!("topic '{name}' has {current} partitions, more than the requested {count}")
+                format!("The topic {name} currently has {current} partition(s); {count} would not be an increase.")
             };
             return Err((ErrorCode::InvalidPartitions, message));
         }
@@ -545,4 +538,20 @@ fn new_partition(index: i32, brokers: &[i32], leader_epoch: i32, log: PartitionL
         replicas,
         log: Arc::new(Mutex::new(log)),
     }
+}
+
+/// TOPIC_ALREADY_EXISTS with Kafka's message.
+pub(crate) fn topic_exists(name: &str) -> (ErrorCode, String) {
+    (
+        ErrorCode::TopicAlreadyExists,
+        format!("Topic '{name}' already exists."),
+    )
+}
+
+/// INVALID_PARTITIONS for a partition count below 1, with Kafka's message.
+pub(crate) fn invalid_partition_count() -> (ErrorCode, String) {
+    (
+        ErrorCode::InvalidPartitions,
+        "Number of partitions was set to an invalid non-positive value.".to_string(),
+    )
 }

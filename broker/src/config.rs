@@ -182,6 +182,10 @@ fn non_negative(key: &'static str, value: &str) -> crate::Result<i64> {
 pub struct TopicConfig {
     /// `message.timestamp.type`.
     pub timestamp_type: Option<TimestampType>,
+    /// `message.timestamp.before.max.ms`.
+    pub timestamp_before_max_ms: Option<i64>,
+    /// `message.timestamp.after.max.ms`.
+    pub timestamp_after_max_ms: Option<i64>,
     /// `max.message.bytes`.
     pub max_message_bytes: Option<usize>,
     /// `cleanup.policy` contains `compact`.
@@ -190,22 +194,39 @@ pub struct TopicConfig {
 
 impl TopicConfig {
     /// Applies one Kafka topic config entry; unknown keys are ignored (as kafkit does not
-    /// implement them), invalid values are an error naming the key.
+    /// implement them), invalid values are an error naming the key, in Kafka's words.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let invalid = |why: &str| format!("Invalid value {value} for configuration {key}: {why}");
+        let long = |min: i64| {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| invalid("Not a number of type LONG"))
+                .and_then(|n| {
+                    if n >= min {
+                        Ok(n)
+                    } else {
+                        Err(invalid(&format!("Value must be at least {min}")))
+                    }
+                })
+        };
         match key {
             "message.timestamp.type" => {
                 self.timestamp_type = Some(match value {
                     "CreateTime" => TimestampType::CreateTime,
                     "LogAppendTime" => TimestampType::LogAppendTime,
-                    other => return Err(format!("invalid value {other:?} for message.timestamp.type")),
+                    _ => return Err(invalid("String must be one of: CreateTime, LogAppendTime")),
                 })
             }
+            "message.timestamp.before.max.ms" => self.timestamp_before_max_ms = Some(long(0)?),
+            "message.timestamp.after.max.ms" => self.timestamp_after_max_ms = Some(long(0)?),
             "max.message.bytes" => {
-                self.max_message_bytes = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("invalid value {value:?} for max.message.bytes"))?,
-                )
+                let bytes: i32 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("Not a number of type INT"))?;
+                self.max_message_bytes =
+                    Some(usize::try_from(bytes).map_err(|_| invalid("Value must be at least 0"))?)
             }
             "cleanup.policy" => self.compacted = value.split(',').any(|p| p.trim() == "compact"),
             _ => {}
@@ -217,6 +238,12 @@ impl TopicConfig {
     pub fn validation(&self, defaults: &ValidationConfig) -> ValidationConfig {
         ValidationConfig {
             timestamp_type: self.timestamp_type.unwrap_or(defaults.timestamp_type),
+            timestamp_before_max_ms: self
+                .timestamp_before_max_ms
+                .unwrap_or(defaults.timestamp_before_max_ms),
+            timestamp_after_max_ms: self
+                .timestamp_after_max_ms
+                .unwrap_or(defaults.timestamp_after_max_ms),
             max_message_bytes: self.max_message_bytes.unwrap_or(defaults.max_message_bytes),
             compacted: self.compacted || defaults.compacted,
             ..defaults.clone()

@@ -63,6 +63,11 @@ pub struct ValidationError {
     pub record_errors: Vec<(i32, String)>,
     /// For logs: what was wrong.
     pub reason: String,
+    /// Whether the failure came from the log's own checks (`analyzeAndValidateRecords`,
+    /// `LogValidator`), after which Kafka's answer carries the real log start offset; it is -1
+    /// for the request's checks (`ProduceRequest.validateRecords`), a bad CRC and a batch over
+    /// `max.message.bytes`.
+    pub from_log_checks: bool,
 }
 
 impl ValidationError {
@@ -72,7 +77,14 @@ impl ValidationError {
             message: None,
             record_errors: Vec::new(),
             reason: reason.into(),
+            from_log_checks: false,
         }
+    }
+
+    /// Marks an error of the log's own checks (see [`from_log_checks`](Self::from_log_checks)).
+    fn in_log_checks(mut self) -> Self {
+        self.from_log_checks = true;
+        self
     }
 }
 
@@ -101,12 +113,14 @@ pub struct ValidatedBatch {
     pub rebuilt: Option<Vec<u8>>,
 }
 
-/// Validates one partition's `records` from a ProduceRequest of `request_version`.
+/// Validates one partition's `records` from a ProduceRequest of `request_version`;
+/// `topic_partition` (`orders-3`) names the partition in Kafka's record error messages.
 pub fn validate_records(
     records: &[u8],
     request_version: i16,
     config: &ValidationConfig,
     now_ms: i64,
+    topic_partition: &str,
 ) -> Result<ValidatedBatch, ValidationError> {
     // ProduceRequest.validateRecords: framing, one v2 batch, zstd needs v7+.
     let mut batches = Batches::new(records);
@@ -141,7 +155,8 @@ pub fn validate_records(
                 "the base offset of the record batch should be 0, but it is {}",
                 batch.base_offset()
             ),
-        ));
+        )
+        .in_log_checks());
     }
     if batch.size_in_bytes() > config.max_message_bytes {
         return Err(ValidationError::new(
@@ -155,8 +170,10 @@ pub fn validate_records(
     }
     batch.ensure_valid()?;
     // LogValidator.validateBatch, then every record.
-    batch.validate_header()?;
-    let checked = validate_each_record(&batch, config, now_ms)?;
+    batch
+        .validate_header()
+        .map_err(|e| ValidationError::from(e).in_log_checks())?;
+    let checked = validate_each_record(&batch, config, now_ms, topic_partition)?;
     let (timestamp_type, max_timestamp) = match config.timestamp_type {
         TimestampType::LogAppendTime => (TimestampType::LogAppendTime, now_ms),
         TimestampType::CreateTime => (TimestampType::CreateTime, checked.max_timestamp),
@@ -227,6 +244,7 @@ fn validate_each_record(
     batch: &RecordBatch<'_>,
     config: &ValidationConfig,
     now_ms: i64,
+    topic_partition: &str,
 ) -> Result<CheckedRecords, ValidationError> {
     let mut scratch = Vec::new();
     let mut max_ts = NO_TIMESTAMP;
@@ -245,7 +263,9 @@ fn validate_each_record(
         if config.compacted && record.key.is_none() {
             record_errors.push((
                 index,
-                "Compacted topic cannot accept message without key in topic partition.".to_string(),
+                format!(
+                    "Compacted topic cannot accept message without key in topic partition {topic_partition}"
+                ),
             ));
             continue;
         }
@@ -286,7 +306,12 @@ fn validate_each_record(
             "One or more records have been rejected due to invalid timestamp".to_string(),
         )
     } else {
-        let shown: Vec<&str> = record_errors.iter().take(3).map(|(_, m)| m.as_str()).collect();
+        // Java's `RecordError.toString()` for each of the first three.
+        let shown: Vec<String> = record_errors
+            .iter()
+            .take(3)
+            .map(|(i, m)| format!("RecordError(batchIndex={i}, message='{m}')"))
+            .collect();
         (
             ErrorCode::InvalidRecord,
             format!(
@@ -301,6 +326,7 @@ fn validate_each_record(
         reason: message.clone(),
         message: Some(message),
         record_errors,
+        from_log_checks: true,
     })
 }
 
@@ -321,7 +347,7 @@ mod tests {
     }
 
     fn check(records: &[u8]) -> Result<ValidatedBatch, ValidationError> {
-        validate_records(records, 9, &ValidationConfig::default(), NOW)
+        validate_records(records, 9, &ValidationConfig::default(), NOW, "t-0")
     }
 
     #[test]
@@ -339,7 +365,7 @@ mod tests {
             timestamp_type: TimestampType::LogAppendTime,
             ..Default::default()
         };
-        let ok = validate_records(&batch(Compression::None, &[5]), 9, &config, NOW).expect("valid");
+        let ok = validate_records(&batch(Compression::None, &[5]), 9, &config, NOW, "t-0").expect("valid");
         assert_eq!(
             (ok.timestamp_type, ok.max_timestamp),
             (TimestampType::LogAppendTime, NOW)
@@ -358,9 +384,9 @@ mod tests {
     #[test]
     fn zstd_needs_produce_v7() {
         let b = batch(Compression::Zstd, &[NOW]);
-        let err = validate_records(&b, 6, &ValidationConfig::default(), NOW).expect_err("v6");
+        let err = validate_records(&b, 6, &ValidationConfig::default(), NOW, "t-0").expect_err("v6");
         assert_eq!(err.code, ErrorCode::UnsupportedCompressionType);
-        assert!(validate_records(&b, 7, &ValidationConfig::default(), NOW).is_ok());
+        assert!(validate_records(&b, 7, &ValidationConfig::default(), NOW, "t-0").is_ok());
     }
 
     #[test]
@@ -378,7 +404,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            validate_records(&b, 9, &config, NOW).expect_err("big").code,
+            validate_records(&b, 9, &config, NOW, "t-0")
+                .expect_err("big")
+                .code,
             ErrorCode::MessageTooLarge
         );
     }
@@ -416,7 +444,7 @@ mod tests {
             compacted: true,
             ..Default::default()
         };
-        let err = validate_records(b.build().expect("build"), 9, &config, NOW).expect_err("null key");
+        let err = validate_records(b.build().expect("build"), 9, &config, NOW, "t-0").expect_err("null key");
         assert_eq!(err.code, ErrorCode::InvalidRecord);
         assert_eq!(err.record_errors.len(), 1);
         assert!(err
@@ -521,7 +549,7 @@ mod tests {
             max_decompressed_bytes: 1 << 20,
             ..Default::default()
         };
-        let err = validate_records(b.build().expect("build"), 9, &config, NOW).expect_err("bomb");
+        let err = validate_records(b.build().expect("build"), 9, &config, NOW, "t-0").expect_err("bomb");
         assert_eq!(err.code, ErrorCode::UnknownServerError);
     }
 }

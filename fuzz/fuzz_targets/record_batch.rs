@@ -21,5 +21,5 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let config = ValidationConfig { max_decompressed_bytes: 4 << 20, ..Default::default() };
-    let _ = validate_records(data, 9, &config, 1_700_000_000_000);
+    let _ = validate_records(data, 9, &config, 1_700_000_000_000, "fuzz-0");
 });

@@ -7,7 +7,8 @@
 //! handler: the connection layer answers it with the KIP-511 v0 reply. No features are
 //! advertised (v3+ tagged fields stay empty).
 //! A v3+ `client_software_name`/`client_software_version` that breaks Kafka's pattern
-//! (`[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`) gets INVALID_REQUEST, as in Kafka.
+//! (`[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`) gets INVALID_REQUEST and no API list, as in
+//! Kafka.
 //!
 //! # Version notes
 //! v1 adds `throttle_time_ms`; v3 is flexible (the response header stays v0 in every version).
@@ -27,7 +28,9 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ApiVersionsReques
         && !(valid_software_field(&request.client_software_name)
             && valid_software_field(&request.client_software_version))
     {
+        // Kafka's error answer lists no API.
         response.error_code = ErrorCode::InvalidRequest.code();
+        return response;
     }
     response.api_keys = ctx
         .state

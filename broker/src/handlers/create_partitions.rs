@@ -2,9 +2,10 @@
 //!
 //! # Behaviour
 //! Grows each named topic to the requested partition count; the new partitions get empty logs
-//! and a leader spread over the nodes as at creation. Errors per topic, as Kafka answers them:
-//! UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (a count not above the current one),
-//! INVALID_REQUEST (a topic named twice). `validate_only` checks without creating.
+//! and a leader spread over the nodes as at creation. Errors per topic, as Kafka answers them
+//! (with Kafka's messages, checked by the conformance suite): UNKNOWN_TOPIC_OR_PARTITION (no
+//! message), INVALID_PARTITIONS (a count not above the current one), INVALID_REQUEST (a topic
+//! named twice). `validate_only` checks without creating.
 //!
 //! # Deviations from Kafka
 //! Manual replica assignments are not supported (INVALID_REPLICA_ASSIGNMENT): every node
@@ -48,7 +49,7 @@ pub fn handle(
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name);
         if let Err((code, message)) = outcome {
             result.error_code = code.code();
-            result.error_message = Some(str_bytes(&message));
+            result.error_message = (!message.is_empty()).then(|| str_bytes(&message));
         }
         response.results.push(result);
     }

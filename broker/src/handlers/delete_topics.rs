@@ -3,7 +3,7 @@
 //! # Behaviour
 //! Deletes each named topic and its partition directories at once. Unknown names get
 //! UNKNOWN_TOPIC_OR_PARTITION; v6 requests by topic id are resolved to names, unknown ids get
-//! UNKNOWN_TOPIC_ID.
+//! UNKNOWN_TOPIC_ID (the id echoed, no name). Messages are Kafka's (the codes' defaults).
 //!
 //! # Version notes
 //! v4 is flexible; v5 adds `error_message`; v6 takes `topics` (name or id) instead of
@@ -41,9 +41,16 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: DeleteTopicsReque
                 .find(|t| t.id == id)
                 .map(|t| t.name.clone())
         });
-        let mut result = DeletableTopicResult::default();
+        // Kafka's messages are its error codes' default ones.
+        let mut result = DeletableTopicResult::default().with_name(None);
         match name {
-            None => result.error_code = ErrorCode::UnknownTopicId.code(),
+            None => {
+                result.error_code = ErrorCode::UnknownTopicId.code();
+                result.topic_id = id;
+                if version >= 5 {
+                    result.error_message = Some(str_bytes("This server does not host this topic ID."));
+                }
+            }
             Some(name) => {
                 result.name = Some(TopicName(str_bytes(&name)));
                 match ctx.state.delete_topic(&name) {
@@ -51,7 +58,8 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: DeleteTopicsReque
                     Err(code) => {
                         result.error_code = code.code();
                         if version >= 5 {
-                            result.error_message = Some(str_bytes(&format!("topic '{name}' does not exist")));
+                            result.error_message =
+                                Some(str_bytes("This server does not host this topic-partition."));
                         }
                     }
                 }

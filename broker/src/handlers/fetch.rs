@@ -29,6 +29,9 @@ use kafkit_protocol::ErrorCode;
 use super::HandlerContext;
 use crate::cluster::lock_log;
 
+/// `isolation_level` of a read_committed fetch.
+const READ_COMMITTED: i8 = 1;
+
 /// A fetch response and how many record bytes it carries.
 #[derive(Debug)]
 pub struct FetchOutcome {
@@ -62,6 +65,8 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
                 .with_aborted_transactions(None)
                 .with_preferred_read_replica(BrokerId(-1))
                 .with_records(Some(Bytes::new()));
+            // Kafka sends an empty list of aborted transactions, not null, to a read_committed
+            // fetch and for a partition it refuses before reading (unknown topic or partition).
             match read_partition(ctx, version, name, fp, budget, total == 0) {
                 Ok((records, hw, log_start)) => {
                     data.high_watermark = hw;
@@ -70,8 +75,16 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
                     budget = budget.saturating_sub(records.len());
                     total += records.len();
                     data.records = Some(records);
+                    if request.isolation_level == READ_COMMITTED {
+                        data.aborted_transactions = Some(Vec::new());
+                    }
                 }
-                Err(code) => data.error_code = code.code(),
+                Err(code) => {
+                    data.error_code = code.code();
+                    if code == ErrorCode::UnknownTopicOrPartition {
+                        data.aborted_transactions = Some(Vec::new());
+                    }
+                }
             }
             if version < 5 {
                 data.log_start_offset = -1;

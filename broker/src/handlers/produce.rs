@@ -13,9 +13,10 @@
 //! append returns (the high watermark is the log end offset).
 //!
 //! # Deviations from Kafka
-//! Transactions are not implemented: a request with a `transactional_id` is answered
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, and transactional batches
-//! without one INVALID_TXN_STATE. `timeout_ms` is not used, because no append waits for replicas.
+//! Transactions are not implemented: a request with a `transactional_id` and transactional
+//! batches is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, and
+//! transactional batches without one INVALID_TXN_STATE. A `transactional_id` on plain batches
+//! is ignored, as Kafka does. `timeout_ms` is not used, because no append waits for replicas.
 //!
 //! # Version notes
 //! v5 adds `log_start_offset`; v7 allows zstd; v8 `record_errors`/`error_message`; v9 flexible;
@@ -27,7 +28,7 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
-use kafkit_protocol::record::{RecordBatchMut, TimestampType};
+use kafkit_protocol::record::{Batches, RecordBatchMut, TimestampType};
 use kafkit_protocol::ErrorCode;
 
 use super::metadata::INTERNAL_TOPICS;
@@ -50,9 +51,10 @@ pub enum Outcome {
 /// Handles a Produce request.
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -> Outcome {
     let acks = request.acks;
+    // Kafka checks the transactional id only of a request that carries transactional batches.
     let whole_request_error = if !matches!(acks, -1..=1) {
         Some(ErrorCode::InvalidRequiredAcks)
-    } else if request.transactional_id.is_some() {
+    } else if request.transactional_id.is_some() && has_transactional_batches(&request) {
         Some(ErrorCode::TransactionalIdAuthorizationFailed)
     } else {
         None
@@ -116,6 +118,17 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
     Outcome::Respond(response)
 }
 
+/// Whether any partition's first batch has the transactional attribute (Kafka's
+/// `ProduceRequest.hasTransactionalRecords`).
+fn has_transactional_batches(request: &ProduceRequest) -> bool {
+    request
+        .topic_data
+        .iter()
+        .flat_map(|t| &t.partition_data)
+        .filter_map(|p| p.records.as_deref())
+        .any(|records| matches!(Batches::new(records).next(), Some(Ok(b)) if b.is_transactional()))
+}
+
 fn error_partition(index: i32, code: ErrorCode) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
         .with_index(index)
@@ -161,7 +174,8 @@ fn produce_partition(
         )
     };
     let records = records.unwrap_or_default();
-    let validated = match validate_records(records, version, &validation, now) {
+    let topic_partition = format!("{topic}-{index}");
+    let validated = match validate_records(records, version, &validation, now, &topic_partition) {
         Ok(v) => v,
         Err(e) => return validation_failure(ctx, index, &log, e),
     };
@@ -207,8 +221,8 @@ fn validation_failure(
 ) -> PartitionProduceResponse {
     tracing::debug!(connection = ctx.connection_id, partition = index, code = %e.code, reason = %e.reason, "produce rejected");
     let mut resp = error_partition(index, e.code);
-    // Kafka reports the real log start offset only for record-level failures.
-    if !e.record_errors.is_empty() {
+    // Kafka reports the real log start offset only for failures of the log's own checks.
+    if e.from_log_checks {
         resp.log_start_offset = lock_log(log).log_start_offset();
     }
     resp.error_message = e.message.as_deref().map(str_bytes);

@@ -25,16 +25,20 @@ pub const PARTITION_METADATA_FILE: &str = "partition.metadata";
 /// ASCII letters, digits, `.`, `_` and `-`; 1 to 249 characters; not `.` or `..`.
 pub fn validate_topic_name(topic: &str) -> Result<()> {
     let reason = if topic.is_empty() {
-        Some("topic name is empty")
+        Some("the empty string is not allowed".to_string())
     } else if topic == "." || topic == ".." {
-        Some("topic name cannot be \".\" or \"..\"")
+        Some(format!("'{topic}' is not allowed"))
     } else if topic.len() > MAX_TOPIC_NAME_LENGTH {
-        Some("topic name is longer than 249 characters")
+        Some(format!(
+            "the length of '{topic}' is longer than the max allowed length {MAX_TOPIC_NAME_LENGTH}"
+        ))
     } else if !topic
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
     {
-        Some("topic name contains characters other than ASCII alphanumerics, '.', '_' and '-'")
+        Some(format!(
+            "'{topic}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+        ))
     } else {
         None
     };

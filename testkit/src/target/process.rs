@@ -248,8 +248,12 @@ impl KafkaProcessBuilder {
                 log = node_dir.join("server.log").display(),
             ));
         }
-        // Ends when stdin closes (the test process ended or the handle dropped): stop the JVMs.
-        script.push_str("while read -r _; do :; done\nkill $pids 2>/dev/null\nwait\n");
+        // Ends when stdin closes (the test process ended or the handle dropped): stop the JVMs
+        // and remove their directory (a shared Kafka's handle is never dropped).
+        script.push_str(&format!(
+            "while read -r _; do :; done\nkill $pids 2>/dev/null\nwait\nrm -rf '{}'\n",
+            dir.path().display()
+        ));
         let mut shell = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::piped())
