@@ -102,6 +102,15 @@ impl Metadata {
             .get(usize::try_from(partition).ok()?)
     }
 
+    /// The name of the topic with id `id` (requests that name topics by id: Produce v13+,
+    /// Fetch v13+, DeleteTopics v6+). A nil id names no topic.
+    pub fn topic_name(&self, id: Uuid) -> Option<&str> {
+        if id.is_nil() {
+            return None;
+        }
+        self.topics.values().find(|t| t.id == id).map(|t| t.name.as_str())
+    }
+
     /// The node `node_id`.
     pub fn broker(&self, node_id: i32) -> Option<&BrokerInfo> {
         self.brokers.iter().find(|b| b.node_id == node_id)

@@ -76,6 +76,38 @@ impl Handled {
     }
 }
 
+/// Produce v13+ and Fetch v13+ name topics by id only: their names are filled in from the
+/// cluster's topics (an unknown id stays nameless), so that the interceptor, faults by topic and
+/// the journal see names whatever the version. Handlers of those versions go by the id.
+fn name_topics_by_id(ctx: &HandlerContext<'_>, body: &mut RequestBody, version: i16) {
+    if version < 13 {
+        return;
+    }
+    let metadata = ctx.state.metadata();
+    let name =
+        |id| kafka_protocol::messages::TopicName(str_bytes(metadata.topic_name(id).unwrap_or_default()));
+    match body {
+        RequestBody::Produce(r) => r.topic_data.iter_mut().for_each(|t| t.name = name(t.topic_id)),
+        RequestBody::Fetch(r) => r.topics.iter_mut().for_each(|t| t.topic = name(t.topic_id)),
+        _ => {}
+    }
+}
+
+/// The topic a Produce or Fetch entry is for: named by `id` from v13, by `name` before; `None`
+/// for an id no topic has.
+fn topic_of(
+    ctx: &HandlerContext<'_>,
+    version: i16,
+    id: uuid::Uuid,
+    name: &kafka_protocol::messages::TopicName,
+) -> Option<String> {
+    if version >= 13 {
+        ctx.state.metadata().topic_name(id).map(str::to_string)
+    } else {
+        Some(name.0.to_string())
+    }
+}
+
 /// Decodes and handles one request frame: decode, check the version against the served (and
 /// pinned) ranges, run the interceptor's `before`, the handler (minus what the interceptor
 /// answered itself), the interceptor's `after`, then encode.
@@ -86,7 +118,8 @@ pub async fn handle_frame(
     connection_request_index: u64,
     frame: Bytes,
 ) -> Result<Reply> {
-    let request = decode_request(frame)?;
+    let mut request = decode_request(frame)?;
+    name_topics_by_id(ctx, &mut request.body, request.header.request_api_version);
     let header = &request.header;
     let version = header.request_api_version;
     let api_key = request.body.api_key();

@@ -252,12 +252,21 @@ async fn acknowledged_records_survive_sigkill_under_load(#[case] seed: u64) {
             !data_dir.join(CLEAN_SHUTDOWN_FILE).exists(),
             "the kill left no clean-shutdown marker"
         );
-        // A killed process leaves exactly what it wrote (the kernel keeps it): no torn batch,
-        // and indexes that may lag the log but never point past it.
-        for file in segment_files(&data_dir) {
-            let report = dump_file(&file, false).expect("dump-log");
+        // A killed process leaves what it wrote (the kernel keeps it), except that a write
+        // under way may stop between pages when SIGKILL arrives (Linux checks for a fatal
+        // signal while copying a write in): the active segment of a partition may end in a torn
+        // batch, which recovery cuts. Everything else is whole, and indexes may lag the log but
+        // never point past it.
+        let files = segment_files(&data_dir);
+        for file in &files {
+            let report = dump_file(file, false).expect("dump-log");
+            let active = file.extension().is_some_and(|e| e == "log")
+                && !files
+                    .iter()
+                    .any(|f| f.parent() == file.parent() && f.extension() == file.extension() && f > file);
+            let torn_tail = |p: &String| active && p.contains("do not form a complete batch");
             assert!(
-                report.problems.is_empty(),
+                report.problems.iter().all(torn_tail),
                 "after the kill, {}: {:?}",
                 file.display(),
                 report.problems

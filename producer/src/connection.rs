@@ -8,7 +8,7 @@
 //! 2. negotiates versions: ApiVersions v3; if the broker answers UNSUPPORTED_VERSION (KIP-511)
 //!    it retries at the highest version the broker advertises for ApiVersions (at most 3), or v0
 //!    when the answer carries no range. Each API the producer uses gets Java's
-//!    `min(our max, broker max)` from [`SUPPORTED_APIS`](kafkit_protocol::versions::SUPPORTED_APIS);
+//!    `min(our max, broker max)` from [`client_range`](kafkit_protocol::versions::client_range);
 //!    no common Produce or Metadata version closes the connection with
 //!    [`ConnectionError::Unsupported`]. Then it reports [`ConnEvent::Ready`];
 //! 3. runs a writer and a reader concurrently. The writer encodes requests at the negotiated
@@ -43,7 +43,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::frame::{encode_request_frame, request_header};
 use kafkit_protocol::response::{decode_response, GuardedResponse};
-use kafkit_protocol::versions::supported_range;
+use kafkit_protocol::versions::client_range;
 use kafkit_protocol::{split_frame, DEFAULT_MAX_FRAME_SIZE};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -323,7 +323,7 @@ async fn negotiate(
             )));
         }
         let pick = |api: ApiKey| {
-            let ours = supported_range(api)?;
+            let ours = client_range(api)?;
             let theirs = body.api_keys.iter().find(|k| k.api_key == api as i16)?;
             ours.negotiate(theirs.min_version, theirs.max_version)
         };

@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::Decodable;
 
-use crate::wire_shape::{decode_guarded, request_shape, REQUEST_HEADER};
+use crate::wire_shape::{decode_guarded, request_shape, Tags, REQUEST_HEADER};
 use crate::{versions, Error, Result};
 
 /// The smallest request header: api key, api version, correlation id, client id length.
@@ -141,7 +141,14 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
 
     let mut buf = frame;
     let header_version = api_key.request_header_version(version);
-    let header = decode_guarded(&REQUEST_HEADER, header_version, &mut buf, raw_key, version)?;
+    let header = decode_guarded(
+        &REQUEST_HEADER,
+        header_version,
+        &mut buf,
+        raw_key,
+        version,
+        Tags::Strict,
+    )?;
     if !served {
         return Ok(Request {
             header,
@@ -177,7 +184,7 @@ fn decode_body<T: Decodable>(buf: &mut Bytes, api_key: ApiKey, version: i16) -> 
         api_key: api_key as i16,
         version,
     })?;
-    decode_guarded(shape, version, buf, api_key as i16, version)
+    decode_guarded(shape, version, buf, api_key as i16, version, Tags::Strict)
 }
 
 #[cfg(test)]
@@ -383,8 +390,8 @@ mod tests {
     #[case::negative_key(-1, 0, "unknown api key -1")]
     #[case::not_served_key(8, 2, "api key 8 version 2 is not supported")]
     #[case::produce_v2(0, 2, "api key 0 version 2 is not supported")]
-    #[case::produce_v12(0, 12, "api key 0 version 12 is not supported")]
-    #[case::metadata_v13(3, 13, "api key 3 version 13 is not supported")]
+    #[case::produce_v14(0, 14, "api key 0 version 14 is not supported")]
+    #[case::metadata_v14(3, 14, "api key 3 version 14 is not supported")]
     #[case::metadata_negative(3, -1, "api key 3 version -1 is not supported")]
     fn unknown_keys_and_unserved_versions_are_refused(
         #[case] api_key: i16,

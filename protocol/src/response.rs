@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
-use crate::wire_shape::{decode_guarded, response_shape, RESPONSE_HEADER};
+use crate::wire_shape::{decode_guarded, response_shape, Tags, RESPONSE_HEADER};
 use crate::{versions, Error, ErrorCode, Result};
 
 /// A response kafkit knows the wire shape of, and so can decode without trusting its counts.
@@ -101,6 +101,7 @@ pub fn decode_response<T: GuardedResponse>(frame: Bytes, version: i16) -> Result
         &mut buf,
         T::API_KEY as i16,
         version,
+        Tags::Lenient,
     )?;
     let body = decode_response_body(buf, version)?;
     Ok(Response { header, body })
@@ -119,7 +120,14 @@ pub fn decode_response_body<T: GuardedResponse>(body: Bytes, version: i16) -> Re
         version
     };
     let mut buf = body;
-    decode_guarded(shape, body_version, &mut buf, api_key, body_version)
+    decode_guarded(
+        shape,
+        body_version,
+        &mut buf,
+        api_key,
+        body_version,
+        Tags::Lenient,
+    )
 }
 
 fn check_version<T: GuardedResponse>(version: i16) -> Result<()> {
@@ -210,6 +218,45 @@ mod tests {
         ];
         let served: Vec<ApiKey> = versions::SUPPORTED_APIS.iter().map(|r| r.api_key).collect();
         assert_eq!(covered.to_vec(), served);
+    }
+
+    /// A broker that sends a field early (tansu: a Fetch v12 answer carrying v16's tagged
+    /// `node_endpoints`, which the crate refuses with "Tag 0 is not valid for version 12") is
+    /// read as if the tag were unknown: it is dropped, the rest decodes, and truly unknown tags
+    /// are kept. The same in a partition's own tagged fields.
+    #[test]
+    fn a_tag_of_a_later_version_is_dropped_not_refused() {
+        // The sample ends with its top-level tagged fields: one entry, unknown tag 42.
+        let sent = frame(12, &samples::fetch(12));
+        let tail = [0x01, 0x2a, 0x06, b'f', b'u', b't', b'u', b'r', b'e'];
+        assert!(sent.ends_with(&tail));
+        let mut early = sent[..sent.len() - tail.len()].to_vec();
+        early.extend_from_slice(&[0x02, 0x00, 0x05, 0x02, 0x00, 0x00, 0x00, 0x02]);
+        early.extend_from_slice(&tail[1..]);
+        let response = decode_response::<FetchResponse>(Bytes::from(early), 12).expect("decodes leniently");
+        assert_eq!(
+            response.body,
+            samples::fetch(12),
+            "as sent, the unknown tag 42 kept"
+        );
+
+        // Produce v9: one partition whose tagged fields hold tag 0, v10's `current_leader`.
+        let body = [
+            0x02, 0x02, b't', // one topic, "t"
+            0x02, 0, 0, 0, 1, 0, 0, // one partition: index 1, error 0
+            0, 0, 0, 0, 0, 0, 0, 9, // base offset 9
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // log append time -1
+            0, 0, 0, 0, 0, 0, 0, 0, // log start offset 0
+            0x01, 0x00, // no record errors, null message
+            0x01, 0x00, 0x01, 0xff, // tagged fields: tag 0, one byte
+            0x00, // the topic's tagged fields
+            0, 0, 0, 0,    // throttle
+            0x00, // tagged fields
+        ];
+        let response =
+            decode_response::<ProduceResponse>(with_header(true, &body), 9).expect("decodes leniently");
+        let p = &response.body.responses[0].partition_responses[0];
+        assert_eq!((p.index, p.base_offset, p.current_leader.leader_id.0), (1, 9, -1));
     }
 
     #[test]
@@ -336,12 +383,12 @@ mod tests {
     }
 
     #[test]
-    fn produce_v9_skips_tag_0_by_size_and_the_crate_refuses_it() {
-        // node_endpoints only exists from v10; at v9 tag 0 is unknown to the walker (skipped by
-        // size) and rejected by the crate.
+    fn produce_v9_drops_tag_0_of_v10() {
+        // node_endpoints only exists from v10; at v9 tag 0 is dropped before the crate, which
+        // would refuse it.
         let body = [1, 0, 0, 0, 0, 1, 0, 1, 0xff];
-        let error = malformed(decode_response::<ProduceResponse>(with_header(true, &body), 9));
-        assert!(error.contains("Tag 0 is not valid for version 9"), "{error}");
+        let response = decode_response::<ProduceResponse>(with_header(true, &body), 9).expect("decodes");
+        assert!(response.body.node_endpoints.is_empty() && response.body.responses.is_empty());
     }
 
     #[rstest]
@@ -367,7 +414,7 @@ mod tests {
 
     #[rstest]
     #[case::produce_v2(2)]
-    #[case::produce_v12(12)]
+    #[case::produce_v14(14)]
     fn unserved_versions_are_refused(#[case] version: i16) {
         let frame = with_header(false, &[0; 16]);
         let error = decode_response::<ProduceResponse>(frame, version).expect_err("refused");

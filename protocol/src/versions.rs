@@ -47,13 +47,14 @@ const fn range(api_key: ApiKey, min: i16, max: i16) -> ApiVersionRange {
     ApiVersionRange { api_key, min, max }
 }
 
-/// Every API kafkit implements, in ApiKey order.
+/// Every API kafkit's broker implements, in ApiKey order: the versions Kafka 4.1 serves to
+/// clients (and its Java clients send), as the differential conformance suite checks.
 pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
-    range(ApiKey::Produce, 3, 11),
-    range(ApiKey::Fetch, 4, 12),
-    range(ApiKey::ListOffsets, 1, 7),
-    range(ApiKey::Metadata, 0, 12),
-    range(ApiKey::FindCoordinator, 0, 4),
+    range(ApiKey::Produce, 3, 13),
+    range(ApiKey::Fetch, 4, 18),
+    range(ApiKey::ListOffsets, 1, 10),
+    range(ApiKey::Metadata, 0, 13),
+    range(ApiKey::FindCoordinator, 0, 6),
     range(ApiKey::ApiVersions, 0, 4),
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
@@ -61,9 +62,25 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::CreatePartitions, 0, 3),
 ];
 
-/// The range kafkit serves for `api_key`, if it serves that API at all.
+/// What kafkit's own clients (the producer, the test kit's read-back client) send, where that is
+/// less than the broker serves: they name topics, so Produce stops below v13 and Fetch below v13,
+/// the versions that name topics by id. Negotiation takes the smaller of this and the broker's
+/// range.
+pub const CLIENT_APIS: &[ApiVersionRange] = &[range(ApiKey::Produce, 3, 12), range(ApiKey::Fetch, 4, 12)];
+
+/// The range kafkit's broker serves for `api_key`, if it serves that API at all.
 pub fn supported_range(api_key: ApiKey) -> Option<ApiVersionRange> {
     SUPPORTED_APIS.iter().copied().find(|r| r.api_key == api_key)
+}
+
+/// The range kafkit's clients send for `api_key`: [`CLIENT_APIS`] where it names the API, else
+/// what the broker serves.
+pub fn client_range(api_key: ApiKey) -> Option<ApiVersionRange> {
+    CLIENT_APIS
+        .iter()
+        .copied()
+        .find(|r| r.api_key == api_key)
+        .or_else(|| supported_range(api_key))
 }
 
 /// Whether kafkit serves `api_key` at `version`.
@@ -133,8 +150,22 @@ mod tests {
     fn negotiation_follows_java() {
         let produce = supported_range(ApiKey::Produce).expect("produce");
         assert_eq!(produce.negotiate(0, 7), Some(7));
-        assert_eq!(produce.negotiate(3, 13), Some(11));
+        assert_eq!(produce.negotiate(3, 15), Some(13));
         assert_eq!(produce.negotiate(0, 2), None);
-        assert_eq!(produce.negotiate(12, 13), None);
+        assert_eq!(produce.negotiate(14, 15), None);
+    }
+
+    /// kafkit's clients name topics: they stop below the versions that name them by id.
+    #[test]
+    fn clients_send_what_names_topics() {
+        let produce = client_range(ApiKey::Produce).expect("produce");
+        assert_eq!(produce.negotiate(3, 13), Some(12));
+        let fetch = client_range(ApiKey::Fetch).expect("fetch");
+        assert_eq!(fetch.negotiate(4, 18), Some(12));
+        assert_eq!(client_range(ApiKey::Metadata), supported_range(ApiKey::Metadata));
+        for c in CLIENT_APIS {
+            let served = supported_range(c.api_key).expect("served");
+            assert!(served.min <= c.min && c.max <= served.max, "{c:?}");
+        }
     }
 }

@@ -32,7 +32,7 @@ mod responses;
 
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use kafka_protocol::protocol::Decodable;
 
 use crate::{Error, Result};
@@ -156,25 +156,48 @@ impl fmt::Display for WalkError {
 type Walk<T> = std::result::Result<T, WalkError>;
 
 /// Walks `buf` as `shape` at `version` and returns how many bytes the message occupies.
+#[cfg(test)]
 pub(crate) fn walk(shape: &Shape, version: i16, buf: &[u8]) -> Walk<usize> {
+    walk_collecting(shape, version, buf).map(|(len, _)| len)
+}
+
+/// [`walk`], also returning the tagged fields that the crate would refuse: tags the schema
+/// defines for other versions of the message (see [`TagSection`]).
+fn walk_collecting(shape: &Shape, version: i16, buf: &[u8]) -> Walk<(usize, Vec<TagSection>)> {
     let mut walker = Walker {
         buf,
         version,
         flexible: version >= shape.flexible_from,
+        origin_len: Some(buf.len()),
+        misplaced: Vec::new(),
     };
     walker.walk_struct(shape.fields)?;
-    Ok(buf.len() - walker.buf.len())
+    Ok((buf.len() - walker.buf.len(), walker.misplaced))
+}
+
+/// How strictly [`decode_guarded`] reads tagged fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tags {
+    /// As the crate does: a tag the schema defines only for other versions is an error (what
+    /// the broker applies to requests).
+    Strict,
+    /// A tag the schema defines only for other versions is dropped before decoding, as an
+    /// unknown tag would be skipped: a broker's answer carrying a field early (seen from
+    /// tansu: a Fetch v12 answer with v16's `node_endpoints`) still decodes.
+    Lenient,
 }
 
 /// Walks the front of `buf` as `shape` at `version`, then lets the crate decode it from the same
-/// bytes (zero-copy: the crate slices `buf`). `api_key` and `version` name the message in
-/// errors; `shape_version` differs from `version` only for headers.
+/// bytes (zero-copy: the crate slices `buf`; a copy only when [`Tags::Lenient`] drops a tagged
+/// field). `api_key` and `version` name the message in errors; `shape_version` differs from
+/// `version` only for headers.
 pub(crate) fn decode_guarded<T: Decodable>(
     shape: &Shape,
     shape_version: i16,
     buf: &mut Bytes,
     api_key: i16,
     version: i16,
+    tags: Tags,
 ) -> Result<T> {
     let malformed = |reason: String| Error::Malformed {
         what: shape.name,
@@ -182,8 +205,50 @@ pub(crate) fn decode_guarded<T: Decodable>(
         version,
         reason,
     };
-    walk(shape, shape_version, buf).map_err(|e| malformed(e.to_string()))?;
+    let (len, misplaced) =
+        walk_collecting(shape, shape_version, buf).map_err(|e| malformed(e.to_string()))?;
+    if tags == Tags::Lenient && !misplaced.is_empty() {
+        let mut cleaned = without_misplaced_tags(&buf[..len], &misplaced);
+        buf.advance(len);
+        return T::decode(&mut cleaned, shape_version).map_err(|e| malformed(e.to_string()));
+    }
     T::decode(buf, shape_version).map_err(|e| malformed(e.to_string()))
+}
+
+/// A tagged-field section holding tags the crate would refuse at this version: where its count
+/// is, the count, and the byte ranges of the entries to drop (tag, size and value).
+#[derive(Debug)]
+struct TagSection {
+    count_at: std::ops::Range<usize>,
+    count: u32,
+    drop: Vec<std::ops::Range<usize>>,
+}
+
+/// A copy of `message` without the `sections`' misplaced entries, each section's count lowered
+/// to match.
+fn without_misplaced_tags(message: &[u8], sections: &[TagSection]) -> Bytes {
+    let mut out = Vec::with_capacity(message.len());
+    let mut at = 0;
+    for section in sections {
+        out.extend_from_slice(&message[at..section.count_at.start]);
+        let mut count = section.count - section.drop.len() as u32;
+        loop {
+            let byte = (count & 0x7f) as u8;
+            count >>= 7;
+            if count == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+        at = section.count_at.end;
+        for range in &section.drop {
+            out.extend_from_slice(&message[at..range.start]);
+            at = range.end;
+        }
+    }
+    out.extend_from_slice(&message[at..]);
+    Bytes::from(out)
 }
 
 struct Walker<'a> {
@@ -191,6 +256,11 @@ struct Walker<'a> {
     buf: &'a [u8],
     version: i16,
     flexible: bool,
+    /// The whole message's length, for positions, in the walker of the whole message; `None`
+    /// in the walkers of tagged values (misplaced tags inside those are left to the crate).
+    origin_len: Option<usize>,
+    /// Tagged-field sections with misplaced tags, in message order.
+    misplaced: Vec<TagSection>,
 }
 
 impl<'a> Walker<'a> {
@@ -307,7 +377,14 @@ impl<'a> Walker<'a> {
     /// A tagged-field section: a count, then (tag, size, bytes) per field. Unknown tags are
     /// skipped by their size; known ones are walked and must fill their size exactly.
     fn walk_tagged_fields(&mut self, fields: &[Field]) -> Walk<()> {
+        let position = |w: &Self| w.origin_len.map(|len| len - w.buf.len());
+        let count_start = position(self);
         let count = self.unsigned_varint()? as usize;
+        let mut section = count_start.zip(position(self)).map(|(start, end)| TagSection {
+            count_at: start..end,
+            count: count as u32,
+            drop: Vec::new(),
+        });
         // Each tagged field takes at least two bytes (its tag and its size).
         if count > self.buf.len() / 2 {
             return Err(WalkError::new(format!(
@@ -316,17 +393,26 @@ impl<'a> Walker<'a> {
             )));
         }
         for _ in 0..count {
+            let entry_start = position(self);
             let tag = self.unsigned_varint()?;
             let size = self.unsigned_varint()? as usize;
             let value = self.take(size)?;
             let version = self.version;
             let Some(field) = fields.iter().find(|f| f.tag == Some(tag) && f.is_in(version)) else {
+                let elsewhere = fields.iter().any(|f| f.tag == Some(tag));
+                if let (true, Some(section), Some(start), Some(end)) =
+                    (elsewhere, section.as_mut(), entry_start, position(self))
+                {
+                    section.drop.push(start..end);
+                }
                 continue;
             };
             let mut inner = Walker {
                 buf: value,
                 version,
                 flexible: self.flexible,
+                origin_len: None,
+                misplaced: Vec::new(),
             };
             inner.walk_kind(&field.kind).map_err(|e| e.within(field.name))?;
             if !inner.buf.is_empty() {
@@ -336,6 +422,9 @@ impl<'a> Walker<'a> {
                 ))
                 .within(field.name));
             }
+        }
+        if let Some(section) = section.filter(|s| !s.drop.is_empty()) {
+            self.misplaced.push(section);
         }
         Ok(())
     }
@@ -374,6 +463,8 @@ mod tests {
             buf: bytes,
             version: 0,
             flexible: true,
+            origin_len: None,
+            misplaced: Vec::new(),
         };
         assert_eq!(walker.unsigned_varint().ok(), expected);
     }

@@ -21,6 +21,16 @@ fn stdout_lines(output: &Output) -> Vec<String> {
         .collect()
 }
 
+/// The summary line: the one before the CPU line, which ends the output.
+fn summary_line(lines: &[String]) -> &str {
+    let cpu = lines.last().expect("output");
+    assert!(
+        cpu.starts_with("CPU per million records: ") && cpu.contains(" produce requests, "),
+        "the CPU line ends the output: {cpu:?}"
+    );
+    lines.get(lines.len().wrapping_sub(2)).expect("a summary line")
+}
+
 /// The numbers of a summary line.
 #[derive(Debug, PartialEq)]
 struct Summary {
@@ -114,7 +124,7 @@ fn embedded_broker_run_ends_with_kafkas_summary_line() {
     ]);
     assert_succeeded(&output);
     let lines = stdout_lines(&output);
-    let last = lines.last().expect("output");
+    let last = summary_line(&lines);
     let summary = parse_summary(last).unwrap_or_else(|| panic!("not Kafka's format: {last:?}"));
     assert_eq!(summary.records, 3000);
     assert!(!summary.steady_state);
@@ -123,6 +133,11 @@ fn embedded_broker_run_ends_with_kafkas_summary_line() {
     let p = summary.percentiles_ms;
     assert!(p[0] <= p[1] && p[1] <= p[2] && p[2] <= p[3], "{p:?}");
     assert!(p[3] as f64 <= summary.max_ms + 0.5, "{summary:?}");
+    let cpu = lines.last().expect("the CPU line");
+    assert!(
+        cpu.contains("(over 3000 records, the embedded broker included)"),
+        "{cpu}"
+    );
 }
 
 /// With --warmup-records the last line is the steady-state summary of the records after the
@@ -148,7 +163,7 @@ fn warmup_adds_a_steady_state_summary() {
     assert_eq!(summaries.len(), 2, "{lines:?}");
     assert_eq!((summaries[0].records, summaries[0].steady_state), (1000, false));
     assert_eq!((summaries[1].records, summaries[1].steady_state), (600, true));
-    assert!(lines.last().expect("lines").contains("steady state records sent"));
+    assert!(summary_line(&lines).contains("steady state records sent"));
 }
 
 /// --bootstrap sends to the given broker (here one the test started), which stores every
@@ -179,7 +194,7 @@ async fn bootstrap_runs_against_a_given_broker_and_paces() {
     .expect("join");
     assert_succeeded(&output);
     let lines = stdout_lines(&output);
-    let summary = parse_summary(lines.last().expect("output")).expect("summary line");
+    let summary = parse_summary(summary_line(&lines)).expect("summary line");
     assert_eq!(summary.records, 600);
     // The pacing keeps the average rate at or below the target (the summary's interval also
     // includes the final flush, so it is lower still).
@@ -272,6 +287,6 @@ fn failed_records_make_the_exit_status_non_zero() {
         stderr.contains("3 records failed") && stderr.contains("MESSAGE_TOO_LARGE"),
         "{stderr}"
     );
-    let summary = parse_summary(stdout_lines(&output).last().expect("output")).expect("summary");
+    let summary = parse_summary(summary_line(&stdout_lines(&output))).expect("summary");
     assert_eq!(summary.records, 0, "failed records are not counted as sent");
 }

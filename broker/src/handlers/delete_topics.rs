@@ -33,14 +33,7 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: DeleteTopicsReque
     };
     let mut response = DeleteTopicsResponse::default();
     for (name, id) in wanted {
-        let name = name.or_else(|| {
-            let metadata = ctx.state.metadata();
-            metadata
-                .topics
-                .values()
-                .find(|t| t.id == id)
-                .map(|t| t.name.clone())
-        });
+        let name = name.or_else(|| ctx.state.metadata().topic_name(id).map(str::to_string));
         // Kafka's messages are its error codes' default ones.
         let mut result = DeletableTopicResult::default().with_name(None);
         match name {

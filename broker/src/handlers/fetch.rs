@@ -1,4 +1,4 @@
-//! Fetch (ApiKey 1), versions 4..=12.
+//! Fetch (ApiKey 1), versions 4..=18.
 //!
 //! # Behaviour
 //! Reads whole batches, exactly as stored, from the segment files of each requested partition,
@@ -19,10 +19,15 @@
 //!
 //! # Version notes
 //! v5 `log_start_offset`; v7 sessions; v9 `current_leader_epoch`; v11 `preferred_read_replica`;
-//! v12 flexible, `last_fetched_epoch`.
+//! v12 flexible, `last_fetched_epoch`, and the KIP-951 `current_leader` of a partition answered
+//! NOT_LEADER_OR_FOLLOWER; v13 names topics by id (UNKNOWN_TOPIC_ID for an id no topic has);
+//! v15-v18 change only what followers send (`replica_state`, `replica_directory_id`,
+//! `high_watermark`), which kafkit ignores; v16 adds the endpoints of the leaders named.
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 use kafkit_protocol::ErrorCode;
 
@@ -53,9 +58,15 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
     };
     let mut total = 0usize;
     let mut response = FetchResponse::default();
+    let mut leaders_named = std::collections::BTreeSet::new();
     for topic in &request.topics {
-        let name = topic.topic.0.as_str();
-        let mut topic_response = FetchableTopicResponse::default().with_topic(topic.topic.clone());
+        // v13 names topics by id: an unknown id fails each of its partitions.
+        let name = super::topic_of(ctx, version, topic.topic_id, &topic.topic);
+        let mut topic_response = if version >= 13 {
+            FetchableTopicResponse::default().with_topic_id(topic.topic_id)
+        } else {
+            FetchableTopicResponse::default().with_topic(topic.topic.clone())
+        };
         for fp in &topic.partitions {
             let mut data = PartitionData::default()
                 .with_partition_index(fp.partition)
@@ -67,7 +78,11 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
                 .with_records(Some(Bytes::new()));
             // Kafka sends an empty list of aborted transactions, not null, to a read_committed
             // fetch and for a partition it refuses before reading (unknown topic or partition).
-            match read_partition(ctx, version, name, fp, budget, total == 0) {
+            let read = match &name {
+                Some(name) => read_partition(ctx, version, name, fp, budget, total == 0),
+                None => Err(ErrorCode::UnknownTopicId),
+            };
+            match read {
                 Ok((records, hw, log_start)) => {
                     data.high_watermark = hw;
                     data.last_stable_offset = hw;
@@ -81,8 +96,23 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
                 }
                 Err(code) => {
                     data.error_code = code.code();
-                    if code == ErrorCode::UnknownTopicOrPartition {
+                    if matches!(
+                        code,
+                        ErrorCode::UnknownTopicOrPartition | ErrorCode::UnknownTopicId
+                    ) {
                         data.aborted_transactions = Some(Vec::new());
+                    }
+                    // KIP-951: where the partition is led now (v12+), and how to reach that
+                    // broker (v16+).
+                    if code == ErrorCode::NotLeaderOrFollower && version >= 12 {
+                        if let Some((leader, epoch)) =
+                            name.as_deref().and_then(|n| current_leader(ctx, n, fp.partition))
+                        {
+                            data.current_leader = LeaderIdAndEpoch::default()
+                                .with_leader_id(BrokerId(leader))
+                                .with_leader_epoch(epoch);
+                            leaders_named.insert(leader);
+                        }
                     }
                 }
             }
@@ -93,10 +123,32 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
         }
         response.responses.push(topic_response);
     }
+    if version >= 16 {
+        let metadata = ctx.state.metadata();
+        response.node_endpoints = leaders_named
+            .into_iter()
+            .filter_map(|id| metadata.broker(id))
+            .map(|b| {
+                NodeEndpoint::default()
+                    .with_node_id(BrokerId(b.node_id))
+                    .with_host(super::str_bytes(&b.host))
+                    .with_port(b.port)
+            })
+            .collect();
+    }
     FetchOutcome {
         response,
         bytes: total,
     }
+}
+
+/// The leader of `topic`/`partition` and its epoch, when one is up.
+fn current_leader(ctx: &HandlerContext<'_>, topic: &str, partition: i32) -> Option<(i32, i32)> {
+    let metadata = ctx.state.metadata();
+    let p = metadata.partition(topic, partition)?;
+    p.leader
+        .filter(|&l| metadata.is_up(l))
+        .map(|l| (l, p.leader_epoch))
 }
 
 fn read_partition(

@@ -1,4 +1,4 @@
-//! ListOffsets (ApiKey 2), versions 1..=7.
+//! ListOffsets (ApiKey 2), versions 1..=10.
 //!
 //! # Behaviour
 //! Per partition: `-2` (earliest) answers the log start offset, `-1` (latest) the high
@@ -12,7 +12,9 @@
 //!
 //! # Version notes
 //! v2 isolation level; v4 `current_leader_epoch` and `leader_epoch`; v6 flexible; v7 max
-//! timestamp (KIP-734).
+//! timestamp (KIP-734); v8 `-4`, the earliest local offset, and v9 `-5`, the latest tiered one
+//! (KIP-1005: kafkit tiers nothing, so `-4` is the log start and `-5` no offset, as Kafka
+//! without remote storage answers); v10 `timeout_ms` (nothing here waits for it).
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -26,6 +28,8 @@ use crate::cluster::lock_log;
 const EARLIEST: i64 = -2;
 const LATEST: i64 = -1;
 const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
 
 /// Handles a ListOffsets request.
 pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ListOffsetsRequest) -> ListOffsetsResponse {
@@ -94,6 +98,12 @@ fn lookup(
         Some(t) => (t.timestamp, t.offset, t.leader_epoch.unwrap_or(leader_epoch)),
         None => (-1, -1, -1),
     };
+    // Without tiered storage the local log is the whole log.
+    let timestamp = if timestamp == EARLIEST_LOCAL && version >= 8 {
+        EARLIEST
+    } else {
+        timestamp
+    };
     match timestamp {
         EARLIEST => Ok((
             -1,
@@ -101,6 +111,8 @@ fn lookup(
             leader_epoch_at(&log, log.log_start_offset(), leader_epoch),
         )),
         LATEST => Ok((-1, log.high_watermark(), leader_epoch)),
+        // Nothing is tiered: Kafka answers no offset, without an error.
+        LATEST_TIERED if version >= 9 => Ok((-1, -1, -1)),
         MAX_TIMESTAMP if version >= 7 => log
             .max_timestamp_and_offset()
             .map(found)

@@ -1,4 +1,4 @@
-//! Produce (ApiKey 0), versions 3..=11.
+//! Produce (ApiKey 0), versions 3..=13.
 //!
 //! # Behaviour
 //! Per partition, in Kafka's order (reference/broker-storage-spec.md §2): internal topic
@@ -20,7 +20,9 @@
 //!
 //! # Version notes
 //! v5 adds `log_start_offset`; v7 allows zstd; v8 `record_errors`/`error_message`; v9 flexible;
-//! v10 `current_leader` and `node_endpoints` for NOT_LEADER_OR_FOLLOWER (KIP-951).
+//! v10 `current_leader` and `node_endpoints` for NOT_LEADER_OR_FOLLOWER (KIP-951); v12 is v11
+//! for non-transactional producers (KIP-890 changes transactional ones); v13 names topics by id
+//! (UNKNOWN_TOPIC_ID for an id no topic has).
 
 use std::collections::BTreeSet;
 
@@ -64,15 +66,21 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
     let mut leaders_named = BTreeSet::new();
     let mut response = ProduceResponse::default();
     for topic in request.topic_data {
-        let name = topic.name.0.to_string();
-        let mut topic_response = TopicProduceResponse::default().with_name(topic.name.clone());
+        // v13 names topics by id: an unknown id fails each of its partitions.
+        let name = super::topic_of(ctx, version, topic.topic_id, &topic.name);
+        let mut topic_response = if version >= 13 {
+            TopicProduceResponse::default().with_topic_id(topic.topic_id)
+        } else {
+            TopicProduceResponse::default().with_name(topic.name.clone())
+        };
         for partition in topic.partition_data {
-            let mut p = match whole_request_error {
-                Some(code) => error_partition(partition.index, code),
-                None => produce_partition(
+            let mut p = match (whole_request_error, &name) {
+                (Some(code), _) => error_partition(partition.index, code),
+                (None, None) => error_partition(partition.index, ErrorCode::UnknownTopicId),
+                (None, Some(name)) => produce_partition(
                     ctx,
                     version,
-                    &name,
+                    name,
                     partition.index,
                     partition.records.as_deref(),
                     now,

@@ -311,7 +311,7 @@ fn api_versions_lists_the_table(state: ClusterState) {
         kafkit_protocol::versions::SUPPORTED_APIS.len()
     );
     let produce = resp.api_keys.iter().find(|k| k.api_key == 0).expect("produce");
-    assert_eq!((produce.min_version, produce.max_version), (3, 11));
+    assert_eq!((produce.min_version, produce.max_version), (3, 13));
 }
 
 #[rstest]

@@ -25,6 +25,9 @@ use crate::response::Response;
 pub(crate) struct StrippedPartitions {
     /// Partitions taken out of a Produce, Fetch or ListOffsets request, in request order.
     partitions: Vec<(String, i32, ErrorCode)>,
+    /// The ids of the topics taken out of Produce and Fetch requests that name topics by id
+    /// (v13+), whose answers carry the id instead of the name.
+    ids: Vec<(String, Uuid)>,
     /// Metadata: named topics taken out of the request.
     topics: Vec<(String, ErrorCode)>,
     /// Metadata: errors written over the handler's entries (topics not taken out: all-topics
@@ -38,6 +41,11 @@ pub(crate) struct StrippedPartitions {
 }
 
 impl StrippedPartitions {
+    /// The id `topic` was named by, in a request that names topics by id.
+    fn id_of(&self, topic: &str) -> Option<Uuid> {
+        self.ids.iter().find(|(name, _)| name == topic).map(|&(_, id)| id)
+    }
+
     /// Whether any error will be injected into the response.
     pub(crate) fn is_empty(&self) -> bool {
         self.partitions.is_empty()
@@ -73,6 +81,7 @@ pub(crate) fn strip_partition_errors(
     if errors.is_empty() && all.is_none() {
         return out;
     }
+    let mut ids = Vec::new();
     let mut take = |topic: &str, partition: i32| match injected(errors, all, topic, partition) {
         Some(code) => {
             out.partitions.push((topic.to_string(), partition, code));
@@ -85,12 +94,18 @@ pub(crate) fn strip_partition_errors(
             for t in &mut r.topic_data {
                 let name = t.name.0.to_string();
                 t.partition_data.retain(|p| take(&name, p.index));
+                if version >= 13 {
+                    ids.push((name, t.topic_id));
+                }
             }
         }
         RequestBody::Fetch(r) => {
             for t in &mut r.topics {
                 let name = t.topic.0.to_string();
                 t.partitions.retain(|p| take(&name, p.partition));
+                if version >= 13 {
+                    ids.push((name, t.topic_id));
+                }
             }
         }
         RequestBody::ListOffsets(r) => {
@@ -102,6 +117,7 @@ pub(crate) fn strip_partition_errors(
         RequestBody::Metadata(r) => strip_metadata(r, version, errors, all, &mut out),
         _ => {}
     }
+    out.ids = ids;
     out
 }
 
@@ -148,22 +164,32 @@ fn strip_metadata(
 }
 
 /// Adds an error entry to `response` for everything [`strip_partition_errors`] took out.
-pub(crate) fn restore_partition_errors(response: &mut Response, version: i16, stripped: StrippedPartitions) {
+pub(crate) fn restore_partition_errors(
+    response: &mut Response,
+    version: i16,
+    mut stripped: StrippedPartitions,
+) {
     match response {
         Response::Produce(r) => {
-            for (topic, partition, code) in stripped.partitions {
+            for (topic, partition, code) in std::mem::take(&mut stripped.partitions) {
                 let entry = PartitionProduceResponse::default()
                     .with_index(partition)
                     .with_error_code(code.code())
                     .with_base_offset(-1)
                     .with_log_append_time_ms(-1)
                     .with_log_start_offset(-1);
-                let position = r.responses.iter().position(|t| t.name.0.as_str() == topic);
+                let id = stripped.id_of(&topic);
+                let position = r
+                    .responses
+                    .iter()
+                    .position(|t| id.map_or(t.name.0.as_str() == topic, |id| t.topic_id == id));
                 let t = match position {
                     Some(i) => &mut r.responses[i],
                     None => {
-                        r.responses
-                            .push(TopicProduceResponse::default().with_name(TopicName(str_bytes(&topic))));
+                        r.responses.push(match id {
+                            Some(id) => TopicProduceResponse::default().with_topic_id(id),
+                            None => TopicProduceResponse::default().with_name(TopicName(str_bytes(&topic))),
+                        });
                         last(&mut r.responses)
                     }
                 };
@@ -171,7 +197,7 @@ pub(crate) fn restore_partition_errors(response: &mut Response, version: i16, st
             }
         }
         Response::Fetch(r) => {
-            for (topic, partition, code) in stripped.partitions {
+            for (topic, partition, code) in std::mem::take(&mut stripped.partitions) {
                 let entry = PartitionData::default()
                     .with_partition_index(partition)
                     .with_error_code(code.code())
@@ -181,12 +207,20 @@ pub(crate) fn restore_partition_errors(response: &mut Response, version: i16, st
                     .with_aborted_transactions(None)
                     .with_preferred_read_replica(BrokerId(-1))
                     .with_records(Some(Bytes::new()));
-                let position = r.responses.iter().position(|t| t.topic.0.as_str() == topic);
+                let id = stripped.id_of(&topic);
+                let position = r
+                    .responses
+                    .iter()
+                    .position(|t| id.map_or(t.topic.0.as_str() == topic, |id| t.topic_id == id));
                 let t = match position {
                     Some(i) => &mut r.responses[i],
                     None => {
-                        r.responses
-                            .push(FetchableTopicResponse::default().with_topic(TopicName(str_bytes(&topic))));
+                        r.responses.push(match id {
+                            Some(id) => FetchableTopicResponse::default().with_topic_id(id),
+                            None => {
+                                FetchableTopicResponse::default().with_topic(TopicName(str_bytes(&topic)))
+                            }
+                        });
                         last(&mut r.responses)
                     }
                 };

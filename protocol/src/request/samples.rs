@@ -69,24 +69,30 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
     }
 }
 
-fn produce(_v: i16, flex: bool) -> ProduceRequest {
+fn produce(v: i16, flex: bool) -> ProduceRequest {
     let partition = |index, records| {
         PartitionProduceData::default()
             .with_index(index)
             .with_records(records)
             .with_unknown_tagged_fields(tags(flex))
     };
+    // v13 names topics by id.
+    let named = |data: TopicProduceData, name| {
+        if v >= 13 {
+            data.with_topic_id(TOPIC_ID)
+        } else {
+            data.with_name(topic(name))
+        }
+    };
     ProduceRequest::default()
         .with_transactional_id(Some(TransactionalId(s("txn-1"))))
         .with_acks(-1)
         .with_timeout_ms(30_000)
         .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(topic("orders"))
+            named(TopicProduceData::default(), "orders")
                 .with_partition_data(vec![partition(0, Some(records())), partition(3, None)])
                 .with_unknown_tagged_fields(tags(flex)),
-            TopicProduceData::default()
-                .with_name(topic("audit"))
+            named(TopicProduceData::default(), "audit")
                 .with_partition_data(vec![partition(1, Some(Bytes::new()))]),
         ])
         .with_unknown_tagged_fields(tags(flex))
@@ -108,7 +114,21 @@ fn fetch(v: i16, flex: bool) -> FetchRequest {
         if v >= 12 {
             p = p.with_last_fetched_epoch(4);
         }
+        if v >= 17 {
+            p = p.with_replica_directory_id(TOPIC_ID);
+        }
+        if v >= 18 {
+            p = p.with_high_watermark(99);
+        }
         p
+    };
+    // v13 names topics by id.
+    let named = |t: FetchTopic, name| {
+        if v >= 13 {
+            t.with_topic_id(TOPIC_ID)
+        } else {
+            t.with_topic(topic(name))
+        }
     };
     let mut request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -117,29 +137,36 @@ fn fetch(v: i16, flex: bool) -> FetchRequest {
         .with_max_bytes(50 << 20)
         .with_isolation_level(1)
         .with_topics(vec![
-            FetchTopic::default()
-                .with_topic(topic("orders"))
+            named(FetchTopic::default(), "orders")
                 .with_partitions(vec![partition(0), partition(4)])
                 .with_unknown_tagged_fields(tags(flex)),
-            FetchTopic::default()
-                .with_topic(topic("audit"))
-                .with_partitions(vec![partition(1)]),
+            named(FetchTopic::default(), "audit").with_partitions(vec![partition(1)]),
         ])
         .with_unknown_tagged_fields(tags(flex));
     if v >= 7 {
         request = request
             .with_session_id(12)
             .with_session_epoch(3)
-            .with_forgotten_topics_data(vec![ForgottenTopic::default()
-                .with_topic(topic("old"))
-                .with_partitions(vec![1, 2, 3])
-                .with_unknown_tagged_fields(tags(flex))]);
+            .with_forgotten_topics_data(vec![if v >= 13 {
+                ForgottenTopic::default().with_topic_id(TOPIC_ID)
+            } else {
+                ForgottenTopic::default().with_topic(topic("old"))
+            }
+            .with_partitions(vec![1, 2, 3])
+            .with_unknown_tagged_fields(tags(flex))]);
     }
     if v >= 11 {
         request = request.with_rack_id(s("rack-a"));
     }
     if v >= 12 {
         request = request.with_cluster_id(Some(s("cluster-x")));
+    }
+    if v >= 15 {
+        request = request.with_replica_state(
+            kafka_protocol::messages::fetch_request::ReplicaState::default()
+                .with_replica_id(BrokerId(3))
+                .with_replica_epoch(8),
+        );
     }
     request
 }
@@ -163,8 +190,13 @@ fn list_offsets(v: i16, flex: bool) -> ListOffsetsRequest {
             .with_partitions(vec![partition(0, -1), partition(1, 1_700_000_000_000)])
             .with_unknown_tagged_fields(tags(flex))])
         .with_unknown_tagged_fields(tags(flex));
-    if v >= 2 {
+    let request = if v >= 2 {
         request.with_isolation_level(1)
+    } else {
+        request
+    };
+    if v >= 10 {
+        request.with_timeout_ms(2_500)
     } else {
         request
     }

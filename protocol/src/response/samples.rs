@@ -70,15 +70,20 @@ pub(crate) fn produce(v: i16) -> ProduceResponse {
         }
         p
     };
+    // v13 names topics by id.
+    let named = |t: TopicProduceResponse, name| {
+        if v >= 13 {
+            t.with_topic_id(TOPIC_ID)
+        } else {
+            t.with_name(topic(name))
+        }
+    };
     let mut response = ProduceResponse::default()
         .with_responses(vec![
-            TopicProduceResponse::default()
-                .with_name(topic("orders"))
+            named(TopicProduceResponse::default(), "orders")
                 .with_partition_responses(vec![partition(0, 0), partition(1, 6)])
                 .with_unknown_tagged_fields(tags(flex)),
-            TopicProduceResponse::default()
-                .with_name(topic("audit"))
-                .with_partition_responses(vec![partition(2, 0)]),
+            named(TopicProduceResponse::default(), "audit").with_partition_responses(vec![partition(2, 0)]),
         ])
         .with_throttle_time_ms(5)
         .with_unknown_tagged_fields(tags(flex));
@@ -136,10 +141,14 @@ pub(crate) fn fetch(v: i16) -> FetchResponse {
             .with_producer_id(ProducerId(8))
             .with_first_offset(55),
     ];
-    let response = FetchResponse::default()
+    let topic_response = if v >= 13 {
+        FetchableTopicResponse::default().with_topic_id(TOPIC_ID)
+    } else {
+        FetchableTopicResponse::default().with_topic(topic("orders"))
+    };
+    let mut response = FetchResponse::default()
         .with_throttle_time_ms(1)
-        .with_responses(vec![FetchableTopicResponse::default()
-            .with_topic(topic("orders"))
+        .with_responses(vec![topic_response
             .with_partitions(vec![
                 partition(0, Some(aborted), Some(records())),
                 partition(1, None, None),
@@ -147,6 +156,14 @@ pub(crate) fn fetch(v: i16) -> FetchResponse {
             ])
             .with_unknown_tagged_fields(tags(flex))])
         .with_unknown_tagged_fields(tags(flex));
+    if v >= 16 {
+        response = response.with_node_endpoints(vec![fetch_response::NodeEndpoint::default()
+            .with_node_id(BrokerId(2))
+            .with_host(s("broker-2"))
+            .with_port(9092)
+            .with_rack(Some(s("rack-b")))
+            .with_unknown_tagged_fields(tags(flex))]);
+    }
     if v >= 7 {
         response.with_error_code(0).with_session_id(99)
     } else {
@@ -252,6 +269,9 @@ pub(crate) fn metadata(v: i16) -> MetadataResponse {
     }
     if (8..=10).contains(&v) {
         response = response.with_cluster_authorized_operations(0b1000);
+    }
+    if v >= 13 {
+        response = response.with_error_code(0);
     }
     response
 }

@@ -1,8 +1,7 @@
 //! The shapes of the requests kafkit serves, in ApiKey order, for the served versions only.
 //!
-//! Read off kafka-protocol 0.18.0's generated `decode` functions (`src/messages/*_request.rs`).
-//! Fields that exist only outside the served ranges (e.g. Produce v13 `topic_id`, Fetch v15+
-//! `replica_state`) are left out.
+//! Read off kafka-protocol 0.18.0's generated `decode` functions (`src/messages/*_request.rs`),
+//! which are Kafka 4.1's schemas.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -39,7 +38,7 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
     })
 }
 
-/// Produce, versions 3..=11, flexible from 9.
+/// Produce, versions 3..=13, flexible from 9; v13 names topics by id.
 const PRODUCE: Shape = Shape {
     name: "Produce request",
     flexible_from: 9,
@@ -51,19 +50,21 @@ const PRODUCE: Shape = Shape {
     ],
 };
 const TOPIC_PRODUCE_DATA: &[Field] = &[
-    f("name", Str),
+    f("name", Str).until(12),
+    f("topic_id", Uuid).since(13),
     f(
         "partition_data",
         Array(&Struct(&[f("index", Int32), f("records", Bytes)])),
     ),
 ];
 
-/// Fetch, versions 4..=12, flexible from 12.
+/// Fetch, versions 4..=18, flexible from 12; v13 names topics by id, v15 replaces `replica_id`
+/// with the tagged `replica_state`.
 const FETCH: Shape = Shape {
     name: "Fetch request",
     flexible_from: 12,
     fields: &[
-        f("replica_id", Int32),
+        f("replica_id", Int32).until(14),
         f("max_wait_ms", Int32),
         f("min_bytes", Int32),
         f("max_bytes", Int32),
@@ -74,9 +75,19 @@ const FETCH: Shape = Shape {
         f("forgotten_topics_data", Array(&Struct(FORGOTTEN_TOPIC))).since(7),
         f("rack_id", Str).since(11),
         f("cluster_id", Str).tag(0),
+        f(
+            "replica_state",
+            Struct(&[f("replica_id", Int32), f("replica_epoch", Int64)]),
+        )
+        .tag(1)
+        .since(15),
     ],
 };
-const FETCH_TOPIC: &[Field] = &[f("topic", Str), f("partitions", Array(&Struct(FETCH_PARTITION)))];
+const FETCH_TOPIC: &[Field] = &[
+    f("topic", Str).until(12),
+    f("topic_id", Uuid).since(13),
+    f("partitions", Array(&Struct(FETCH_PARTITION))),
+];
 const FETCH_PARTITION: &[Field] = &[
     f("partition", Int32),
     f("current_leader_epoch", Int32).since(9),
@@ -84,10 +95,16 @@ const FETCH_PARTITION: &[Field] = &[
     f("last_fetched_epoch", Int32).since(12),
     f("log_start_offset", Int64).since(5),
     f("partition_max_bytes", Int32),
+    f("replica_directory_id", Uuid).tag(0).since(17),
+    f("high_watermark", Int64).tag(1).since(18),
 ];
-const FORGOTTEN_TOPIC: &[Field] = &[f("topic", Str), f("partitions", Array(&Int32))];
+const FORGOTTEN_TOPIC: &[Field] = &[
+    f("topic", Str).until(12),
+    f("topic_id", Uuid).since(13),
+    f("partitions", Array(&Int32)),
+];
 
-/// ListOffsets, versions 1..=7, flexible from 6.
+/// ListOffsets, versions 1..=10, flexible from 6.
 const LIST_OFFSETS: Shape = Shape {
     name: "ListOffsets request",
     flexible_from: 6,
@@ -95,6 +112,7 @@ const LIST_OFFSETS: Shape = Shape {
         f("replica_id", Int32),
         f("isolation_level", Int8).since(2),
         f("topics", Array(&Struct(LIST_OFFSETS_TOPIC))),
+        f("timeout_ms", Int32).since(10),
     ],
 };
 const LIST_OFFSETS_TOPIC: &[Field] = &[
@@ -109,7 +127,7 @@ const LIST_OFFSETS_TOPIC: &[Field] = &[
     ),
 ];
 
-/// Metadata, versions 0..=12, flexible from 9.
+/// Metadata, versions 0..=13, flexible from 9.
 const METADATA: Shape = Shape {
     name: "Metadata request",
     flexible_from: 9,
@@ -126,7 +144,7 @@ const METADATA: Shape = Shape {
     ],
 };
 
-/// FindCoordinator, versions 0..=4, flexible from 3.
+/// FindCoordinator, versions 0..=6, flexible from 3.
 const FIND_COORDINATOR: Shape = Shape {
     name: "FindCoordinator request",
     flexible_from: 3,

@@ -1,5 +1,5 @@
 //! The shapes of the responses to the requests kafkit serves, in ApiKey order, for the served
-//! versions only. The producer and the test kit decode these from brokers they do not control.
+//! versions. The producer and the test kit decode these from brokers they do not control.
 //!
 //! Read off kafka-protocol 0.18.0's generated `decode` functions (`src/messages/*_response.rs`).
 //! Fields of structs that only travel in a tagged field, or only inside an array added in a later
@@ -34,7 +34,8 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
     })
 }
 
-/// Produce, versions 3..=11, flexible from 9; v10 adds the KIP-951 leader hints as tagged fields.
+/// Produce, versions 3..=13, flexible from 9; v10 adds the KIP-951 leader hints as tagged fields,
+/// v13 names topics by id.
 const PRODUCE: Shape = Shape {
     name: "Produce response",
     flexible_from: 9,
@@ -47,7 +48,8 @@ const PRODUCE: Shape = Shape {
     ],
 };
 const TOPIC_PRODUCE_RESPONSE: &[Field] = &[
-    f("name", Str),
+    f("name", Str).until(12),
+    f("topic_id", Uuid).since(13),
     f("partition_responses", Array(&Struct(PARTITION_PRODUCE_RESPONSE))),
 ];
 const PARTITION_PRODUCE_RESPONSE: &[Field] = &[
@@ -75,7 +77,8 @@ const NODE_ENDPOINT: &[Field] = &[
     f("rack", Str),
 ];
 
-/// Fetch, versions 4..=12, flexible from 12.
+/// Fetch, versions 4..=18, flexible from 12; v13 names topics by id, v16 adds the KIP-951
+/// endpoints of new leaders as a tagged field.
 const FETCH: Shape = Shape {
     name: "Fetch response",
     flexible_from: 12,
@@ -86,10 +89,14 @@ const FETCH: Shape = Shape {
         f(
             "responses",
             Array(&Struct(&[
-                f("topic", Str),
+                f("topic", Str).until(12),
+                f("topic_id", Uuid).since(13),
                 f("partitions", Array(&Struct(PARTITION_DATA))),
             ])),
         ),
+        f("node_endpoints", Array(&Struct(NODE_ENDPOINT)))
+            .since(16)
+            .tag(0),
     ],
 };
 const PARTITION_DATA: &[Field] = &[
@@ -117,7 +124,7 @@ const PARTITION_DATA: &[Field] = &[
     .tag(2),
 ];
 
-/// ListOffsets, versions 1..=7, flexible from 6.
+/// ListOffsets, versions 1..=10, flexible from 6.
 const LIST_OFFSETS: Shape = Shape {
     name: "ListOffsets response",
     flexible_from: 6,
@@ -140,7 +147,7 @@ const LIST_OFFSETS_PARTITION: &[Field] = &[
     f("leader_epoch", Int32).since(4),
 ];
 
-/// Metadata, versions 0..=12, flexible from 9.
+/// Metadata, versions 0..=13, flexible from 9; v13 adds a top-level error code.
 const METADATA: Shape = Shape {
     name: "Metadata response",
     flexible_from: 9,
@@ -151,6 +158,7 @@ const METADATA: Shape = Shape {
         f("controller_id", Int32).since(1),
         f("topics", Array(&Struct(METADATA_TOPIC))),
         f("cluster_authorized_operations", Int32).since(8).until(10),
+        f("error_code", Int16).since(13),
     ],
 };
 const METADATA_BROKER: &[Field] = &[
@@ -177,7 +185,7 @@ const METADATA_PARTITION: &[Field] = &[
     f("offline_replicas", Array(&Int32)).since(5),
 ];
 
-/// FindCoordinator, versions 0..=4, flexible from 3; v4 (KIP-699) answers a list of keys.
+/// FindCoordinator, versions 0..=6, flexible from 3; v4 (KIP-699) answers a list of keys.
 const FIND_COORDINATOR: Shape = Shape {
     name: "FindCoordinator response",
     flexible_from: 3,

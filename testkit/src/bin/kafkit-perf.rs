@@ -27,6 +27,9 @@
 //!   `--payload-monotonic`, `--producer.config`, `--print-metrics` and transactions are not
 //!   implemented.
 //! - On a terminal, a progress bar runs below the window lines.
+//! - After the summary, one more line gives the process's CPU seconds (user and system) per
+//!   million records, and the produce requests and batches that carried them (with the
+//!   embedded broker, its CPU is in the process's).
 //! - The first Ctrl-C stops sending and the run ends as usual with the records sent so far;
 //!   a second one exits at once.
 //!
@@ -36,9 +39,12 @@
 //! - `kafkit_perf/payload.rs`: record values.
 //! - `kafkit_perf/collector.rs`: acknowledgements, latencies, window lines, progress bar.
 //! - `kafkit_perf/stats.rs`: the latency histogram and the printed lines.
+//! - `kafkit_perf/cpu.rs`: the CPU line after the summary.
 
 #[path = "kafkit_perf/collector.rs"]
 mod collector;
+#[path = "kafkit_perf/cpu.rs"]
+mod cpu;
 #[path = "kafkit_perf/payload.rs"]
 mod payload;
 #[path = "kafkit_perf/stats.rs"]
@@ -183,7 +189,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     let producer = Producer::connect(config).await.map_err(|e| e.to_string())?;
 
-    let result = produce(&cli, &producer).await;
+    let result = produce(&cli, &producer, embedded.is_some()).await;
     if let Some(cluster) = embedded {
         if let Err(e) = cluster.shutdown().await {
             eprintln!("kafkit-perf: embedded broker: unclean shutdown: {e}");
@@ -269,7 +275,7 @@ struct Finished {
 }
 
 /// The send loop, then the summary.
-async fn produce(cli: &Cli, producer: &Producer) -> Result<Finished, String> {
+async fn produce(cli: &Cli, producer: &Producer, embedded_broker: bool) -> Result<Finished, String> {
     if cli.warmup_records > 0 {
         println!(
             "Warmup first {} records. Steady state results will print after the complete test summary.",
@@ -291,6 +297,7 @@ async fn produce(cli: &Cli, producer: &Producer) -> Result<Finished, String> {
 
     // The stats start here, right after the producer connected, as Kafka's do.
     let start = Instant::now();
+    let cpu_start = cpu::process_cpu();
     let (tx, rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(collector::collect(
         rx,
@@ -341,12 +348,25 @@ async fn produce(cli: &Cli, producer: &Producer) -> Result<Finished, String> {
         .await
         .map_err(|e| format!("collector task failed: {e}"))?;
 
+    let cpu_end = cpu::process_cpu();
     println!("{}", outcome.total.detail_line());
     println!("{}", outcome.total.summary_line(end));
     if let Some(steady) = &outcome.steady {
         println!("{}", steady.detail_line());
         println!("{}", steady.summary_line(end));
     }
+    let metrics = producer.metrics();
+    println!(
+        "{}",
+        cpu::cpu_line(
+            cpu_start,
+            cpu_end,
+            metrics.records_sent,
+            metrics.requests_sent,
+            metrics.batches_sent,
+            embedded_broker
+        )
+    );
     Ok(Finished {
         outcome,
         send_error,

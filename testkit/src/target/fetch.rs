@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 use kafkit_protocol::record::Batches;
-use kafkit_protocol::versions::supported_range;
+use kafkit_protocol::versions::client_range;
 use kafkit_protocol::{ErrorCode, GuardedResponse};
 use tokio::net::TcpStream;
 
@@ -102,7 +102,7 @@ impl Connection {
         for (slot, api_key) in connection.versions.iter_mut().zip(APIS) {
             let theirs = offered.api_keys.iter().find(|k| k.api_key == api_key as i16);
             *slot = theirs.and_then(|k| {
-                supported_range(api_key).and_then(|ours| ours.negotiate(k.min_version, k.max_version))
+                client_range(api_key).and_then(|ours| ours.negotiate(k.min_version, k.max_version))
             });
         }
         Ok(connection)

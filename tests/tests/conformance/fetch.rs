@@ -30,6 +30,8 @@ pub fn cases() -> Vec<Case> {
         list_offsets_read_committed,
         list_offsets_unknown_partition,
         list_offsets_unknown_topic,
+        fetch_by_topic_id,
+        list_offsets_local_and_tiered,
     ]
 }
 
@@ -319,4 +321,63 @@ async fn list_offsets_unknown_partition(ctx: &mut Ctx<'_>) -> CaseResult {
 async fn list_offsets_unknown_topic(ctx: &mut Ctx<'_>) -> CaseResult {
     let topic = ctx.topic_name("missing");
     list_offsets(ctx, "latest", &topic, &[(0, -1)], 0).await
+}
+
+/// Fetch at the highest common version (v18, Kafka 4.1): topics named by id, a known and an
+/// unknown one.
+async fn fetch_by_topic_id(ctx: &mut Ctx<'_>) -> CaseResult {
+    let topic = three_batches(ctx, 1).await?;
+    let id = ctx.topic_id(&topic).await?;
+    let unknown = uuid::Uuid::from_u128(0x6b61_666b_6974_0000_0000_0000_0000_0003);
+    let version = ctx.top_version(ApiKey::Fetch);
+    ctx.see("version", version);
+    let topic_entry = |topic_id| {
+        FetchTopic::default()
+            .with_topic_id(topic_id)
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_current_leader_epoch(-1)
+                .with_last_fetched_epoch(-1)
+                .with_log_start_offset(-1)
+                .with_partition_max_bytes(1 << 20)])
+    };
+    let request = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(50 << 20)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![topic_entry(id), topic_entry(unknown)]);
+    let response = ctx.client().await?.send(version, &request).await?;
+    ctx.code("error", response.error_code);
+    ctx.see("node_endpoints", response.node_endpoints.len());
+    for t in &response.responses {
+        let label = if t.topic_id == id {
+            "known"
+        } else if t.topic_id == unknown {
+            "unknown"
+        } else {
+            "other"
+        };
+        ctx.see(format!("{label}.name"), t.topic.0.as_str());
+        for p in &t.partitions {
+            let at = format!("{label}.p{}", p.partition_index);
+            ctx.code(format!("{at}.error"), p.error_code);
+            ctx.see(format!("{at}.high_watermark"), p.high_watermark);
+            ctx.see(format!("{at}.log_start_offset"), p.log_start_offset);
+            let batches = p.records.as_ref().map_or(0, |r| Batches::new(r).count());
+            ctx.see(format!("{at}.batches"), batches);
+        }
+    }
+    Ok(())
+}
+
+/// ListOffsets v8+ sentinels without tiered storage: EARLIEST_LOCAL (-4, v8) and LATEST_TIERED
+/// (-5, v9), at the highest common version.
+async fn list_offsets_local_and_tiered(ctx: &mut Ctx<'_>) -> CaseResult {
+    let topic = three_batches(ctx, 1).await?;
+    ctx.see("version", ctx.version(ApiKey::ListOffsets));
+    list_offsets(ctx, "earliest_local", &topic, &[(0, -4)], 0).await?;
+    list_offsets(ctx, "latest_tiered", &topic, &[(0, -5)], 0).await
 }

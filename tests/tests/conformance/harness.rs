@@ -196,9 +196,36 @@ impl<'p> Ctx<'p> {
         name
     }
 
-    /// The version of `api` this case sends: the highest both peers serve.
+    /// The version of `api` this case sends: the highest both peers serve, but below the
+    /// versions that name topics by id for Produce and Fetch (v13), which have cases of their
+    /// own ([`Ctx::top_version`]).
     pub fn version(&self, api: ApiKey) -> i16 {
+        let top = self.top_version(api);
+        match api {
+            ApiKey::Produce | ApiKey::Fetch => top.min(12),
+            _ => top,
+        }
+    }
+
+    /// The highest version of `api` both peers serve.
+    pub fn top_version(&self, api: ApiKey) -> i16 {
         self.common.get(&(api as i16)).copied().unwrap_or(0)
+    }
+
+    /// The id of `topic`, from Metadata.
+    pub async fn topic_id(&mut self, topic: &str) -> Result<uuid::Uuid, BoxError> {
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![
+                kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(topic_name(topic))),
+            ]))
+            .with_allow_auto_topic_creation(false);
+        let response = self.client().await?.send(12, &request).await?;
+        let id = response.topics.first().map(|t| t.topic_id).unwrap_or_default();
+        if id.is_nil() {
+            return Err(format!("no topic id for {topic}").into());
+        }
+        Ok(id)
     }
 
     /// The case's connection to the peer's broker (opened on first use).

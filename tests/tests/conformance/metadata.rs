@@ -20,6 +20,7 @@ pub fn cases() -> Vec<Case> {
         metadata_v10,
         metadata_v11,
         metadata_v12,
+        metadata_v13,
         metadata_auto_create,
         metadata_no_auto_create,
         metadata_invalid_topic_name,
@@ -49,6 +50,9 @@ fn see_metadata(ctx: &mut Ctx<'_>, prefix: &str, version: i16, response: &Metada
             format!("{prefix}.cluster_authorized_operations"),
             response.cluster_authorized_operations,
         );
+    }
+    if version >= 13 {
+        ctx.code(format!("{prefix}.error"), response.error_code);
     }
     for t in &response.topics {
         let name = t.name.as_ref().map_or("null", |n| n.0.as_str());
@@ -90,13 +94,15 @@ async fn metadata(
     topics: Option<&[&str]>,
     auto_create: bool,
 ) -> CaseResult {
-    let request = MetadataRequest::default()
-        .with_topics(topics.map(|ts| {
-            ts.iter()
-                .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
-                .collect()
-        }))
-        .with_allow_auto_topic_creation(auto_create);
+    let mut request = MetadataRequest::default().with_topics(topics.map(|ts| {
+        ts.iter()
+            .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
+            .collect()
+    }));
+    // Before v4 there is no flag: a named topic is always auto-created.
+    if version >= 4 {
+        request = request.with_allow_auto_topic_creation(auto_create);
+    }
     let response = ctx.client().await?.send(version, &request).await?;
     see_metadata(ctx, prefix, version, &response);
     Ok(())
@@ -146,6 +152,9 @@ async fn metadata_v11(ctx: &mut Ctx<'_>) -> CaseResult {
 }
 async fn metadata_v12(ctx: &mut Ctx<'_>) -> CaseResult {
     at_version(ctx, 12).await
+}
+async fn metadata_v13(ctx: &mut Ctx<'_>) -> CaseResult {
+    at_version(ctx, 13).await
 }
 
 /// A topic that does not exist, allow_auto_topic_creation true: created with the broker's

@@ -50,6 +50,7 @@ pub fn cases() -> Vec<Case> {
         idempotent_new_epoch_nonzero_sequence,
         idempotent_no_sequence,
         idempotent_duplicate_outside_window,
+        produce_by_topic_id,
     ]
 }
 
@@ -538,4 +539,42 @@ async fn idempotent_duplicate_outside_window(ctx: &mut Ctx<'_>) -> CaseResult {
         ],
     )
     .await
+}
+
+/// Produce at the highest common version (v13, Kafka 4.1): topics named by id. A known id
+/// appends; an unknown one is refused for each of its partitions.
+async fn produce_by_topic_id(ctx: &mut Ctx<'_>) -> CaseResult {
+    let topic = ctx.create_topic("t", 1, &[]).await?;
+    let id = ctx.topic_id(&topic).await?;
+    let version = ctx.top_version(ApiKey::Produce);
+    ctx.see("version", version);
+    let unknown = uuid::Uuid::from_u128(0x6b61_666b_6974_0000_0000_0000_0000_0002);
+    for (label, topic_id) in [("known", id), ("unknown", unknown)] {
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_topic_id(topic_id)
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(Bytes::from(values(2, Compression::Lz4))))])]);
+        let response: ProduceResponse = ctx.client().await?.send(version, &request).await?;
+        see_produce(ctx, label, version, &response);
+        for t in &response.responses {
+            ctx.see(
+                format!("{label}.topic_id"),
+                if t.topic_id == id {
+                    "the topic's"
+                } else if t.topic_id == unknown {
+                    "the unknown one"
+                } else {
+                    "other"
+                },
+            );
+            ctx.see(format!("{label}.name"), t.name.0.as_str());
+        }
+    }
+    let stored = fetch_batches(ctx, &topic, 0).await?;
+    ctx.see("stored", stored);
+    Ok(())
 }

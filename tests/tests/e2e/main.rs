@@ -13,6 +13,17 @@
 //!   slow broker, and `partitioner.availability.timeout.ms` leaves out one that takes nothing.
 //! - [`real_clients`]: librdkafka's idempotent producer and its consumer round-trip through
 //!   kafkit's broker with every codec; the stored files pass `kafkit-broker dump-log`.
+//! - [`on_kafka`]: every broker-only scenario on Apache Kafka itself, in one test that counts
+//!   them and lists what does not run there and why.
+//! - [`kafka_tools`]: Kafka's `DumpLogSegments` reads kafkit's segments (every codec,
+//!   idempotent and not, after a clean shutdown and after crash recovery) and lists what
+//!   `kafkit-broker dump-log` lists.
+//! - [`unknown_fate`]: batches whose answers were lost: no duplicate under idempotence.
+//! - [`partitions_added`]: topics grown while a producer runs.
+//!
+//! The differential conformance suite, which compares kafkit's broker with Kafka request by
+//! request, is a test binary of its own (`tests/conformance/`): it needs no producer, and its
+//! one test compares everything against the README's table of deviations.
 
 use kafkit_producer::Producer;
 use kafkit_testkit::{Target, TargetKind};
@@ -42,6 +53,7 @@ mod everywhere;
 mod faults;
 mod guarantee;
 mod held_broker;
+mod kafka_tools;
 mod librdkafka;
 mod on_kafka;
 mod partitions_added;

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Cross-process producer benchmark: kafkit-perf, librdkafka and Java's perf test, each in a
+process of its own, against the same broker (kafkit's, librdkafka's mock, Apache Kafka), in one
+run, rounds interleaved.
+
+For every broker, every settings row and every acks value, each round runs every client once,
+one after the other (so a drift of the machine's speed hits all clients alike), sending
+`--records` records of `--size` bytes to one topic with one partition. Reported per row, as the
+median over the rounds:
+
+- records/s, from each tool's summary line (kafka-producer-perf-test's format: acknowledged
+  records over the time from the first send to the last acknowledgement);
+- the producer process's CPU seconds per million records, user and system (getrusage of the
+  child, JVM start and JIT included for Java: that is its cost too);
+- the broker process's CPU seconds per million records ingested (from /proc/<pid>/stat).
+
+Settings rows: `same-16k` (batch.size 16384, linger.ms 5, no idempotence: Java's defaults
+without idempotence, on every client), `same-1m` (batch.size 1048576, linger.ms 5, no
+idempotence), `defaults` (each client's own defaults; only acks and linger.ms 5 given).
+
+Usage (from the repository root; builds what it runs, fetches Kafka's jars):
+
+    python3 bench/producers.py                       # everything, 5 rounds
+    python3 bench/producers.py --brokers kafkit --clients kafkit,librdkafka --rounds 3
+
+Not a test: numbers depend on the machine. Compare ratios from the same run.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+KAFKA_SH = os.path.join(ROOT, "kafka", "kafka.sh")
+
+SETTINGS = {
+    "same-16k": {"batch.size": "16384", "linger.ms": "5", "enable.idempotence": "false"},
+    "same-1m": {"batch.size": "1048576", "linger.ms": "5", "enable.idempotence": "false"},
+    "defaults": {"linger.ms": "5"},
+}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def proc_cpu(pid):
+    """(user, sys) seconds of a process and its waited-for children, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rfind(")") + 2:].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    # utime, stime are fields 14 and 15; cutime, cstime 16 and 17 (index 11.. after the name).
+    return (int(fields[11]) + int(fields[13])) / hz, (int(fields[12]) + int(fields[14])) / hz
+
+
+class Broker:
+    """A running broker process: its bootstrap address and the pid whose CPU counts."""
+
+    def __init__(self, kind, workdir, topic):
+        self.kind = kind
+        self.topic = topic
+        self.proc = None
+        self.kafka_dir = None
+        if kind == "kafkit":
+            data = os.path.join(workdir, "kafkit-data")
+            self.proc = subprocess.Popen(
+                [os.path.join(RELEASE, "kafkit-broker"), "--listen", "127.0.0.1:0",
+                 "--data-dir", data, "--partitions", "1"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.bootstrap = self.proc.stdout.readline().strip()
+            self.pid = self.proc.pid
+        elif kind == "rdkafka-mock":
+            self.proc = subprocess.Popen(
+                [os.path.join(RELEASE, "examples", "rdkafka_mock_broker"), "--topic", topic,
+                 "--partitions", "1"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.bootstrap = self.proc.stdout.readline().strip()
+            self.pid = self.proc.pid
+        elif kind == "kafka":
+            self.kafka_dir = os.path.join(workdir, "kafka")
+            subprocess.run([KAFKA_SH, "start", "--dir", self.kafka_dir], check=True,
+                           capture_output=True, text=True)
+            self.bootstrap = open(os.path.join(self.kafka_dir, "bootstrap")).read().strip()
+            self.pid = int(open(os.path.join(self.kafka_dir, "pids")).read().split()[0])
+        else:
+            raise SystemExit(f"unknown broker {kind}")
+        log(f"{kind} broker at {self.bootstrap} (pid {self.pid})")
+
+    def cpu(self):
+        return proc_cpu(self.pid)
+
+    def stop(self):
+        if self.kind == "kafka":
+            subprocess.run([KAFKA_SH, "stop", "--dir", self.kafka_dir, "--kill"], check=False,
+                           capture_output=True)
+        elif self.proc:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def client_command(client, topic, records, size, props):
+    flags = ["--topic", topic, "--num-records", str(records), "--record-size", str(size),
+             "--throughput", "-1", "--producer-props"] + [f"{k}={v}" for k, v in props.items()]
+    if client == "kafkit":
+        return [os.path.join(RELEASE, "kafkit-perf")] + flags
+    if client == "librdkafka":
+        return [os.path.join(RELEASE, "examples", "rdkafka_perf")] + flags
+    if client == "java":
+        return [KAFKA_SH, "run-class", "org.apache.kafka.tools.ProducerPerformance"] + flags
+    raise SystemExit(f"unknown client {client}")
+
+
+def run_client(client, broker, records, size, props):
+    """Runs one client to completion: (records/s, user s, sys s, broker user+sys s)."""
+    props = dict(props, **{"bootstrap.servers": broker.bootstrap})
+    cmd = client_command(client, broker.topic, records, size, props)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    broker_before = broker.cpu()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    broker_after = broker.cpu()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"{client} failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}")
+    summary = [l for l in out.stdout.splitlines() if " records sent, " in l and "steady" not in l]
+    if not summary:
+        raise SystemExit(f"{client}: no summary line in {out.stdout[-2000:]}")
+    line = summary[-1]
+    sent = int(line.split()[0])
+    if sent != records:
+        raise SystemExit(f"{client}: {sent} of {records} records acknowledged: {line}")
+    rate = float(line.split(" records sent, ")[1].split()[0])
+    user = after.ru_utime - before.ru_utime
+    sys_ = after.ru_stime - before.ru_stime
+    broker_cpu = (broker_after[0] - broker_before[0]) + (broker_after[1] - broker_before[1])
+    return rate, user, sys_, broker_cpu
+
+
+def build():
+    log("building release binaries (kafkit-broker, kafkit-perf, rdkafka examples)")
+    subprocess.run(["cargo", "build", "--release", "-p", "kafkit-broker", "--bin", "kafkit-broker"],
+                   cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "kafkit-testkit", "--bin", "kafkit-perf",
+                    "--example", "rdkafka_perf", "--example", "rdkafka_mock_broker"], cwd=ROOT, check=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", type=int, default=1_000_000)
+    p.add_argument("--size", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--brokers", default="kafkit,rdkafka-mock,kafka")
+    p.add_argument("--clients", default="kafkit,librdkafka,java")
+    p.add_argument("--acks", default="1,all")
+    p.add_argument("--settings", default="same-16k,same-1m,defaults")
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    if not args.no_build:
+        build()
+    clients = args.clients.split(",")
+    if "java" in clients or "kafka" in args.brokers:
+        subprocess.run([KAFKA_SH, "fetch"], check=True, stdout=subprocess.DEVNULL)
+    million = args.records / 1e6
+    results = {}
+    workdir = tempfile.mkdtemp(prefix="kafkit-bench-")
+    try:
+        for kind in args.brokers.split(","):
+            broker = Broker(kind, workdir, "bench")
+            try:
+                # A first run creates the topic and warms the broker; not counted.
+                run_client("kafkit", broker, 10_000, args.size, {"acks": "1"})
+                for r in range(args.rounds):
+                    for setting in args.settings.split(","):
+                        for acks in args.acks.split(","):
+                            for client in clients:
+                                props = dict(SETTINGS[setting], acks=acks)
+                                rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size, props)
+                                key = (kind, setting, acks, client)
+                                results.setdefault(key, []).append((rate, user / million, sys_ / million, bcpu / million))
+                                log(f"round {r + 1} {kind} {setting} acks={acks} {client}: {rate:,.0f} rec/s, "
+                                    f"client {user / million:.2f}+{sys_ / million:.2f} s/M, broker {bcpu / million:.2f} s/M")
+            finally:
+                broker.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"\n{args.records} x {args.size} B, 1 partition, median of {args.rounds} interleaved rounds")
+    print("| broker | settings | acks | producer | records/s | producer CPU s/M (user + sys) | broker CPU s/M |")
+    print("|---|---|---|---|---:|---:|---:|")
+    for (kind, setting, acks, client), runs in results.items():
+        med = lambda i: statistics.median(x[i] for x in runs)
+        print(f"| {kind} | {setting} | {acks} | {client} | {med(0):,.0f} | "
+              f"{med(1) + med(2):.2f} ({med(1):.2f} + {med(2):.2f}) | {med(3):.2f} |")
+    print("\nkafkit / librdkafka (records/s ratio; CPU ratio, lower is better):")
+    for (kind, setting, acks, client), runs in results.items():
+        if client != "kafkit" or (kind, setting, acks, "librdkafka") not in results:
+            continue
+        other = results[(kind, setting, acks, "librdkafka")]
+        med = lambda rs, i: statistics.median(x[i] for x in rs)
+        rate = med(runs, 0) / med(other, 0)
+        cpu = (med(runs, 1) + med(runs, 2)) / (med(other, 1) + med(other, 2))
+        print(f"  {kind} {setting} acks={acks}: {rate:.2f}x records/s, {cpu:.2f}x CPU")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+//! Kafka's own tools read kafkit's files: `kafka.tools.DumpLogSegments` (kafka-dump-log) over
+//! the segments kafkit's broker wrote, with every codec, idempotent and not, after a clean
+//! shutdown and after crash recovery (a torn tail included).
+//!
+//! The tool runs four ways over the files: `--deep-iteration --print-data-log` over the `.log`
+//! files (every batch and record), a plain dump of the `.index` and `.timeindex` files (their
+//! entries), `--index-sanity-check` and `--verify-index-only` over the indexes. It must report no
+//! error, no mismatch and no exception, and it must list exactly what `kafkit-broker dump-log`
+//! lists: each batch's offsets, count, sequences, producer id and epoch, leader epoch,
+//! position, size, codec and CRC, each record's offset, timestamp, key and value, each index
+//! entry.
+//!
+//! Kafka's jars come from the test kit ([`kafka_libs`]); without them the test says why and
+//! passes, unless `KAFKIT_REQUIRE_KAFKA` is set, as in CI.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kafkit_broker::{Cluster, ClusterConfig};
+use kafkit_producer::{Producer, ProducerConfig, ProducerRecord};
+use kafkit_testkit::target::{kafka_libs, REQUIRE_KAFKA_ENV};
+
+use crate::TestResult;
+
+const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
+/// Small segments, so that every topic rolls and its indexes get entries.
+const SEGMENT_BYTES: &str = "40000";
+
+fn config(dir: &Path) -> Result<ClusterConfig, Box<dyn std::error::Error>> {
+    let mut config = ClusterConfig {
+        data_dir: Some(dir.to_path_buf()),
+        ..ClusterConfig::default()
+    };
+    config.set("log.segment.bytes", SEGMENT_BYTES)?;
+    config.set("log.index.interval.bytes", "1024")?;
+    Ok(config)
+}
+
+fn topic(codec: &str, idempotent: bool) -> String {
+    format!("dump-{codec}-{}", if idempotent { "idem" } else { "plain" })
+}
+
+/// Sends `n` records (keys, null keys, values, null and empty values, headers) to every topic,
+/// with each codec, idempotent and not.
+async fn produce(cluster: &Cluster, round: usize, n: usize) -> TestResult {
+    for codec in CODECS {
+        for idempotent in [true, false] {
+            let mut config = ProducerConfig::builder(cluster.bootstrap_servers())
+                .set("compression.type", codec)
+                .set("linger.ms", "20")
+                .set("batch.size", "4000");
+            if !idempotent {
+                config = config.set("enable.idempotence", "false").set("acks", "1");
+            }
+            let producer = Producer::connect(config.build()?).await?;
+            let mut deliveries = Vec::new();
+            for i in 0..n {
+                let mut record = ProducerRecord::builder(topic(codec, idempotent))
+                    .partition(0)
+                    .timestamp(1_700_000_000_000 + (round * n + i) as i64)
+                    .header("round", Some(round.to_string()))
+                    .header("i", (i % 3 != 0).then(|| i.to_string()));
+                if i % 7 != 0 {
+                    record = record.key(format!("key-{}", i % 50));
+                }
+                record = match i % 11 {
+                    0 => record,
+                    1 => record.value(""),
+                    _ => record.value(format!("{round}-{i}-{}", "v".repeat(i % 200))),
+                };
+                deliveries.push(producer.send(record.build()).await?);
+            }
+            for d in deliveries {
+                d.await?;
+            }
+            producer.close(Duration::from_secs(10)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Every `.log`, `.index` and `.timeindex` file under `data_dir`'s dump topics.
+fn segment_files(data_dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for codec in CODECS {
+        for idempotent in [true, false] {
+            let dir = data_dir.join(format!("{}-0", topic(codec, idempotent)));
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path
+                    .extension()
+                    .is_some_and(|x| x == "log" || x == "index" || x == "timeindex")
+                {
+                    files.push(path);
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Runs `kafka.tools.DumpLogSegments` with `args` over `files`; its standard output and error.
+fn kafka_dump(libs: &Path, files: &[PathBuf], args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    // Warnings and errors only, to standard error (without a configuration log4j complains).
+    let log4j = concat!(env!("CARGO_MANIFEST_DIR"), "/../kafka/log4j2-tools.properties");
+    let output = Command::new(java())
+        .arg("-Xmx256m")
+        .arg(format!("-Dlog4j2.configurationFile={log4j}"))
+        .args([
+            "-cp",
+            &format!("{}/*", libs.display()),
+            "kafka.tools.DumpLogSegments",
+        ])
+        .args(args)
+        .arg("--files")
+        .arg(list.join(","))
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        return Err(format!("DumpLogSegments {args:?} failed ({}): {text}", output.status).into());
+    }
+    Ok(text)
+}
+
+fn java() -> PathBuf {
+    std::env::var_os("JAVA_HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join("bin").join("java"))
+        .unwrap_or_else(|| PathBuf::from("java"))
+}
+
+/// The `name: value` pairs of one dump line (both tools print them so), keeping `names`.
+fn fields(line: &str, names: &[&str]) -> BTreeMap<String, String> {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let mut out = BTreeMap::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if let Some(name) = t.strip_suffix(':') {
+            if names.contains(&name) {
+                out.insert(
+                    name.to_string(),
+                    tokens.get(i + 1).copied().unwrap_or("").to_string(),
+                );
+            }
+        }
+    }
+    out
+}
+
+const BATCH_FIELDS: &[&str] = &[
+    "baseOffset",
+    "lastOffset",
+    "count",
+    "baseSequence",
+    "lastSequence",
+    "producerId",
+    "producerEpoch",
+    "partitionLeaderEpoch",
+    "isTransactional",
+    "isControl",
+    "position",
+    "CreateTime",
+    "size",
+    "magic",
+    "compresscodec",
+    "crc",
+    "isvalid",
+];
+const RECORD_FIELDS: &[&str] = &["offset", "CreateTime", "keySize", "valueSize", "key", "payload"];
+const INDEX_FIELDS: &[&str] = &["offset", "position", "timestamp"];
+
+/// The comparable content of a dump: per file, its batch, record and index entry lines as
+/// field maps, in order. `Dumping <path>` lines start a file.
+fn content(dump: &str) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+    let mut out: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+    let mut file = String::new();
+    for line in dump.lines() {
+        if let Some(path) = line.strip_prefix("Dumping ") {
+            file = path.trim().to_string();
+            out.entry(file.clone()).or_default();
+        } else if line.starts_with("baseOffset:") {
+            out.entry(file.clone())
+                .or_default()
+                .push(fields(line, BATCH_FIELDS));
+        } else if line.starts_with("| offset:") {
+            out.entry(file.clone())
+                .or_default()
+                .push(fields(line, RECORD_FIELDS));
+        } else if line.starts_with("offset:") || line.starts_with("timestamp:") {
+            out.entry(file.clone())
+                .or_default()
+                .push(fields(line, INDEX_FIELDS));
+        }
+    }
+    out
+}
+
+/// kafkit's dump-log of `files`, in the same text form.
+fn kafkit_dump(files: &[PathBuf]) -> Result<String, Box<dyn std::error::Error>> {
+    let mut text = String::new();
+    for f in files {
+        let report = kafkit_broker::dump_log::dump_file(f, true)?;
+        assert!(
+            report.problems.is_empty(),
+            "{}: {:?}",
+            f.display(),
+            report.problems
+        );
+        text.push_str(&report.text);
+    }
+    Ok(text)
+}
+
+/// DumpLogSegments finds nothing wrong in `data_dir`'s segments and lists what kafkit's
+/// dump-log lists. Returns how many files, batches and records it compared.
+fn check_with_kafka(
+    libs: &Path,
+    data_dir: &Path,
+) -> Result<(usize, usize, usize), Box<dyn std::error::Error>> {
+    let files = segment_files(data_dir);
+    let logs: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "log"))
+        .cloned()
+        .collect();
+    let indexes: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x != "log"))
+        .cloned()
+        .collect();
+    let deep = kafka_dump(libs, &logs, &["--deep-iteration", "--print-data-log"])?;
+    let entries = kafka_dump(libs, &indexes, &[])?;
+    let sanity = kafka_dump(libs, &indexes, &["--index-sanity-check"])?;
+    let verify = kafka_dump(libs, &indexes, &["--verify-index-only"])?;
+    for (what, text) in [
+        ("deep iteration", &deep),
+        ("index dump", &entries),
+        ("sanity check", &sanity),
+        ("verification", &verify),
+    ] {
+        let lower = text.to_lowercase();
+        for bad in [
+            "exception",
+            "mismatch",
+            "corrupt",
+            "error",
+            "failed",
+            "not a valid",
+            "found log offset",
+        ] {
+            assert!(
+                !lower.contains(bad),
+                "DumpLogSegments {what} says {bad:?}:\n{text}"
+            );
+        }
+    }
+    assert_eq!(
+        sanity.matches("passed sanity check").count(),
+        indexes.len(),
+        "every index passes the sanity check:\n{sanity}"
+    );
+    let ours = content(&kafkit_dump(&files)?);
+    let theirs = content(&format!("{deep}\n{entries}"));
+    assert_eq!(ours.len(), files.len(), "kafkit dumped every file");
+    let (mut batches, mut records) = (0, 0);
+    for (file, our_lines) in &ours {
+        let their_lines = theirs
+            .get(file)
+            .unwrap_or_else(|| panic!("DumpLogSegments did not dump {file}"));
+        assert_eq!(
+            our_lines.len(),
+            their_lines.len(),
+            "{file}: kafkit lists {} lines, Kafka {}",
+            our_lines.len(),
+            their_lines.len()
+        );
+        for (ours, theirs) in our_lines.iter().zip(their_lines) {
+            // Every field both print must agree (Kafka prints a few kafkit does not, such as
+            // deleteHorizonMs, and the other way round for headers).
+            for (name, value) in ours {
+                if let Some(t) = theirs.get(name) {
+                    assert_eq!(
+                        value, t,
+                        "{file}: {name} differs: kafkit {ours:?}, Kafka {theirs:?}"
+                    );
+                }
+            }
+            assert!(!theirs.is_empty(), "{file}: Kafka printed a line without fields");
+            if ours.contains_key("baseOffset") {
+                batches += 1;
+            } else if ours.contains_key("keySize") {
+                records += 1;
+            }
+        }
+    }
+    Ok((files.len(), batches, records))
+}
+
+/// kafkit's segments, written with every codec, idempotent and not, read by Kafka's
+/// DumpLogSegments after a clean shutdown, and again after a crash whose torn tail recovery cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkas_dump_log_segments_reads_kafkits_files() -> TestResult {
+    let libs = match kafka_libs() {
+        Ok(libs) => libs,
+        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
+            return Err(
+                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into(),
+            );
+        }
+        Err(reason) => {
+            eprintln!("skipped: Kafka's DumpLogSegments is not at hand: {reason}");
+            return Ok(());
+        }
+    };
+    let dir = tempfile::tempdir()?;
+
+    let cluster = Cluster::start(config(dir.path())?).await?;
+    produce(&cluster, 0, 600).await?;
+    cluster.shutdown().await?;
+    let (files, batches, records) = check_with_kafka(&libs, dir.path())?;
+    println!(
+        "after a clean shutdown: {files} files, {batches} batches, {records} records, as kafkit lists them"
+    );
+    assert!(records >= 6_000 && files > 30, "{files} files, {records} records");
+
+    // A crash: no clean shutdown, and half a batch written at the end of one active segment.
+    let cluster = Cluster::start(config(dir.path())?).await?;
+    produce(&cluster, 1, 300).await?;
+    drop(cluster);
+    let torn = segment_files(dir.path())
+        .into_iter()
+        .filter(|f| {
+            f.extension().is_some_and(|x| x == "log") && f.to_string_lossy().contains("dump-zstd-idem")
+        })
+        .max()
+        .ok_or("no zstd segment")?;
+    let whole = std::fs::read(&torn)?;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&torn)?;
+    std::io::Write::write_all(&mut file, &whole[..whole.len().min(90)])?;
+    drop(file);
+    let cluster = Cluster::start(config(dir.path())?).await?;
+    cluster.shutdown().await?;
+    let (files, batches, records) = check_with_kafka(&libs, dir.path())?;
+    println!(
+        "after crash recovery: {files} files, {batches} batches, {records} records, as kafkit lists them"
+    );
+    assert!(records >= 9_000, "{records} records");
+    Ok(())
+}
