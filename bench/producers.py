@@ -23,6 +23,9 @@ Usage (from the repository root; builds what it runs, fetches Kafka's jars):
     python3 bench/producers.py                       # everything, 5 rounds
     python3 bench/producers.py --brokers kafkit --clients kafkit,librdkafka --rounds 3
 
+Java's producer does not run against librdkafka's mock cluster (it never finds the topic in
+the mock's metadata), so that pair is left out, with a line saying so.
+
 Not a test: numbers depend on the machine. Compare ratios from the same run.
 """
 
@@ -40,6 +43,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 KAFKA_SH = os.path.join(ROOT, "kafka", "kafka.sh")
+
+# Pairs that cannot run: Java's 4.1 producer never finds the topic in librdkafka's mock
+# cluster's metadata ("Topic bench not present in metadata after 60000 ms").
+INCOMPATIBLE = {("java", "rdkafka-mock")}
 
 SETTINGS = {
     "same-16k": {"batch.size": "16384", "linger.ms": "5", "enable.idempotence": "false"},
@@ -170,6 +177,9 @@ def main():
     args = p.parse_args()
     if not args.no_build:
         build()
+    for client, broker in sorted(INCOMPATIBLE):
+        if client in args.clients and broker in args.brokers:
+            log(f"not run: {client} on {broker} (see INCOMPATIBLE)")
     clients = args.clients.split(",")
     if "java" in clients or "kafka" in args.brokers:
         subprocess.run([KAFKA_SH, "fetch"], check=True, stdout=subprocess.DEVNULL)
@@ -186,6 +196,8 @@ def main():
                     for setting in args.settings.split(","):
                         for acks in args.acks.split(","):
                             for client in clients:
+                                if (client, kind) in INCOMPATIBLE:
+                                    continue
                                 props = dict(SETTINGS[setting], acks=acks)
                                 rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size, props)
                                 key = (kind, setting, acks, client)

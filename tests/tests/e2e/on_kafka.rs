@@ -9,6 +9,9 @@
 //!
 //! One test rather than a Kafka column in each scenario's matrix: the count and the list of
 //! what does not run are the point, and a test cannot see the others' outcomes.
+//!
+//! A second test moves a partition's leader on a three-node Kafka, with Kafka's own
+//! reassignment and leader-election tools, while kafkit's producer sends.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -117,5 +120,178 @@ async fn the_suite_on_apache_kafka() -> TestResult {
         println!("  {module}: {why}");
     }
     assert!(failed.is_empty(), "on Apache Kafka: {failed:#?}");
+    Ok(())
+}
+
+/// The leader of `topic`/0 on the Kafka at `addr`, and its epoch.
+async fn leader_of(addr: &str, topic: &str) -> Result<(i32, i32), Box<dyn std::error::Error>> {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{MetadataRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut client = kafkit_testkit::WireClient::new(stream, "leader-probe");
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_string(topic.to_string()))))]))
+        .with_allow_auto_topic_creation(false);
+    let response = client.send(12, &request).await?;
+    let p = response
+        .topics
+        .first()
+        .and_then(|t| t.partitions.first())
+        .ok_or("no partition in metadata")?;
+    Ok((p.leader_id.0, p.leader_epoch))
+}
+
+/// Runs one of Kafka's command-line tools from its jars.
+fn kafka_tool(
+    libs: &std::path::Path,
+    class: &str,
+    args: &[&str],
+) -> Result<String, Box<dyn std::error::Error>> {
+    let log4j = concat!(env!("CARGO_MANIFEST_DIR"), "/../kafka/log4j2-tools.properties");
+    let output = std::process::Command::new("java")
+        .arg("-Xmx256m")
+        .arg(format!("-Dlog4j2.configurationFile={log4j}"))
+        .args(["-cp", &format!("{}/*", libs.display()), class])
+        .args(args)
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        return Err(format!("{class} failed: {text}").into());
+    }
+    Ok(text)
+}
+
+/// A leader move on a real three-node Kafka, as an operator makes it (Kafka's own
+/// kafka-reassign-partitions and kafka-leader-election tools), while kafkit's idempotent
+/// producer sends: every record is stored exactly once, in send order, the later ones by the
+/// new leader in its new epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_move_on_three_kafka_nodes_keeps_exactly_once_in_order() -> TestResult {
+    use kafkit_producer::ProducerRecord;
+    use kafkit_testkit::target::{kafka_libs, KafkaProcess, REQUIRE_KAFKA_ENV};
+
+    let libs = match kafka_libs() {
+        Ok(libs) => libs,
+        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
+            return Err(
+                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's jars are not at hand: {reason}").into(),
+            );
+        }
+        Err(reason) => {
+            println!("skipped: no Kafka jars for a three-node cluster: {reason}");
+            return Ok(());
+        }
+    };
+    let kafka = KafkaProcess::builder(libs.clone()).nodes(3).start().await?;
+    let bootstrap = kafka.bootstrap_servers();
+    let topic = kafka.create_unique_topic("moving", 1).await?;
+    let (before, epoch_before) = leader_of(&kafka.node_addrs()[0], &topic).await?;
+    let producer = crate::producer(&kafka, &[("linger.ms", "2")]).await?;
+    let send = |from: usize, to: usize| {
+        let (producer, topic) = (producer.clone(), topic.clone());
+        async move {
+            let mut deliveries = Vec::new();
+            for i in from..to {
+                let record = ProducerRecord::builder(topic.clone())
+                    .partition(0)
+                    .value(i.to_string())
+                    .build();
+                deliveries.push(producer.send(record).await?);
+                if i % 100 == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+            for d in deliveries {
+                d.await?;
+            }
+            Ok::<(), kafkit_producer::Error>(())
+        }
+    };
+    send(0, 1000).await?;
+    // Move the leadership to another node while records keep coming.
+    let during = tokio::spawn(send(1000, 3000));
+    let to = [1, 2, 3]
+        .into_iter()
+        .find(|&n| n != before)
+        .ok_or("no other node")?;
+    let replicas: Vec<i32> = std::iter::once(to)
+        .chain([1, 2, 3].into_iter().filter(|&n| n != to))
+        .collect();
+    let plan = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":{replicas:?}}}]}}"#
+    );
+    let plan_file = kafka.node_dir(1).join("move.json");
+    std::fs::write(&plan_file, plan)?;
+    let plan_path = plan_file.display().to_string();
+    kafka_tool(
+        &libs,
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "--reassignment-json-file",
+            &plan_path,
+            "--execute",
+        ],
+    )?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let elected = kafka_tool(
+            &libs,
+            "org.apache.kafka.tools.LeaderElectionCommand",
+            &[
+                "--bootstrap-server",
+                &bootstrap,
+                "--election-type",
+                "PREFERRED",
+                "--topic",
+                &topic,
+                "--partition",
+                "0",
+            ],
+        );
+        if leader_of(&kafka.node_addrs()[0], &topic).await?.0 == to {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("the leader did not move to {to}: {elected:?}").into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    during.await??;
+    send(3000, 4000).await?;
+    producer.close(std::time::Duration::from_secs(10)).await;
+
+    let (after, epoch_after) = leader_of(&kafka.node_addrs()[0], &topic).await?;
+    assert_eq!(after, to);
+    assert!(
+        epoch_after > epoch_before,
+        "a new leader epoch: {epoch_before} -> {epoch_after}"
+    );
+    let stored = kafka.read_partition(&topic, 0).await?;
+    let values: Vec<usize> = stored
+        .iter()
+        .map(|r| r.value_str().unwrap_or_default().parse().unwrap_or(usize::MAX))
+        .collect();
+    assert_eq!(
+        values,
+        (0..4000).collect::<Vec<_>>(),
+        "exactly once, in send order"
+    );
+    let last_epoch = stored.last().map(|r| r.partition_leader_epoch);
+    assert_eq!(
+        last_epoch,
+        Some(epoch_after),
+        "the last records were appended by the new leader"
+    );
+    println!(
+        "leader moved {before} -> {after} (epoch {epoch_before} -> {epoch_after}) during 4000 sends; stored once each, in order"
+    );
     Ok(())
 }
