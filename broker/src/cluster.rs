@@ -36,6 +36,7 @@ use kafkit_protocol::ErrorCode;
 use uuid::Uuid;
 
 use crate::config::{ClusterConfig, TopicConfig};
+use crate::group::GroupCoordinator;
 use crate::intercept::Interceptor;
 use crate::storage::{self, PartitionLog};
 use crate::{Error, Result};
@@ -152,6 +153,8 @@ pub struct ClusterState {
     /// Coordinator keys (key type, key) already warned about: kafkit has no coordinators, and
     /// clients ask again every second or faster. Bounded by [`MAX_WARNED_COORDINATOR_KEYS`].
     coordinator_warned: Mutex<HashSet<(i8, String)>>,
+    /// Consumer groups and committed offsets.
+    groups: GroupCoordinator,
 }
 
 /// How many coordinator keys [`ClusterState::first_coordinator_request`] remembers; past this,
@@ -197,8 +200,10 @@ impl ClusterState {
             requests: AtomicU64::new(0),
             node_changes: tokio::sync::watch::Sender::new(0),
             coordinator_warned: Mutex::default(),
+            groups: GroupCoordinator::default(),
         };
         state.load_topics(clean)?;
+        state.groups.load(&state)?;
         Ok(state)
     }
 
@@ -284,6 +289,11 @@ impl ClusterState {
     /// The directory partition logs live in.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The group coordinator: consumer groups and committed offsets.
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.groups
     }
 
     /// Read access to brokers, topics and leadership.
@@ -511,6 +521,7 @@ impl ClusterState {
                 tracing::warn!(topic = name, partition = p.index, error = %e, "could not remove partition directory");
             }
         }
+        self.groups.topic_deleted(self, name);
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.id)
     }

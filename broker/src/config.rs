@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use kafkit_protocol::record::TimestampType;
 
+use crate::group::GroupsConfig;
 use crate::log_validator::ValidationConfig;
 use crate::storage::LogConfig;
 
@@ -40,6 +41,9 @@ pub struct ClusterConfig {
     pub log: LogConfig,
     /// Defaults for produce validation (`max.message.bytes`, timestamps, ...).
     pub validation: ValidationConfig,
+    /// The group coordinator's settings (`group.*`, `offset.metadata.max.bytes`,
+    /// `offsets.topic.num.partitions`).
+    pub groups: GroupsConfig,
 }
 
 impl Default for ClusterConfig {
@@ -57,6 +61,7 @@ impl Default for ClusterConfig {
             fetch_max_bytes: 57_671_680,
             log: LogConfig::default(),
             validation: ValidationConfig::default(),
+            groups: GroupsConfig::default(),
         }
     }
 }
@@ -140,10 +145,36 @@ impl ClusterConfig {
             "kafkit.max.decompressed.bytes" => {
                 self.validation.max_decompressed_bytes = positive("kafkit.max.decompressed.bytes", value)?
             }
+            "group.min.session.timeout.ms" => {
+                self.groups.min_session_timeout = millis("group.min.session.timeout.ms", value)?
+            }
+            "group.max.session.timeout.ms" => {
+                self.groups.max_session_timeout = millis("group.max.session.timeout.ms", value)?
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.groups.initial_rebalance_delay = millis("group.initial.rebalance.delay.ms", value)?
+            }
+            "group.max.size" => self.groups.max_size = positive("group.max.size", value)?,
+            "offset.metadata.max.bytes" => {
+                self.groups.offset_metadata_max_bytes = parse("offset.metadata.max.bytes", value)?
+            }
+            "offsets.topic.num.partitions" => {
+                self.groups.offsets_topic_partitions = positive("offsets.topic.num.partitions", value)?
+            }
             _ => return Err(crate::Error::Config(format!("unknown broker setting {key:?}"))),
+        }
+        if self.groups.min_session_timeout > self.groups.max_session_timeout {
+            return Err(invalid(
+                "group.min.session.timeout.ms",
+                "must not be above group.max.session.timeout.ms",
+            ));
         }
         self.log.validate()
     }
+}
+
+fn millis(key: &'static str, value: &str) -> crate::Result<std::time::Duration> {
+    Ok(std::time::Duration::from_millis(parse::<u64>(key, value)?))
 }
 
 fn invalid(key: &'static str, reason: &str) -> crate::Error {

@@ -22,13 +22,23 @@ use crate::Result;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
+pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// What a handler needs to know about where a request arrived.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +49,10 @@ pub struct HandlerContext<'a> {
     pub node_id: i32,
     /// The connection, for logs.
     pub connection_id: u64,
+    /// The request header's client id ("" when null).
+    pub client_id: &'a str,
+    /// The client's address as Kafka shows it (`/127.0.0.1`).
+    pub client_host: &'a str,
 }
 
 /// The outcome of one request frame.
@@ -120,6 +134,11 @@ pub async fn handle_frame(
 ) -> Result<Reply> {
     let mut request = decode_request(frame)?;
     name_topics_by_id(ctx, &mut request.body, request.header.request_api_version);
+    let client_id = request.header.client_id.clone();
+    let ctx = &HandlerContext {
+        client_id: client_id.as_deref().unwrap_or_default(),
+        ..*ctx
+    };
     let header = &request.header;
     let version = header.request_api_version;
     let api_key = request.body.api_key();
@@ -242,9 +261,19 @@ pub async fn handle_request(
         RequestBody::Fetch(r) => Response::Fetch(fetch_with_wait(ctx, version, &r).await),
         RequestBody::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(ctx, version, r)),
         RequestBody::Metadata(r) => Response::Metadata(metadata::handle(ctx, version, r)),
+        RequestBody::OffsetCommit(r) => Response::OffsetCommit(offset_commit::handle(ctx, version, r)),
+        RequestBody::OffsetFetch(r) => Response::OffsetFetch(offset_fetch::handle(ctx, version, r)),
         RequestBody::FindCoordinator(r) => {
             Response::FindCoordinator(find_coordinator::handle(ctx, version, r))
         }
+        RequestBody::JoinGroup(r) => Response::JoinGroup(join_group::handle(ctx, version, r).await),
+        RequestBody::Heartbeat(r) => Response::Heartbeat(heartbeat::handle(ctx, version, r)),
+        RequestBody::LeaveGroup(r) => Response::LeaveGroup(leave_group::handle(ctx, version, r)),
+        RequestBody::SyncGroup(r) => Response::SyncGroup(sync_group::handle(ctx, version, r).await),
+        RequestBody::DescribeGroups(r) => Response::DescribeGroups(describe_groups::handle(ctx, version, r)),
+        RequestBody::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, version, r)),
+        RequestBody::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, version, r)),
+        RequestBody::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, version, r)),
         RequestBody::ApiVersions(r) => Response::ApiVersions(api_versions::handle(ctx, version, r)),
         RequestBody::CreateTopics(r) => Response::CreateTopics(create_topics::handle(ctx, version, r)),
         RequestBody::DeleteTopics(r) => Response::DeleteTopics(delete_topics::handle(ctx, version, r)),

@@ -7,6 +7,8 @@
 //! - [`config`]: [`ClusterConfig`] and per-topic [`TopicConfig`](config::TopicConfig).
 //! - [`server`]: listeners and the per-connection loop (any byte stream, not only TCP).
 //! - [`handlers`]: one module per API, in ApiKey order, and the frame-to-response path.
+//! - [`group`]: the group coordinator (classic consumer groups, committed offsets,
+//!   `__consumer_offsets`); the group handlers are thin calls into it.
 //! - [`response`]: [`Response`](response::Response), a handler's typed answer before encoding.
 //! - [`intercept`]: the [`Interceptor`](intercept::Interceptor) hook on every request (faults,
 //!   journals and counters are built on it in the test kit).
@@ -29,7 +31,8 @@
 //! 4. `broker/src/handlers/<api>.rs`: the handler, with the module header (versions,
 //!    `# Behaviour` with every deviation from Kafka, `# Version notes`); its `pub mod` and its
 //!    match arm in [`handlers::handle_request`]; tests in `handlers/tests.rs`. A new
-//!    subsystem (groups, transactions) gets a module tree of its own and keeps the handler thin.
+//!    subsystem gets a module tree of its own and keeps the handler thin (as [`group`] does
+//!    for the ten group APIs).
 //! 5. `broker/src/response.rs`: the [`Response`](response::Response) variant and its arms
 //!    (`api_key`, `set_throttle_time_ms`, `encode`).
 //! 6. `broker/src/intercept/errors.rs` (a whole-request error answer of the right shape) and, if
@@ -65,6 +68,7 @@ pub mod cluster;
 pub mod config;
 pub mod dump_log;
 pub mod error;
+pub mod group;
 pub mod handlers;
 pub mod intercept;
 pub mod log_validator;

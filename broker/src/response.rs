@@ -7,9 +7,11 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
-    FetchResponse, FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse,
-    ProduceResponse,
+    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
+    DeleteTopicsResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
+    MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse,
+    SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
@@ -27,8 +29,24 @@ pub enum Response {
     ListOffsets(ListOffsetsResponse),
     /// Metadata (ApiKey 3).
     Metadata(MetadataResponse),
+    /// OffsetCommit (ApiKey 8).
+    OffsetCommit(OffsetCommitResponse),
+    /// OffsetFetch (ApiKey 9).
+    OffsetFetch(OffsetFetchResponse),
     /// FindCoordinator (ApiKey 10).
     FindCoordinator(FindCoordinatorResponse),
+    /// JoinGroup (ApiKey 11).
+    JoinGroup(JoinGroupResponse),
+    /// Heartbeat (ApiKey 12).
+    Heartbeat(HeartbeatResponse),
+    /// LeaveGroup (ApiKey 13).
+    LeaveGroup(LeaveGroupResponse),
+    /// SyncGroup (ApiKey 14).
+    SyncGroup(SyncGroupResponse),
+    /// DescribeGroups (ApiKey 15).
+    DescribeGroups(DescribeGroupsResponse),
+    /// ListGroups (ApiKey 16).
+    ListGroups(ListGroupsResponse),
     /// ApiVersions (ApiKey 18) at the requested version.
     ApiVersions(ApiVersionsResponse),
     /// CreateTopics (ApiKey 19).
@@ -39,6 +57,10 @@ pub enum Response {
     InitProducerId(InitProducerIdResponse),
     /// CreatePartitions (ApiKey 37).
     CreatePartitions(CreatePartitionsResponse),
+    /// DeleteGroups (ApiKey 42).
+    DeleteGroups(DeleteGroupsResponse),
+    /// OffsetDelete (ApiKey 47).
+    OffsetDelete(OffsetDeleteResponse),
     /// The KIP-511 answer to an ApiVersions request of a version the broker does not serve:
     /// always encoded as version 0 (UNSUPPORTED_VERSION and the ApiVersions range), whatever
     /// version was asked for.
@@ -59,6 +81,16 @@ impl Response {
             Response::DeleteTopics(_) => ApiKey::DeleteTopics,
             Response::InitProducerId(_) => ApiKey::InitProducerId,
             Response::CreatePartitions(_) => ApiKey::CreatePartitions,
+            Response::OffsetCommit(_) => ApiKey::OffsetCommit,
+            Response::OffsetFetch(_) => ApiKey::OffsetFetch,
+            Response::JoinGroup(_) => ApiKey::JoinGroup,
+            Response::Heartbeat(_) => ApiKey::Heartbeat,
+            Response::LeaveGroup(_) => ApiKey::LeaveGroup,
+            Response::SyncGroup(_) => ApiKey::SyncGroup,
+            Response::DescribeGroups(_) => ApiKey::DescribeGroups,
+            Response::ListGroups(_) => ApiKey::ListGroups,
+            Response::DeleteGroups(_) => ApiKey::DeleteGroups,
+            Response::OffsetDelete(_) => ApiKey::OffsetDelete,
         }
     }
 
@@ -76,6 +108,16 @@ impl Response {
             Response::DeleteTopics(r) => r.throttle_time_ms = ms,
             Response::InitProducerId(r) => r.throttle_time_ms = ms,
             Response::CreatePartitions(r) => r.throttle_time_ms = ms,
+            Response::OffsetCommit(r) => r.throttle_time_ms = ms,
+            Response::OffsetFetch(r) => r.throttle_time_ms = ms,
+            Response::JoinGroup(r) => r.throttle_time_ms = ms,
+            Response::Heartbeat(r) => r.throttle_time_ms = ms,
+            Response::LeaveGroup(r) => r.throttle_time_ms = ms,
+            Response::SyncGroup(r) => r.throttle_time_ms = ms,
+            Response::DescribeGroups(r) => r.throttle_time_ms = ms,
+            Response::ListGroups(r) => r.throttle_time_ms = ms,
+            Response::DeleteGroups(r) => r.throttle_time_ms = ms,
+            Response::OffsetDelete(r) => r.throttle_time_ms = ms,
         }
     }
 
@@ -93,6 +135,16 @@ impl Response {
             Response::DeleteTopics(r) => encode(correlation_id, version, r),
             Response::InitProducerId(r) => encode(correlation_id, version, r),
             Response::CreatePartitions(r) => encode(correlation_id, version, r),
+            Response::OffsetCommit(r) => encode(correlation_id, version, r),
+            Response::OffsetFetch(r) => encode(correlation_id, version, r),
+            Response::JoinGroup(r) => encode(correlation_id, version, r),
+            Response::Heartbeat(r) => encode(correlation_id, version, r),
+            Response::LeaveGroup(r) => encode(correlation_id, version, r),
+            Response::SyncGroup(r) => encode(correlation_id, version, r),
+            Response::DescribeGroups(r) => encode(correlation_id, version, r),
+            Response::ListGroups(r) => encode(correlation_id, version, r),
+            Response::DeleteGroups(r) => encode(correlation_id, version, r),
+            Response::OffsetDelete(r) => encode(correlation_id, version, r),
             Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),
         }
     }

@@ -83,7 +83,7 @@ pub(crate) async fn run_listener(
         let shutdown = shutdown.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(state, node_id, socket, shutdown).await {
+            if let Err(e) = serve_connection(state, node_id, socket, Some(peer), shutdown).await {
                 tracing::debug!(node_id, %peer, error = %e, "connection closed");
             }
             drop(permit);
@@ -93,7 +93,8 @@ pub(crate) async fn run_listener(
 }
 
 /// Serves one client connection on node `node_id` until the peer closes it, a request makes
-/// it unusable, or `shutdown` turns true.
+/// it unusable, or `shutdown` turns true. `peer` is the client's address, shown as the
+/// client host of group members (`None` for in-memory connections).
 ///
 /// Returns `Ok` on an orderly close and `Err` when kafkit closed the connection because of what
 /// the peer sent.
@@ -101,16 +102,24 @@ pub async fn serve_connection<IO>(
     state: Arc<ClusterState>,
     node_id: i32,
     io: IO,
+    peer: Option<std::net::SocketAddr>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<()>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+    // Kafka shows a member's host as Java's `InetAddress.toString()`: "/127.0.0.1".
+    let client_host = match peer {
+        Some(peer) => format!("/{}", peer.ip()),
+        None => "/in-memory".to_string(),
+    };
     let ctx = HandlerContext {
         state: &state,
         node_id,
         connection_id,
+        client_id: "",
+        client_host: &client_host,
     };
     let max_frame = state.config().socket_request_max_bytes;
     let mut ends = Ends {

@@ -159,7 +159,8 @@ async fn librdkafka_round_trips_every_codec() {
             if name.ends_with(".log") || name.ends_with(".index") || name.ends_with(".timeindex") {
                 let report = kafkit_broker::dump_log::dump_file(&file, true).expect("readable");
                 assert!(report.problems.is_empty(), "{name}: {:?}", report.problems);
-                files += 1;
+                // The consumers' group lookups created __consumer_offsets too.
+                files += usize::from(name.contains("/roundtrip-"));
             }
         }
     }

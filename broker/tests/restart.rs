@@ -28,6 +28,8 @@ fn produce_one(cluster: &Cluster, value: &str, producer: (i64, i32)) -> (ErrorCo
         state: cluster.state(),
         node_id: 0,
         connection_id: 0,
+        client_id: "",
+        client_host: "/127.0.0.1",
     };
     match produce::handle(&ctx, 9, request) {
         produce::Outcome::Respond(r) => {

@@ -21,9 +21,11 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    FetchRequest, FindCoordinatorRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
-    ProduceRequest, RequestHeader,
+    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
+    DeleteTopicsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest,
+    MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest,
+    RequestHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -71,8 +73,24 @@ pub enum RequestBody {
     ListOffsets(ListOffsetsRequest),
     /// Metadata (ApiKey 3).
     Metadata(MetadataRequest),
+    /// OffsetCommit (ApiKey 8).
+    OffsetCommit(OffsetCommitRequest),
+    /// OffsetFetch (ApiKey 9).
+    OffsetFetch(OffsetFetchRequest),
     /// FindCoordinator (ApiKey 10).
     FindCoordinator(FindCoordinatorRequest),
+    /// JoinGroup (ApiKey 11).
+    JoinGroup(JoinGroupRequest),
+    /// Heartbeat (ApiKey 12).
+    Heartbeat(HeartbeatRequest),
+    /// LeaveGroup (ApiKey 13).
+    LeaveGroup(LeaveGroupRequest),
+    /// SyncGroup (ApiKey 14).
+    SyncGroup(SyncGroupRequest),
+    /// DescribeGroups (ApiKey 15).
+    DescribeGroups(DescribeGroupsRequest),
+    /// ListGroups (ApiKey 16).
+    ListGroups(ListGroupsRequest),
     /// ApiVersions (ApiKey 18) at a served version.
     ApiVersions(ApiVersionsRequest),
     /// CreateTopics (ApiKey 19).
@@ -83,6 +101,10 @@ pub enum RequestBody {
     InitProducerId(InitProducerIdRequest),
     /// CreatePartitions (ApiKey 37).
     CreatePartitions(CreatePartitionsRequest),
+    /// DeleteGroups (ApiKey 42).
+    DeleteGroups(DeleteGroupsRequest),
+    /// OffsetDelete (ApiKey 47).
+    OffsetDelete(OffsetDeleteRequest),
     /// ApiVersions at a version kafkit does not serve: the header was parsed, the body was not.
     /// Answer with [`versions::unsupported_api_versions_response`] (KIP-511).
     UnsupportedApiVersions,
@@ -96,12 +118,22 @@ impl RequestBody {
             RequestBody::Fetch(_) => ApiKey::Fetch,
             RequestBody::ListOffsets(_) => ApiKey::ListOffsets,
             RequestBody::Metadata(_) => ApiKey::Metadata,
+            RequestBody::OffsetCommit(_) => ApiKey::OffsetCommit,
+            RequestBody::OffsetFetch(_) => ApiKey::OffsetFetch,
             RequestBody::FindCoordinator(_) => ApiKey::FindCoordinator,
+            RequestBody::JoinGroup(_) => ApiKey::JoinGroup,
+            RequestBody::Heartbeat(_) => ApiKey::Heartbeat,
+            RequestBody::LeaveGroup(_) => ApiKey::LeaveGroup,
+            RequestBody::SyncGroup(_) => ApiKey::SyncGroup,
+            RequestBody::DescribeGroups(_) => ApiKey::DescribeGroups,
+            RequestBody::ListGroups(_) => ApiKey::ListGroups,
             RequestBody::ApiVersions(_) | RequestBody::UnsupportedApiVersions => ApiKey::ApiVersions,
             RequestBody::CreateTopics(_) => ApiKey::CreateTopics,
             RequestBody::DeleteTopics(_) => ApiKey::DeleteTopics,
             RequestBody::InitProducerId(_) => ApiKey::InitProducerId,
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
+            RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
+            RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
         }
     }
 }
@@ -161,12 +193,22 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::Fetch => RequestBody::Fetch(decode_body(&mut buf, api_key, version)?),
         ApiKey::ListOffsets => RequestBody::ListOffsets(decode_body(&mut buf, api_key, version)?),
         ApiKey::Metadata => RequestBody::Metadata(decode_body(&mut buf, api_key, version)?),
+        ApiKey::OffsetCommit => RequestBody::OffsetCommit(decode_body(&mut buf, api_key, version)?),
+        ApiKey::OffsetFetch => RequestBody::OffsetFetch(decode_body(&mut buf, api_key, version)?),
         ApiKey::FindCoordinator => RequestBody::FindCoordinator(decode_body(&mut buf, api_key, version)?),
+        ApiKey::JoinGroup => RequestBody::JoinGroup(decode_body(&mut buf, api_key, version)?),
+        ApiKey::Heartbeat => RequestBody::Heartbeat(decode_body(&mut buf, api_key, version)?),
+        ApiKey::LeaveGroup => RequestBody::LeaveGroup(decode_body(&mut buf, api_key, version)?),
+        ApiKey::SyncGroup => RequestBody::SyncGroup(decode_body(&mut buf, api_key, version)?),
+        ApiKey::DescribeGroups => RequestBody::DescribeGroups(decode_body(&mut buf, api_key, version)?),
+        ApiKey::ListGroups => RequestBody::ListGroups(decode_body(&mut buf, api_key, version)?),
         ApiKey::ApiVersions => RequestBody::ApiVersions(decode_body(&mut buf, api_key, version)?),
         ApiKey::CreateTopics => RequestBody::CreateTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::InitProducerId => RequestBody::InitProducerId(decode_body(&mut buf, api_key, version)?),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
+        ApiKey::DeleteGroups => RequestBody::DeleteGroups(decode_body(&mut buf, api_key, version)?),
+        ApiKey::OffsetDelete => RequestBody::OffsetDelete(decode_body(&mut buf, api_key, version)?),
         // Invariant: every API in versions::SUPPORTED_APIS has an arm above (tested).
         _ => {
             return Err(Error::UnsupportedVersion {
@@ -224,12 +266,22 @@ mod tests {
             RequestBody::Fetch(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::ListOffsets(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::Metadata(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::OffsetCommit(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::OffsetFetch(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::FindCoordinator(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::JoinGroup(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::Heartbeat(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::LeaveGroup(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::SyncGroup(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::DescribeGroups(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::ListGroups(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::ApiVersions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::CreateTopics(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteTopics(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::InitProducerId(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::DeleteGroups(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::OffsetDelete(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::UnsupportedApiVersions => unreachable!("not encodable"),
         };
         encoded.expect("the crate encodes the sample");
@@ -297,6 +349,17 @@ mod tests {
     #[case::metadata_v12(ApiKey::Metadata, 12)]
     #[case::create_topics_v7(ApiKey::CreateTopics, 7)]
     #[case::api_versions_v4(ApiKey::ApiVersions, 4)]
+    #[case::offset_commit_v2(ApiKey::OffsetCommit, 2)]
+    #[case::offset_commit_v9(ApiKey::OffsetCommit, 9)]
+    #[case::offset_fetch_v7(ApiKey::OffsetFetch, 7)]
+    #[case::offset_fetch_v9(ApiKey::OffsetFetch, 9)]
+    #[case::join_group_v5(ApiKey::JoinGroup, 5)]
+    #[case::join_group_v9(ApiKey::JoinGroup, 9)]
+    #[case::leave_group_v3(ApiKey::LeaveGroup, 3)]
+    #[case::leave_group_v5(ApiKey::LeaveGroup, 5)]
+    #[case::sync_group_v5(ApiKey::SyncGroup, 5)]
+    #[case::describe_groups_v6(ApiKey::DescribeGroups, 6)]
+    #[case::offset_delete_v0(ApiKey::OffsetDelete, 0)]
     fn every_truncation_is_an_error(#[case] api_key: ApiKey, #[case] version: i16) {
         let frame = sample_frame(api_key, version);
         for len in 0..frame.len() {
@@ -358,6 +421,26 @@ mod tests {
         assert!(error.contains(expected), "{error}");
     }
 
+    /// The group APIs are walked like the others before the crate reserves anything.
+    #[rstest]
+    #[case::join_group_v0_protocols(11, 0, &[0, 1, b'g', 0, 0, 0x75, 0x30, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff], "JoinGroup request (api key 11, version 0): protocols: array of 2147483647")]
+    #[case::join_group_v6_metadata(11, 6, &[2, b'g', 0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30, 1, 0, 1, 2, 2, b'r', 0xff, 0xff, 0xff, 0xff, 0x0f], "protocols.metadata: 4294967294 bytes declared")]
+    #[case::offset_fetch_v8_groups(9, 8, &[0xff, 0xff, 0xff, 0xff, 0x0f], "OffsetFetch request (api key 9, version 8): groups: array of 4294967294")]
+    #[case::offset_commit_v2_partitions(8, 2, &[0, 1, b'g', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, b't', 0x7f, 0xff, 0xff, 0xff], "topics.partitions: array of 2147483647")]
+    #[case::describe_groups_v0_groups(15, 0, &[0x7f, 0xff, 0xff, 0xff], "groups: array of 2147483647")]
+    #[case::offset_delete_v0_topics(47, 0, &[0, 1, b'g', 0x7f, 0xff, 0xff, 0xff], "topics: array of 2147483647")]
+    fn group_requests_with_hostile_counts_are_refused(
+        #[case] api_key: i16,
+        #[case] version: i16,
+        #[case] body: &[u8],
+        #[case] expected: &str,
+    ) {
+        let mut frame = header_bytes(api_key, version);
+        frame.put_slice(body);
+        let error = malformed(decode_request(frame.freeze()));
+        assert!(error.contains(expected), "{error}");
+    }
+
     /// A length prefix announcing 0 to 9 bytes passes framing but cannot hold a header; the
     /// crate's own header decoder would panic on fewer than 4.
     #[test]
@@ -388,7 +471,10 @@ mod tests {
     #[rstest]
     #[case::unknown_key(1000, 0, "unknown api key 1000")]
     #[case::negative_key(-1, 0, "unknown api key -1")]
-    #[case::not_served_key(8, 2, "api key 8 version 2 is not supported")]
+    #[case::not_served_key(21, 0, "api key 21 version 0 is not supported")]
+    #[case::offset_commit_v1(8, 1, "api key 8 version 1 is not supported")]
+    #[case::offset_commit_v10(8, 10, "api key 8 version 10 is not supported")]
+    #[case::offset_fetch_v0(9, 0, "api key 9 version 0 is not supported")]
     #[case::produce_v2(0, 2, "api key 0 version 2 is not supported")]
     #[case::produce_v14(0, 14, "api key 0 version 14 is not supported")]
     #[case::metadata_v14(3, 14, "api key 3 version 14 is not supported")]

@@ -20,9 +20,11 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
-    FetchResponse, FindCoordinatorResponse, InitProducerIdResponse, ListOffsetsResponse, MetadataResponse,
-    ProduceResponse, ResponseHeader,
+    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
+    DeleteTopicsResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
+    MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse,
+    ResponseHeader, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -55,12 +57,22 @@ guarded_responses! {
     FetchResponse => Fetch,
     ListOffsetsResponse => ListOffsets,
     MetadataResponse => Metadata,
+    OffsetCommitResponse => OffsetCommit,
+    OffsetFetchResponse => OffsetFetch,
     FindCoordinatorResponse => FindCoordinator,
+    JoinGroupResponse => JoinGroup,
+    HeartbeatResponse => Heartbeat,
+    LeaveGroupResponse => LeaveGroup,
+    SyncGroupResponse => SyncGroup,
+    DescribeGroupsResponse => DescribeGroups,
+    ListGroupsResponse => ListGroups,
     ApiVersionsResponse => ApiVersions,
     CreateTopicsResponse => CreateTopics,
     DeleteTopicsResponse => DeleteTopics,
     InitProducerIdResponse => InitProducerId,
     CreatePartitionsResponse => CreatePartitions,
+    DeleteGroupsResponse => DeleteGroups,
+    OffsetDeleteResponse => OffsetDelete,
 }
 
 /// A decoded response: its header and its body.
@@ -209,12 +221,22 @@ mod tests {
             round_trip(samples::fetch),
             round_trip(samples::list_offsets),
             round_trip(samples::metadata),
+            round_trip(samples::offset_commit),
+            round_trip(samples::offset_fetch),
             round_trip(samples::find_coordinator),
+            round_trip(samples::join_group),
+            round_trip(samples::heartbeat),
+            round_trip(samples::leave_group),
+            round_trip(samples::sync_group),
+            round_trip(samples::describe_groups),
+            round_trip(samples::list_groups),
             round_trip(samples::api_versions),
             round_trip(samples::create_topics),
             round_trip(samples::delete_topics),
             round_trip(samples::init_producer_id),
             round_trip(samples::create_partitions),
+            round_trip(samples::delete_groups),
+            round_trip(samples::offset_delete),
         ];
         let served: Vec<ApiKey> = versions::SUPPORTED_APIS.iter().map(|r| r.api_key).collect();
         assert_eq!(covered.to_vec(), served);
@@ -292,6 +314,17 @@ mod tests {
         assert_every_truncation_fails(1, &samples::metadata(1));
         assert_every_truncation_fails(3, &samples::api_versions(3));
         assert_every_truncation_fails(4, &samples::find_coordinator(4));
+        assert_every_truncation_fails(2, &samples::offset_commit(2));
+        assert_every_truncation_fails(9, &samples::offset_commit(9));
+        assert_every_truncation_fails(5, &samples::offset_fetch(5));
+        assert_every_truncation_fails(9, &samples::offset_fetch(9));
+        assert_every_truncation_fails(5, &samples::join_group(5));
+        assert_every_truncation_fails(9, &samples::join_group(9));
+        assert_every_truncation_fails(3, &samples::leave_group(3));
+        assert_every_truncation_fails(5, &samples::sync_group(5));
+        assert_every_truncation_fails(6, &samples::describe_groups(6));
+        assert_every_truncation_fails(5, &samples::list_groups(5));
+        assert_every_truncation_fails(0, &samples::offset_delete(0));
     }
 
     fn malformed<T: Debug>(result: Result<T>) -> String {
@@ -448,12 +481,22 @@ mod tests {
             ApiKey::Fetch => decode_response::<FetchResponse>(frame, version).map(drop),
             ApiKey::ListOffsets => decode_response::<ListOffsetsResponse>(frame, version).map(drop),
             ApiKey::Metadata => decode_response::<MetadataResponse>(frame, version).map(drop),
+            ApiKey::OffsetCommit => decode_response::<OffsetCommitResponse>(frame, version).map(drop),
+            ApiKey::OffsetFetch => decode_response::<OffsetFetchResponse>(frame, version).map(drop),
             ApiKey::FindCoordinator => decode_response::<FindCoordinatorResponse>(frame, version).map(drop),
+            ApiKey::JoinGroup => decode_response::<JoinGroupResponse>(frame, version).map(drop),
+            ApiKey::Heartbeat => decode_response::<HeartbeatResponse>(frame, version).map(drop),
+            ApiKey::LeaveGroup => decode_response::<LeaveGroupResponse>(frame, version).map(drop),
+            ApiKey::SyncGroup => decode_response::<SyncGroupResponse>(frame, version).map(drop),
+            ApiKey::DescribeGroups => decode_response::<DescribeGroupsResponse>(frame, version).map(drop),
+            ApiKey::ListGroups => decode_response::<ListGroupsResponse>(frame, version).map(drop),
             ApiKey::ApiVersions => decode_response::<ApiVersionsResponse>(frame, version).map(drop),
             ApiKey::CreateTopics => decode_response::<CreateTopicsResponse>(frame, version).map(drop),
             ApiKey::DeleteTopics => decode_response::<DeleteTopicsResponse>(frame, version).map(drop),
             ApiKey::InitProducerId => decode_response::<InitProducerIdResponse>(frame, version).map(drop),
             ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
+            ApiKey::DeleteGroups => decode_response::<DeleteGroupsResponse>(frame, version).map(drop),
+            ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, version).map(drop),
             other => panic!("not served: {other:?}"),
         };
     }

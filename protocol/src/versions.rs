@@ -1,9 +1,15 @@
 //! The API versions kafkit speaks, in one table.
 //!
-//! This table, not `kafka_protocol`'s `ApiKey::valid_versions()`, is what the broker advertises in
-//! ApiVersions and what the producer negotiates against: the crate's own ranges disagree with its
-//! decoders for some APIs (OffsetCommit, OffsetFetch, InitProducerId), and advertising an API makes
-//! clients use it, so only what kafkit implements is listed.
+//! This table, not `kafka_protocol`'s `ApiKey::valid_versions()`, is what the protocol layer decodes
+//! (and round-trips in its tests), what the broker advertises in ApiVersions and what the producer
+//! negotiates against: the crate's own ranges disagree with its decoders for some APIs
+//! (OffsetCommit and OffsetFetch, whose requests it decodes only up to v9 while it lists v10, and
+//! InitProducerId), and advertising an API makes clients use it, so only what kafkit implements is
+//! listed.
+//!
+//! The classic consumer-group APIs ([`GROUP_APIS`]) are in the table so that the protocol layer
+//! decodes them; whether the broker advertises them is the broker's decision (it may leave them
+//! out of ApiVersions until it serves them).
 //!
 //! The ranges are chosen so that every client we know of finds a common version
 //! (reference/protocol-and-clients.md §3): Fetch must be advertised even by a producer-only broker
@@ -54,13 +60,45 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::Fetch, 4, 18),
     range(ApiKey::ListOffsets, 1, 10),
     range(ApiKey::Metadata, 0, 13),
+    range(ApiKey::OffsetCommit, 2, 9),
+    range(ApiKey::OffsetFetch, 1, 9),
     range(ApiKey::FindCoordinator, 0, 6),
+    range(ApiKey::JoinGroup, 0, 9),
+    range(ApiKey::Heartbeat, 0, 4),
+    range(ApiKey::LeaveGroup, 0, 5),
+    range(ApiKey::SyncGroup, 0, 5),
+    range(ApiKey::DescribeGroups, 0, 6),
+    range(ApiKey::ListGroups, 0, 5),
     range(ApiKey::ApiVersions, 0, 4),
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
     range(ApiKey::InitProducerId, 0, 5),
     range(ApiKey::CreatePartitions, 0, 3),
+    range(ApiKey::DeleteGroups, 0, 2),
+    range(ApiKey::OffsetDelete, 0, 0),
 ];
+
+/// The classic consumer-group APIs (KIP-848's "classic" protocol: JoinGroup, SyncGroup,
+/// Heartbeat, LeaveGroup, and the offset and group administration around them), in ApiKey order.
+/// All are in [`SUPPORTED_APIS`], so the protocol layer decodes them; the broker decides when it
+/// advertises them (a client that sees an API advertised uses it).
+pub const GROUP_APIS: &[ApiKey] = &[
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::JoinGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::SyncGroup,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
+];
+
+/// Whether `api_key` is one of the classic consumer-group APIs ([`GROUP_APIS`]).
+pub fn is_group_api(api_key: ApiKey) -> bool {
+    GROUP_APIS.contains(&api_key)
+}
 
 /// What kafkit's own clients (the producer, the test kit's read-back client) send, where that is
 /// less than the broker serves: they name topics, so Produce stops below v13 and Fetch below v13,
@@ -153,6 +191,32 @@ mod tests {
         assert_eq!(produce.negotiate(3, 15), Some(13));
         assert_eq!(produce.negotiate(0, 2), None);
         assert_eq!(produce.negotiate(14, 15), None);
+    }
+
+    /// The classic group APIs are decoded at the versions Kafka 4.1 serves and current clients
+    /// send (OffsetCommit and OffsetFetch stop at v9: the crate decodes no request topic ids).
+    #[test]
+    fn group_apis_are_in_the_table_at_kafkas_versions() {
+        let expected = [
+            (ApiKey::OffsetCommit, 2, 9),
+            (ApiKey::OffsetFetch, 1, 9),
+            (ApiKey::JoinGroup, 0, 9),
+            (ApiKey::Heartbeat, 0, 4),
+            (ApiKey::LeaveGroup, 0, 5),
+            (ApiKey::SyncGroup, 0, 5),
+            (ApiKey::DescribeGroups, 0, 6),
+            (ApiKey::ListGroups, 0, 5),
+            (ApiKey::DeleteGroups, 0, 2),
+            (ApiKey::OffsetDelete, 0, 0),
+        ];
+        let listed: Vec<ApiKey> = expected.iter().map(|&(k, _, _)| k).collect();
+        assert_eq!(GROUP_APIS, &listed[..]);
+        for (api_key, min, max) in expected {
+            assert_eq!(supported_range(api_key), Some(range(api_key, min, max)));
+            assert!(is_group_api(api_key));
+        }
+        assert!(!is_group_api(ApiKey::FindCoordinator));
+        assert!(!is_group_api(ApiKey::Produce));
     }
 
     /// kafkit's clients name topics: they stop below the versions that name them by id.

@@ -196,10 +196,14 @@ pub struct MockCluster {
 
 impl MockCluster {
     /// A builder: 1 broker, no topics, topics auto-created with 1 partition, temporary data
-    /// directory.
+    /// directory, and consumer groups that rebalance at once (`group.initial.rebalance.delay.ms`
+    /// 0, where Kafka waits 3 s for more members; set it back with
+    /// [`MockClusterBuilder::config`]).
     pub fn builder() -> MockClusterBuilder {
+        let mut config = ClusterConfig::default();
+        config.groups.initial_rebalance_delay = std::time::Duration::ZERO;
         MockClusterBuilder {
-            config: ClusterConfig::default(),
+            config,
             topics: Vec::new(),
         }
     }
@@ -365,6 +369,35 @@ impl MockCluster {
     pub fn producer_state(&self, topic: &str, partition: i32) -> Result<Vec<ProducerInfo>> {
         let state = self.state()?;
         inspect::producer_state(&state, topic, partition)
+    }
+
+    /// Consumer group `group_id` as the coordinator holds it (state, generation, protocol,
+    /// leader, members with their assignments); `None` if no such group exists.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cluster = kafkit_testkit::MockCluster::builder().start().await?;
+    /// assert!(cluster.group("payments")?.is_none());
+    /// assert_eq!(cluster.committed_offset("payments", "orders", 0)?, None);
+    /// # Ok::<(), kafkit_testkit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn group(&self, group_id: &str) -> Result<Option<kafkit_broker::group::GroupInfo>> {
+        Ok(self.state()?.groups().group(group_id))
+    }
+
+    /// The offset group `group_id` committed for `topic`/`partition`, if any.
+    pub fn committed_offset(&self, group_id: &str, topic: &str, partition: i32) -> Result<Option<i64>> {
+        Ok(self
+            .state()?
+            .groups()
+            .committed(group_id, topic, partition)
+            .map(|c| c.offset))
+    }
+
+    /// The ids of every consumer group, sorted.
+    pub fn groups(&self) -> Result<Vec<String>> {
+        Ok(self.state()?.groups().group_ids())
     }
 
     /// Every topic with its partition count, by name.

@@ -94,7 +94,7 @@ impl Cluster {
         let state = Arc::new(ClusterState::open(config, brokers)?);
         let (shutdown, rx) = watch::channel(false);
         let (connections, connections_done) = mpsc::channel(1);
-        let tasks = listeners
+        let mut tasks: Vec<JoinHandle<()>> = listeners
             .into_iter()
             .enumerate()
             .map(|(i, l)| {
@@ -107,6 +107,7 @@ impl Cluster {
                 ))
             })
             .collect();
+        tasks.push(tokio::spawn(crate::group::run_timers(state.clone(), rx.clone())));
         tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
         Ok(Cluster {
             state,
@@ -157,7 +158,7 @@ impl Cluster {
             if !state.metadata().is_up(node_id) {
                 return;
             }
-            if let Err(e) = crate::server::serve_connection(state, node_id, io, shutdown).await {
+            if let Err(e) = crate::server::serve_connection(state, node_id, io, None, shutdown).await {
                 tracing::debug!(node_id, error = %e, "in-memory connection closed");
             }
             drop(guard);

@@ -47,6 +47,8 @@ fn ctx(state: &ClusterState, node_id: i32) -> HandlerContext<'_> {
         state,
         node_id,
         connection_id: 1,
+        client_id: "",
+        client_host: "/127.0.0.1",
     }
 }
 
@@ -530,9 +532,10 @@ fn list_offsets_earliest_latest_and_by_timestamp(state: ClusterState) {
 /// per key), and each (key type, key) is warned about once, up to a bound that a peer cannot
 /// grow past.
 #[rstest]
-fn find_coordinator_answers_not_available_and_warns_once_per_key(state: ClusterState) {
+fn find_coordinator_finds_groups_and_warns_once_per_transactional_id(state: ClusterState) {
     use kafka_protocol::messages::FindCoordinatorRequest;
     let ctx = ctx(&state, 0);
+    assert!(!state.metadata().topics.contains_key(crate::group::OFFSETS_TOPIC));
     let v4 = FindCoordinatorRequest::default()
         .with_key_type(0)
         .with_coordinator_keys(vec![
@@ -541,25 +544,57 @@ fn find_coordinator_answers_not_available_and_warns_once_per_key(state: ClusterS
         ]);
     let response = find_coordinator::handle(&ctx, 4, v4);
     assert_eq!(response.coordinators.len(), 2);
+    // The first group lookup created __consumer_offsets, with Kafka's 50 partitions.
+    let leaders: Vec<i32> = state.metadata().topics[crate::group::OFFSETS_TOPIC]
+        .partitions
+        .iter()
+        .map(|p| p.leader.expect("leader"))
+        .collect();
+    assert_eq!(leaders.len(), 50);
     for c in &response.coordinators {
-        assert_eq!(c.error_code, ErrorCode::CoordinatorNotAvailable.code());
-        assert!(c
-            .error_message
-            .as_deref()
-            .is_some_and(|m| m.contains("does not implement")));
+        assert_eq!(c.error_code, 0, "{c:?}");
+        let partition = crate::group::store::partition_for(&c.key, 50);
+        assert_eq!(c.node_id.0, leaders[partition as usize], "{c:?}");
+        let broker = state.metadata().broker(c.node_id.0).cloned().expect("broker");
+        assert_eq!((c.host.as_str(), c.port), (broker.host.as_str(), broker.port));
     }
     let v1 = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g3"));
     let response = find_coordinator::handle(&ctx, 1, v1);
-    assert_eq!(response.error_code, ErrorCode::CoordinatorNotAvailable.code());
+    assert_eq!(response.error_code, 0);
+    assert_eq!(
+        response.node_id.0,
+        leaders[crate::group::store::partition_for("g3", 50) as usize]
+    );
 
-    // g1, g2 (group) and g3 were warned about; the same key as a transactional id is new.
-    assert!(!state.first_coordinator_request(0, "g1"));
-    assert!(!state.first_coordinator_request(0, "g3"));
-    assert!(state.first_coordinator_request(1, "g1"));
+    // Transactional ids: not served, warned about once each.
+    let txn = FindCoordinatorRequest::default()
+        .with_key_type(1)
+        .with_coordinator_keys(vec![StrBytes::from_static_str("t1")]);
+    let response = find_coordinator::handle(&ctx, 4, txn);
+    assert_eq!(
+        response.coordinators[0].error_code,
+        ErrorCode::CoordinatorNotAvailable.code()
+    );
+    assert!(response.coordinators[0]
+        .error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("does not implement")));
+    assert!(!state.first_coordinator_request(1, "t1"));
+    assert!(state.first_coordinator_request(1, "t2"));
     for i in 0..2 * cluster::MAX_WARNED_COORDINATOR_KEYS {
-        state.first_coordinator_request(0, &format!("k{i}"));
+        state.first_coordinator_request(1, &format!("k{i}"));
     }
-    assert!(!state.first_coordinator_request(0, "one more"), "bounded");
+    assert!(!state.first_coordinator_request(1, "one more"), "bounded");
+
+    // Other key types are refused.
+    let share = FindCoordinatorRequest::default()
+        .with_key_type(2)
+        .with_coordinator_keys(vec![StrBytes::from_static_str("s")]);
+    let response = find_coordinator::handle(&ctx, 6, share);
+    assert_eq!(
+        response.coordinators[0].error_code,
+        ErrorCode::InvalidRequest.code()
+    );
 }
 
 /// CreatePartitions: grows a topic (the new partitions take appends and keep the topic's id),

@@ -1,5 +1,6 @@
-//! Whole-request error answers for the APIs without partitions, built from the request alone
-//! (nothing is handled: no producer id is allocated, no topic created or deleted).
+//! Whole-request error answers for the APIs without partitions (and the group APIs), built
+//! from the request alone (nothing is handled: no producer id is allocated, no topic created
+//! or deleted, no group joined or offset committed).
 //!
 //! Produce, Fetch, ListOffsets and Metadata are answered through
 //! [`strip_partition_errors`](super::strip_partition_errors) with every partition taken out,
@@ -7,12 +8,23 @@
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
-use kafka_protocol::messages::{
-    ApiVersionsResponse, BrokerId, CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
-    FindCoordinatorResponse, InitProducerIdResponse, ProducerId,
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_protocol::messages::{
+    ApiVersionsResponse, BrokerId, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
+    DeleteTopicsResponse, DescribeGroupsResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, ProducerId, SyncGroupResponse,
+};
+use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::{ErrorCode, RequestBody};
 
 use crate::response::Response;
@@ -100,7 +112,116 @@ pub(crate) fn request_error_response(body: &RequestBody, version: i16, code: Err
                     .collect(),
             ),
         ),
-        _ => return None,
+        _ => return group_error_response(body, version, code),
     };
     Some(response)
+}
+
+/// The group APIs' whole-request error answers: the error where each version carries it
+/// (per partition, per group, per member, or once).
+fn group_error_response(body: &RequestBody, version: i16, code: i16) -> Option<Response> {
+    Some(match body {
+        RequestBody::OffsetCommit(r) => Response::OffsetCommit(
+            OffsetCommitResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        OffsetCommitResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        OffsetCommitResponsePartition::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestBody::OffsetFetch(r) if version >= 8 => Response::OffsetFetch(
+            OffsetFetchResponse::default().with_groups(
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestBody::OffsetFetch(r) if version < 2 => Response::OffsetFetch(
+            OffsetFetchResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        OffsetFetchResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partition_indexes
+                                    .iter()
+                                    .map(|&p| {
+                                        OffsetFetchResponsePartition::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(-1)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestBody::OffsetFetch(_) => {
+            Response::OffsetFetch(OffsetFetchResponse::default().with_error_code(code))
+        }
+        RequestBody::JoinGroup(r) => Response::JoinGroup(
+            JoinGroupResponse::default()
+                .with_error_code(code)
+                .with_generation_id(-1)
+                .with_protocol_name((version < 7).then(StrBytes::default))
+                .with_member_id(r.member_id.clone()),
+        ),
+        RequestBody::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse::default().with_error_code(code)),
+        RequestBody::LeaveGroup(_) => {
+            Response::LeaveGroup(LeaveGroupResponse::default().with_error_code(code))
+        }
+        RequestBody::SyncGroup(_) => Response::SyncGroup(SyncGroupResponse::default().with_error_code(code)),
+        RequestBody::DescribeGroups(r) => Response::DescribeGroups(
+            DescribeGroupsResponse::default().with_groups(
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        DescribedGroup::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestBody::ListGroups(_) => {
+            Response::ListGroups(ListGroupsResponse::default().with_error_code(code))
+        }
+        RequestBody::DeleteGroups(r) => Response::DeleteGroups(
+            DeleteGroupsResponse::default().with_results(
+                r.groups_names
+                    .iter()
+                    .map(|g| {
+                        DeletableGroupResult::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestBody::OffsetDelete(_) => {
+            Response::OffsetDelete(OffsetDeleteResponse::default().with_error_code(code))
+        }
+        _ => return None,
+    })
 }

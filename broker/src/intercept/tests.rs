@@ -99,6 +99,8 @@ async fn send<R: kafka_protocol::protocol::Request>(
         state,
         node_id: node,
         connection_id: 99,
+        client_id: "",
+        client_host: "/127.0.0.1",
     };
     handle_frame(&ctx, 0, frame(version, body))
         .await
@@ -266,6 +268,58 @@ async fn request_error_on_init_producer_id() {
     );
 }
 
+/// A request error on the group APIs answers where each carries its error, and changes
+/// nothing: no offset is committed, no member joins.
+#[tokio::test]
+async fn request_errors_on_group_apis() {
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{
+        GroupId, JoinGroupRequest, JoinGroupResponse, OffsetCommitRequest, OffsetCommitResponse, TopicName,
+    };
+    let state = state(1);
+    state.groups().locate(&state, "g").expect("coordinator");
+    install(
+        &state,
+        Decision {
+            request_error: Some(ErrorCode::NotCoordinator),
+            ..Default::default()
+        },
+        After::Send,
+    );
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("g")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("events")))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(1)
+                .with_committed_offset(5)])]);
+    let response: OffsetCommitResponse = decode(&send(&state, 0, 8, &commit).await, 8);
+    assert_eq!(response.topics[0].partitions[0].partition_index, 1);
+    assert_eq!(
+        ErrorCode::from(response.topics[0].partitions[0].error_code),
+        ErrorCode::NotCoordinator
+    );
+    assert_eq!(state.groups().committed("g", "events", 1), None);
+    let join = JoinGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("g")))
+        .with_session_timeout_ms(10_000)
+        .with_member_id(StrBytes::from_static_str("m-1"))
+        .with_protocol_type(StrBytes::from_static_str("consumer"));
+    let response: JoinGroupResponse = decode(&send(&state, 0, 5, &join).await, 5);
+    assert_eq!(
+        (
+            ErrorCode::from(response.error_code),
+            response.generation_id,
+            response.member_id.as_str()
+        ),
+        (ErrorCode::NotCoordinator, -1, "m-1")
+    );
+    assert!(state.groups().group("g").is_none());
+}
+
 /// A Metadata topic error keeps the topic from being auto-created; a partition error marks
 /// only that partition.
 #[tokio::test]
@@ -370,6 +424,8 @@ async fn version_pins_are_advertised_and_enforced() {
         state: &state,
         node_id: 0,
         connection_id: 1,
+        client_id: "",
+        client_host: "/127.0.0.1",
     };
     assert!(handle_frame(&ctx, 0, frame(9, &produce_both_partitions(-1)))
         .await

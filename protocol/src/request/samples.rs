@@ -12,16 +12,32 @@ use kafka_protocol::messages::create_partitions_request::{
 use kafka_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
 };
+use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
 use kafka_protocol::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
+use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
+use kafka_protocol::messages::heartbeat_request::HeartbeatRequest;
 use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
+use kafka_protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRequestProtocol};
+use kafka_protocol::messages::leave_group_request::{LeaveGroupRequest, MemberIdentity};
+use kafka_protocol::messages::list_groups_request::ListGroupsRequest;
 use kafka_protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId, TopicName, TransactionalId};
+use kafka_protocol::messages::sync_group_request::{SyncGroupRequest, SyncGroupRequestAssignment};
+use kafka_protocol::messages::{ApiKey, BrokerId, GroupId, ProducerId, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
@@ -33,6 +49,15 @@ pub(crate) fn s(value: &'static str) -> StrBytes {
 
 pub(crate) fn topic(name: &'static str) -> TopicName {
     TopicName(s(name))
+}
+
+pub(crate) fn group(id: &'static str) -> GroupId {
+    GroupId(s(id))
+}
+
+/// Stand-ins for a consumer protocol's subscription and assignment; opaque to the broker.
+pub(crate) fn member_metadata() -> Bytes {
+    Bytes::from_static(b"\x00\x03\x00\x00\x00\x01\x00\x06orders opaque subscription")
 }
 
 pub(crate) const TOPIC_ID: Uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
@@ -59,12 +84,22 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::Fetch => RequestBody::Fetch(fetch(v, flex)),
         ApiKey::ListOffsets => RequestBody::ListOffsets(list_offsets(v, flex)),
         ApiKey::Metadata => RequestBody::Metadata(metadata(v, flex)),
+        ApiKey::OffsetCommit => RequestBody::OffsetCommit(offset_commit(v, flex)),
+        ApiKey::OffsetFetch => RequestBody::OffsetFetch(offset_fetch(v, flex)),
         ApiKey::FindCoordinator => RequestBody::FindCoordinator(find_coordinator(v, flex)),
+        ApiKey::JoinGroup => RequestBody::JoinGroup(join_group(v, flex)),
+        ApiKey::Heartbeat => RequestBody::Heartbeat(heartbeat(v, flex)),
+        ApiKey::LeaveGroup => RequestBody::LeaveGroup(leave_group(v, flex)),
+        ApiKey::SyncGroup => RequestBody::SyncGroup(sync_group(v, flex)),
+        ApiKey::DescribeGroups => RequestBody::DescribeGroups(describe_groups(v, flex)),
+        ApiKey::ListGroups => RequestBody::ListGroups(list_groups(v, flex)),
         ApiKey::ApiVersions => RequestBody::ApiVersions(api_versions(v, flex)),
         ApiKey::CreateTopics => RequestBody::CreateTopics(create_topics(flex)),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(delete_topics(v, flex)),
         ApiKey::InitProducerId => RequestBody::InitProducerId(init_producer_id(v, flex)),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
+        ApiKey::DeleteGroups => RequestBody::DeleteGroups(delete_groups(flex)),
+        ApiKey::OffsetDelete => RequestBody::OffsetDelete(offset_delete()),
         other => panic!("no sample for {other:?}"),
     }
 }
@@ -342,4 +377,220 @@ fn create_partitions(flex: bool) -> CreatePartitionsRequest {
         .with_timeout_ms(30_000)
         .with_validate_only(true)
         .with_unknown_tagged_fields(tags(flex))
+}
+
+fn offset_commit(v: i16, flex: bool) -> OffsetCommitRequest {
+    let partition = |index, offset, metadata| {
+        let p = OffsetCommitRequestPartition::default()
+            .with_partition_index(index)
+            .with_committed_offset(offset)
+            .with_committed_metadata(metadata)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 6 {
+            p.with_committed_leader_epoch(4)
+        } else {
+            p
+        }
+    };
+    let mut request = OffsetCommitRequest::default()
+        .with_group_id(group("group-1"))
+        .with_generation_id_or_member_epoch(3)
+        .with_member_id(s("consumer-1-5f0c"))
+        .with_topics(vec![
+            OffsetCommitRequestTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![
+                    partition(0, 1_000, Some(s("checkpoint"))),
+                    partition(3, 0, None),
+                ])
+                .with_unknown_tagged_fields(tags(flex)),
+            OffsetCommitRequestTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![partition(1, 42, Some(s("")))]),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v <= 4 {
+        request = request.with_retention_time_ms(86_400_000);
+    }
+    if v >= 7 {
+        // A static member in v7 and v9, a dynamic one (null instance id) in v8.
+        request = request.with_group_instance_id((v != 8).then(|| s("instance-1")));
+    }
+    request
+}
+
+fn offset_fetch(v: i16, flex: bool) -> OffsetFetchRequest {
+    let mut request = OffsetFetchRequest::default().with_unknown_tagged_fields(tags(flex));
+    if v <= 7 {
+        let topic_entry = |name, partitions| {
+            OffsetFetchRequestTopic::default()
+                .with_name(topic(name))
+                .with_partition_indexes(partitions)
+                .with_unknown_tagged_fields(tags(flex))
+        };
+        // Null topics (every committed offset of the group) from v2; v4 and v7 ask so.
+        let topics = (v < 2 || (v != 4 && v != 7))
+            .then(|| vec![topic_entry("orders", vec![0, 1, 2]), topic_entry("audit", vec![])]);
+        request = request.with_group_id(group("group-1")).with_topics(topics);
+    } else {
+        let topics_entry = |name, partitions| {
+            OffsetFetchRequestTopics::default()
+                .with_name(topic(name))
+                .with_partition_indexes(partitions)
+                .with_unknown_tagged_fields(tags(flex))
+        };
+        let mut first = OffsetFetchRequestGroup::default()
+            .with_group_id(group("group-1"))
+            .with_topics(Some(vec![
+                topics_entry("orders", vec![0, 1, 2]),
+                topics_entry("audit", vec![4]),
+            ]))
+            .with_unknown_tagged_fields(tags(flex));
+        let mut second = OffsetFetchRequestGroup::default()
+            .with_group_id(group("group-2"))
+            .with_topics(None);
+        if v >= 9 {
+            first = first
+                .with_member_id(Some(s("consumer-1-5f0c")))
+                .with_member_epoch(12);
+            second = second.with_member_id(None).with_member_epoch(-1);
+        }
+        request = request.with_groups(vec![first, second]);
+    }
+    if v >= 7 {
+        request = request.with_require_stable(true);
+    }
+    request
+}
+
+fn join_group(v: i16, flex: bool) -> JoinGroupRequest {
+    let mut request = JoinGroupRequest::default()
+        .with_group_id(group("group-1"))
+        .with_session_timeout_ms(45_000)
+        .with_member_id(s("consumer-1-5f0c"))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![
+            JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(member_metadata())
+                .with_unknown_tagged_fields(tags(flex)),
+            JoinGroupRequestProtocol::default()
+                .with_name(s("cooperative-sticky"))
+                .with_metadata(Bytes::new()),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        request = request.with_rebalance_timeout_ms(300_000);
+    }
+    if v >= 5 {
+        // Static in odd versions, dynamic (null instance id) in even ones.
+        request = request.with_group_instance_id((v % 2 == 1).then(|| s("instance-1")));
+    }
+    if v >= 8 {
+        request = request.with_reason((v == 8).then(|| s("rebalance: metadata changed")));
+    }
+    request
+}
+
+fn heartbeat(v: i16, flex: bool) -> HeartbeatRequest {
+    let request = HeartbeatRequest::default()
+        .with_group_id(group("group-1"))
+        .with_generation_id(7)
+        .with_member_id(s("consumer-1-5f0c"))
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        request.with_group_instance_id((v == 4).then(|| s("instance-1")))
+    } else {
+        request
+    }
+}
+
+fn leave_group(v: i16, flex: bool) -> LeaveGroupRequest {
+    let request = LeaveGroupRequest::default()
+        .with_group_id(group("group-1"))
+        .with_unknown_tagged_fields(tags(flex));
+    if v <= 2 {
+        return request.with_member_id(s("consumer-1-5f0c"));
+    }
+    let mut leaving = MemberIdentity::default()
+        .with_member_id(s("consumer-1-5f0c"))
+        .with_group_instance_id(Some(s("instance-1")))
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 5 {
+        leaving = leaving.with_reason(Some(s("the consumer is being closed")));
+    }
+    request.with_members(vec![
+        leaving,
+        MemberIdentity::default()
+            .with_member_id(s(""))
+            .with_group_instance_id(None),
+    ])
+}
+
+fn sync_group(v: i16, flex: bool) -> SyncGroupRequest {
+    let mut request = SyncGroupRequest::default()
+        .with_group_id(group("group-1"))
+        .with_generation_id(7)
+        .with_member_id(s("consumer-1-5f0c"))
+        .with_assignments(vec![
+            SyncGroupRequestAssignment::default()
+                .with_member_id(s("consumer-1-5f0c"))
+                .with_assignment(member_metadata())
+                .with_unknown_tagged_fields(tags(flex)),
+            SyncGroupRequestAssignment::default()
+                .with_member_id(s("consumer-2-77aa"))
+                .with_assignment(Bytes::new()),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        request = request.with_group_instance_id((v != 4).then(|| s("instance-1")));
+    }
+    if v >= 5 {
+        request = request
+            .with_protocol_type(Some(s("consumer")))
+            .with_protocol_name(Some(s("range")));
+    }
+    request
+}
+
+fn describe_groups(v: i16, flex: bool) -> DescribeGroupsRequest {
+    let request = DescribeGroupsRequest::default()
+        .with_groups(vec![group("group-1"), group("group-2"), group("")])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        request.with_include_authorized_operations(true)
+    } else {
+        request
+    }
+}
+
+fn list_groups(v: i16, flex: bool) -> ListGroupsRequest {
+    let mut request = ListGroupsRequest::default().with_unknown_tagged_fields(tags(flex));
+    if v >= 4 {
+        request = request.with_states_filter(vec![s("Stable"), s("PreparingRebalance")]);
+    }
+    if v >= 5 {
+        request = request.with_types_filter(vec![s("classic"), s("consumer")]);
+    }
+    request
+}
+
+fn delete_groups(flex: bool) -> DeleteGroupsRequest {
+    DeleteGroupsRequest::default()
+        .with_groups_names(vec![group("group-1"), group("group-2")])
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+fn offset_delete() -> OffsetDeleteRequest {
+    let partition = |index| OffsetDeleteRequestPartition::default().with_partition_index(index);
+    OffsetDeleteRequest::default()
+        .with_group_id(group("group-1"))
+        .with_topics(vec![
+            OffsetDeleteRequestTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![partition(0), partition(2)]),
+            OffsetDeleteRequestTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![partition(1)]),
+        ])
 }

@@ -12,26 +12,45 @@ use kafka_protocol::messages::create_partitions_response::{
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
 };
+use kafka_protocol::messages::delete_groups_response::{DeletableGroupResult, DeleteGroupsResponse};
 use kafka_protocol::messages::delete_topics_response::{DeletableTopicResult, DeleteTopicsResponse};
+use kafka_protocol::messages::describe_groups_response::{
+    DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
+};
 use kafka_protocol::messages::fetch_response::{
     self, AbortedTransaction, EpochEndOffset, FetchResponse, FetchableTopicResponse, PartitionData,
     SnapshotId,
 };
 use kafka_protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
+use kafka_protocol::messages::heartbeat_response::HeartbeatResponse;
 use kafka_protocol::messages::init_producer_id_response::InitProducerIdResponse;
+use kafka_protocol::messages::join_group_response::{JoinGroupResponse, JoinGroupResponseMember};
+use kafka_protocol::messages::leave_group_response::{LeaveGroupResponse, MemberResponse};
+use kafka_protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponse, OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponse, OffsetFetchResponseGroup, OffsetFetchResponsePartition,
+    OffsetFetchResponsePartitions, OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceResponse,
     TopicProduceResponse,
 };
+use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
 use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId};
 
-use crate::request::samples::{records, s, tags, topic, TOPIC_ID};
+use crate::request::samples::{group, member_metadata, records, s, tags, topic, TOPIC_ID};
 
 fn flexible(api_key: ApiKey, v: i16) -> bool {
     // The request header version marks flexible versions (ApiVersions' response header does not).
@@ -432,4 +451,295 @@ pub(crate) fn create_partitions(v: i16) -> CreatePartitionsResponse {
                 .with_error_message(Some(s("Topic already has 4 partitions."))),
         ])
         .with_unknown_tagged_fields(tags(flex))
+}
+
+pub(crate) fn offset_commit(v: i16) -> OffsetCommitResponse {
+    let flex = flexible(ApiKey::OffsetCommit, v);
+    let partition = |index, error_code| {
+        OffsetCommitResponsePartition::default()
+            .with_partition_index(index)
+            .with_error_code(error_code)
+            .with_unknown_tagged_fields(tags(flex))
+    };
+    let response = OffsetCommitResponse::default()
+        .with_topics(vec![
+            OffsetCommitResponseTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![partition(0, 0), partition(3, 12)])
+                .with_unknown_tagged_fields(tags(flex)),
+            OffsetCommitResponseTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![partition(1, 22)]),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        response.with_throttle_time_ms(4)
+    } else {
+        response
+    }
+}
+
+pub(crate) fn offset_fetch(v: i16) -> OffsetFetchResponse {
+    let flex = flexible(ApiKey::OffsetFetch, v);
+    let mut response = OffsetFetchResponse::default().with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        response = response.with_throttle_time_ms(5);
+    }
+    if v <= 7 {
+        let partition = |index, offset, metadata, error_code| {
+            let p = OffsetFetchResponsePartition::default()
+                .with_partition_index(index)
+                .with_committed_offset(offset)
+                .with_metadata(metadata)
+                .with_error_code(error_code)
+                .with_unknown_tagged_fields(tags(flex));
+            if v >= 5 {
+                p.with_committed_leader_epoch(4)
+            } else {
+                p
+            }
+        };
+        response = response.with_topics(vec![
+            OffsetFetchResponseTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![
+                    partition(0, 1_000, Some(s("checkpoint")), 0),
+                    partition(1, -1, None, 0),
+                ])
+                .with_unknown_tagged_fields(tags(flex)),
+            OffsetFetchResponseTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![partition(2, -1, Some(s("")), 3)]),
+        ]);
+    } else {
+        let partition = |index, offset, metadata, error_code| {
+            OffsetFetchResponsePartitions::default()
+                .with_partition_index(index)
+                .with_committed_offset(offset)
+                .with_committed_leader_epoch(4)
+                .with_metadata(metadata)
+                .with_error_code(error_code)
+                .with_unknown_tagged_fields(tags(flex))
+        };
+        response = response.with_groups(vec![
+            OffsetFetchResponseGroup::default()
+                .with_group_id(group("group-1"))
+                .with_topics(vec![
+                    OffsetFetchResponseTopics::default()
+                        .with_name(topic("orders"))
+                        .with_partitions(vec![
+                            partition(0, 1_000, Some(s("checkpoint")), 0),
+                            partition(1, -1, None, 0),
+                        ])
+                        .with_unknown_tagged_fields(tags(flex)),
+                    OffsetFetchResponseTopics::default()
+                        .with_name(topic("audit"))
+                        .with_partitions(vec![partition(2, -1, Some(s("")), 3)]),
+                ])
+                .with_unknown_tagged_fields(tags(flex)),
+            OffsetFetchResponseGroup::default()
+                .with_group_id(group("group-2"))
+                .with_error_code(16),
+        ]);
+    }
+    if (2..=7).contains(&v) {
+        response = response.with_error_code(14);
+    }
+    response
+}
+
+pub(crate) fn join_group(v: i16) -> JoinGroupResponse {
+    let flex = flexible(ApiKey::JoinGroup, v);
+    let member = |id, instance: Option<&'static str>, metadata| {
+        let m = JoinGroupResponseMember::default()
+            .with_member_id(s(id))
+            .with_metadata(metadata)
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 5 {
+            m.with_group_instance_id(instance.map(s))
+        } else {
+            m
+        }
+    };
+    let mut response = JoinGroupResponse::default()
+        .with_error_code(if v % 2 == 0 { 0 } else { 79 })
+        .with_generation_id(7)
+        // Nullable from v7: null in v8.
+        .with_protocol_name((v != 8).then(|| s("range")))
+        .with_leader(s("consumer-1-5f0c"))
+        .with_member_id(s("consumer-1-5f0c"))
+        .with_members(vec![
+            member("consumer-1-5f0c", Some("instance-1"), member_metadata()),
+            member("consumer-2-77aa", None, Bytes::new()),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 2 {
+        response = response.with_throttle_time_ms(6);
+    }
+    if v >= 7 {
+        response = response.with_protocol_type((v != 8).then(|| s("consumer")));
+    }
+    if v >= 9 {
+        response = response.with_skip_assignment(true);
+    }
+    response
+}
+
+pub(crate) fn heartbeat(v: i16) -> HeartbeatResponse {
+    let response = HeartbeatResponse::default()
+        .with_error_code(27)
+        .with_unknown_tagged_fields(tags(flexible(ApiKey::Heartbeat, v)));
+    if v >= 1 {
+        response.with_throttle_time_ms(7)
+    } else {
+        response
+    }
+}
+
+pub(crate) fn leave_group(v: i16) -> LeaveGroupResponse {
+    let flex = flexible(ApiKey::LeaveGroup, v);
+    let mut response = LeaveGroupResponse::default().with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        response = response.with_throttle_time_ms(8);
+    }
+    if v <= 2 {
+        return response.with_error_code(25);
+    }
+    response.with_members(vec![
+        MemberResponse::default()
+            .with_member_id(s("consumer-1-5f0c"))
+            .with_group_instance_id(Some(s("instance-1")))
+            .with_unknown_tagged_fields(tags(flex)),
+        MemberResponse::default()
+            .with_member_id(s(""))
+            .with_group_instance_id(None)
+            .with_error_code(25),
+    ])
+}
+
+pub(crate) fn sync_group(v: i16) -> SyncGroupResponse {
+    let mut response = SyncGroupResponse::default()
+        .with_error_code(if v % 2 == 0 { 0 } else { 27 })
+        .with_assignment(member_metadata())
+        .with_unknown_tagged_fields(tags(flexible(ApiKey::SyncGroup, v)));
+    if v >= 1 {
+        response = response.with_throttle_time_ms(9);
+    }
+    if v >= 5 {
+        response = response
+            .with_protocol_type(Some(s("consumer")))
+            .with_protocol_name(Some(s("range")));
+    }
+    response
+}
+
+pub(crate) fn describe_groups(v: i16) -> DescribeGroupsResponse {
+    let flex = flexible(ApiKey::DescribeGroups, v);
+    let member = |id, instance: Option<&'static str>, client_id| {
+        let m = DescribedGroupMember::default()
+            .with_member_id(s(id))
+            .with_client_id(s(client_id))
+            .with_client_host(s("/10.0.0.7"))
+            .with_member_metadata(member_metadata())
+            .with_member_assignment(Bytes::from_static(b"\x00\x03 opaque assignment"))
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 4 {
+            m.with_group_instance_id(instance.map(s))
+        } else {
+            m
+        }
+    };
+    let mut stable = DescribedGroup::default()
+        .with_group_id(group("group-1"))
+        .with_group_state(s("Stable"))
+        .with_protocol_type(s("consumer"))
+        .with_protocol_data(s("range"))
+        .with_members(vec![
+            member("consumer-1-5f0c", Some("instance-1"), "client-1"),
+            member("consumer-2-77aa", None, "client-2"),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    let mut dead = DescribedGroup::default()
+        .with_error_code(69)
+        .with_group_id(group("group-2"))
+        .with_group_state(s("Dead"));
+    if v >= 3 {
+        stable = stable.with_authorized_operations(0b1111_1000);
+        dead = dead.with_authorized_operations(0);
+    }
+    if v >= 6 {
+        stable = stable.with_error_message(None);
+        dead = dead.with_error_message(Some(s("Group group-2 not found.")));
+    }
+    let response = DescribeGroupsResponse::default()
+        .with_groups(vec![stable, dead])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        response.with_throttle_time_ms(10)
+    } else {
+        response
+    }
+}
+
+pub(crate) fn list_groups(v: i16) -> ListGroupsResponse {
+    let flex = flexible(ApiKey::ListGroups, v);
+    let listed = |id, protocol_type, state, group_type| {
+        let mut g = ListedGroup::default()
+            .with_group_id(group(id))
+            .with_protocol_type(s(protocol_type))
+            .with_unknown_tagged_fields(tags(flex));
+        if v >= 4 {
+            g = g.with_group_state(s(state));
+        }
+        if v >= 5 {
+            g = g.with_group_type(s(group_type));
+        }
+        g
+    };
+    let response = ListGroupsResponse::default()
+        .with_error_code(if v % 2 == 0 { 0 } else { 15 })
+        .with_groups(vec![
+            listed("group-1", "consumer", "Stable", "classic"),
+            listed("group-2", "", "Empty", "consumer"),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 1 {
+        response.with_throttle_time_ms(11)
+    } else {
+        response
+    }
+}
+
+pub(crate) fn delete_groups(v: i16) -> DeleteGroupsResponse {
+    let flex = flexible(ApiKey::DeleteGroups, v);
+    DeleteGroupsResponse::default()
+        .with_throttle_time_ms(12)
+        .with_results(vec![
+            DeletableGroupResult::default()
+                .with_group_id(group("group-1"))
+                .with_unknown_tagged_fields(tags(flex)),
+            DeletableGroupResult::default()
+                .with_group_id(group("group-2"))
+                .with_error_code(68),
+        ])
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+pub(crate) fn offset_delete(_v: i16) -> OffsetDeleteResponse {
+    let partition = |index, error_code| {
+        OffsetDeleteResponsePartition::default()
+            .with_partition_index(index)
+            .with_error_code(error_code)
+    };
+    OffsetDeleteResponse::default()
+        .with_error_code(0)
+        .with_throttle_time_ms(13)
+        .with_topics(vec![
+            OffsetDeleteResponseTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![partition(0, 0), partition(2, 86)]),
+            OffsetDeleteResponseTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![partition(1, 3)]),
+        ])
 }

@@ -1,7 +1,8 @@
 //! The shapes of the requests kafkit serves, in ApiKey order, for the served versions only.
 //!
 //! Read off kafka-protocol 0.18.0's generated `decode` functions (`src/messages/*_request.rs`),
-//! which are Kafka 4.1's schemas.
+//! which are Kafka 4.1's schemas. Fields of structs that only travel inside an array added in a
+//! later version are listed without that version bound: the enclosing field already carries it.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -28,12 +29,22 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::Fetch => &FETCH,
         ApiKey::ListOffsets => &LIST_OFFSETS,
         ApiKey::Metadata => &METADATA,
+        ApiKey::OffsetCommit => &OFFSET_COMMIT,
+        ApiKey::OffsetFetch => &OFFSET_FETCH,
         ApiKey::FindCoordinator => &FIND_COORDINATOR,
+        ApiKey::JoinGroup => &JOIN_GROUP,
+        ApiKey::Heartbeat => &HEARTBEAT,
+        ApiKey::LeaveGroup => &LEAVE_GROUP,
+        ApiKey::SyncGroup => &SYNC_GROUP,
+        ApiKey::DescribeGroups => &DESCRIBE_GROUPS,
+        ApiKey::ListGroups => &LIST_GROUPS,
         ApiKey::ApiVersions => &API_VERSIONS,
         ApiKey::CreateTopics => &CREATE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS,
         ApiKey::InitProducerId => &INIT_PRODUCER_ID,
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
+        ApiKey::DeleteGroups => &DELETE_GROUPS,
+        ApiKey::OffsetDelete => &OFFSET_DELETE,
         _ => return None,
     })
 }
@@ -144,6 +155,59 @@ const METADATA: Shape = Shape {
     ],
 };
 
+/// OffsetCommit, versions 2..=9, flexible from 8. `retention_time_ms` is gone from v5 (KIP-211),
+/// v6 adds the leader epoch, v7 the static member's instance id (KIP-345). The crate decodes no
+/// topic ids (Kafka 4.1's v10), so kafkit stops at v9.
+const OFFSET_COMMIT: Shape = Shape {
+    name: "OffsetCommit request",
+    flexible_from: 8,
+    fields: &[
+        f("group_id", Str),
+        f("generation_id_or_member_epoch", Int32),
+        f("member_id", Str),
+        f("group_instance_id", Str).since(7),
+        f("retention_time_ms", Int64).until(4),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f(
+                    "partitions",
+                    Array(&Struct(&[
+                        f("partition_index", Int32),
+                        f("committed_offset", Int64),
+                        f("committed_leader_epoch", Int32).since(6),
+                        f("committed_metadata", Str),
+                    ])),
+                ),
+            ])),
+        ),
+    ],
+};
+
+/// OffsetFetch, versions 1..=9, flexible from 6. v8 (KIP-709) replaces the single group with a
+/// list of groups; v9 (KIP-848) adds the member id and epoch per group.
+const OFFSET_FETCH: Shape = Shape {
+    name: "OffsetFetch request",
+    flexible_from: 6,
+    fields: &[
+        f("group_id", Str).until(7),
+        f("topics", Array(&Struct(OFFSET_FETCH_TOPIC))).until(7),
+        f(
+            "groups",
+            Array(&Struct(&[
+                f("group_id", Str),
+                f("member_id", Str).since(9),
+                f("member_epoch", Int32).since(9),
+                f("topics", Array(&Struct(OFFSET_FETCH_TOPIC))),
+            ])),
+        )
+        .since(8),
+        f("require_stable", Bool).since(7),
+    ],
+};
+const OFFSET_FETCH_TOPIC: &[Field] = &[f("name", Str), f("partition_indexes", Array(&Int32))];
+
 /// FindCoordinator, versions 0..=6, flexible from 3.
 const FIND_COORDINATOR: Shape = Shape {
     name: "FindCoordinator request",
@@ -152,6 +216,95 @@ const FIND_COORDINATOR: Shape = Shape {
         f("key", Str).until(3),
         f("key_type", Int8).since(1),
         f("coordinator_keys", Array(&Str)).since(4),
+    ],
+};
+
+/// JoinGroup, versions 0..=9, flexible from 6.
+const JOIN_GROUP: Shape = Shape {
+    name: "JoinGroup request",
+    flexible_from: 6,
+    fields: &[
+        f("group_id", Str),
+        f("session_timeout_ms", Int32),
+        f("rebalance_timeout_ms", Int32).since(1),
+        f("member_id", Str),
+        f("group_instance_id", Str).since(5),
+        f("protocol_type", Str),
+        f(
+            "protocols",
+            Array(&Struct(&[f("name", Str), f("metadata", Bytes)])),
+        ),
+        f("reason", Str).since(8),
+    ],
+};
+
+/// Heartbeat, versions 0..=4, flexible from 4.
+const HEARTBEAT: Shape = Shape {
+    name: "Heartbeat request",
+    flexible_from: 4,
+    fields: &[
+        f("group_id", Str),
+        f("generation_id", Int32),
+        f("member_id", Str),
+        f("group_instance_id", Str).since(3),
+    ],
+};
+
+/// LeaveGroup, versions 0..=5, flexible from 4; v3 (KIP-345) leaves a batch of members instead
+/// of one, v5 adds a reason per member.
+const LEAVE_GROUP: Shape = Shape {
+    name: "LeaveGroup request",
+    flexible_from: 4,
+    fields: &[
+        f("group_id", Str),
+        f("member_id", Str).until(2),
+        f(
+            "members",
+            Array(&Struct(&[
+                f("member_id", Str),
+                f("group_instance_id", Str),
+                f("reason", Str).since(5),
+            ])),
+        )
+        .since(3),
+    ],
+};
+
+/// SyncGroup, versions 0..=5, flexible from 4.
+const SYNC_GROUP: Shape = Shape {
+    name: "SyncGroup request",
+    flexible_from: 4,
+    fields: &[
+        f("group_id", Str),
+        f("generation_id", Int32),
+        f("member_id", Str),
+        f("group_instance_id", Str).since(3),
+        f("protocol_type", Str).since(5),
+        f("protocol_name", Str).since(5),
+        f(
+            "assignments",
+            Array(&Struct(&[f("member_id", Str), f("assignment", Bytes)])),
+        ),
+    ],
+};
+
+/// DescribeGroups, versions 0..=6, flexible from 5.
+const DESCRIBE_GROUPS: Shape = Shape {
+    name: "DescribeGroups request",
+    flexible_from: 5,
+    fields: &[
+        f("groups", Array(&Str)),
+        f("include_authorized_operations", Bool).since(3),
+    ],
+};
+
+/// ListGroups, versions 0..=5, flexible from 3 (v0-v2 have an empty body).
+const LIST_GROUPS: Shape = Shape {
+    name: "ListGroups request",
+    flexible_from: 3,
+    fields: &[
+        f("states_filter", Array(&Str)).since(4),
+        f("types_filter", Array(&Str)).since(5),
     ],
 };
 
@@ -227,5 +380,28 @@ const CREATE_PARTITIONS: Shape = Shape {
         ),
         f("timeout_ms", Int32),
         f("validate_only", Bool),
+    ],
+};
+
+/// DeleteGroups, versions 0..=2, flexible from 2.
+const DELETE_GROUPS: Shape = Shape {
+    name: "DeleteGroups request",
+    flexible_from: 2,
+    fields: &[f("groups_names", Array(&Str))],
+};
+
+/// OffsetDelete, version 0 only, never flexible.
+const OFFSET_DELETE: Shape = Shape {
+    name: "OffsetDelete request",
+    flexible_from: i16::MAX,
+    fields: &[
+        f("group_id", Str),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f("partitions", Array(&Struct(&[f("partition_index", Int32)]))),
+            ])),
+        ),
     ],
 };

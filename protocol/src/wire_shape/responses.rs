@@ -24,12 +24,22 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::Fetch => &FETCH,
         ApiKey::ListOffsets => &LIST_OFFSETS,
         ApiKey::Metadata => &METADATA,
+        ApiKey::OffsetCommit => &OFFSET_COMMIT,
+        ApiKey::OffsetFetch => &OFFSET_FETCH,
         ApiKey::FindCoordinator => &FIND_COORDINATOR,
+        ApiKey::JoinGroup => &JOIN_GROUP,
+        ApiKey::Heartbeat => &HEARTBEAT,
+        ApiKey::LeaveGroup => &LEAVE_GROUP,
+        ApiKey::SyncGroup => &SYNC_GROUP,
+        ApiKey::DescribeGroups => &DESCRIBE_GROUPS,
+        ApiKey::ListGroups => &LIST_GROUPS,
         ApiKey::ApiVersions => &API_VERSIONS,
         ApiKey::CreateTopics => &CREATE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS,
         ApiKey::InitProducerId => &INIT_PRODUCER_ID,
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
+        ApiKey::DeleteGroups => &DELETE_GROUPS,
+        ApiKey::OffsetDelete => &OFFSET_DELETE,
         _ => return None,
     })
 }
@@ -185,6 +195,77 @@ const METADATA_PARTITION: &[Field] = &[
     f("offline_replicas", Array(&Int32)).since(5),
 ];
 
+/// OffsetCommit, versions 2..=9, flexible from 8.
+const OFFSET_COMMIT: Shape = Shape {
+    name: "OffsetCommit response",
+    flexible_from: 8,
+    fields: &[
+        f("throttle_time_ms", Int32).since(3),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f(
+                    "partitions",
+                    Array(&Struct(&[f("partition_index", Int32), f("error_code", Int16)])),
+                ),
+            ])),
+        ),
+    ],
+};
+
+/// OffsetFetch, versions 1..=9, flexible from 6; v2 adds a top-level error code, v8 (KIP-709)
+/// answers a list of groups, each with its own error code.
+const OFFSET_FETCH: Shape = Shape {
+    name: "OffsetFetch response",
+    flexible_from: 6,
+    fields: &[
+        f("throttle_time_ms", Int32).since(3),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f(
+                    "partitions",
+                    Array(&Struct(&[
+                        f("partition_index", Int32),
+                        f("committed_offset", Int64),
+                        f("committed_leader_epoch", Int32).since(5),
+                        f("metadata", Str),
+                        f("error_code", Int16),
+                    ])),
+                ),
+            ])),
+        )
+        .until(7),
+        f("error_code", Int16).since(2).until(7),
+        f(
+            "groups",
+            Array(&Struct(&[
+                f("group_id", Str),
+                f(
+                    "topics",
+                    Array(&Struct(&[
+                        f("name", Str),
+                        f(
+                            "partitions",
+                            Array(&Struct(&[
+                                f("partition_index", Int32),
+                                f("committed_offset", Int64),
+                                f("committed_leader_epoch", Int32),
+                                f("metadata", Str),
+                                f("error_code", Int16),
+                            ])),
+                        ),
+                    ])),
+                ),
+                f("error_code", Int16),
+            ])),
+        )
+        .since(8),
+    ],
+};
+
 /// FindCoordinator, versions 0..=6, flexible from 3; v4 (KIP-699) answers a list of keys.
 const FIND_COORDINATOR: Shape = Shape {
     name: "FindCoordinator response",
@@ -207,6 +288,120 @@ const COORDINATOR: &[Field] = &[
     f("error_code", Int16),
     f("error_message", Str),
 ];
+
+/// JoinGroup, versions 0..=9, flexible from 6; v7 adds the protocol type, v9 (KIP-814) the
+/// leader's `skip_assignment`.
+const JOIN_GROUP: Shape = Shape {
+    name: "JoinGroup response",
+    flexible_from: 6,
+    fields: &[
+        f("throttle_time_ms", Int32).since(2),
+        f("error_code", Int16),
+        f("generation_id", Int32),
+        f("protocol_type", Str).since(7),
+        f("protocol_name", Str),
+        f("leader", Str),
+        f("skip_assignment", Bool).since(9),
+        f("member_id", Str),
+        f(
+            "members",
+            Array(&Struct(&[
+                f("member_id", Str),
+                f("group_instance_id", Str).since(5),
+                f("metadata", Bytes),
+            ])),
+        ),
+    ],
+};
+
+/// Heartbeat, versions 0..=4, flexible from 4.
+const HEARTBEAT: Shape = Shape {
+    name: "Heartbeat response",
+    flexible_from: 4,
+    fields: &[f("throttle_time_ms", Int32).since(1), f("error_code", Int16)],
+};
+
+/// LeaveGroup, versions 0..=5, flexible from 4; v3 (KIP-345) answers per member.
+const LEAVE_GROUP: Shape = Shape {
+    name: "LeaveGroup response",
+    flexible_from: 4,
+    fields: &[
+        f("throttle_time_ms", Int32).since(1),
+        f("error_code", Int16),
+        f(
+            "members",
+            Array(&Struct(&[
+                f("member_id", Str),
+                f("group_instance_id", Str),
+                f("error_code", Int16),
+            ])),
+        )
+        .since(3),
+    ],
+};
+
+/// SyncGroup, versions 0..=5, flexible from 4.
+const SYNC_GROUP: Shape = Shape {
+    name: "SyncGroup response",
+    flexible_from: 4,
+    fields: &[
+        f("throttle_time_ms", Int32).since(1),
+        f("error_code", Int16),
+        f("protocol_type", Str).since(5),
+        f("protocol_name", Str).since(5),
+        f("assignment", Bytes),
+    ],
+};
+
+/// DescribeGroups, versions 0..=6, flexible from 5; v6 (KIP-1043) adds an error message per
+/// group.
+const DESCRIBE_GROUPS: Shape = Shape {
+    name: "DescribeGroups response",
+    flexible_from: 5,
+    fields: &[
+        f("throttle_time_ms", Int32).since(1),
+        f("groups", Array(&Struct(DESCRIBED_GROUP))),
+    ],
+};
+const DESCRIBED_GROUP: &[Field] = &[
+    f("error_code", Int16),
+    f("error_message", Str).since(6),
+    f("group_id", Str),
+    f("group_state", Str),
+    f("protocol_type", Str),
+    f("protocol_data", Str),
+    f(
+        "members",
+        Array(&Struct(&[
+            f("member_id", Str),
+            f("group_instance_id", Str).since(4),
+            f("client_id", Str),
+            f("client_host", Str),
+            f("member_metadata", Bytes),
+            f("member_assignment", Bytes),
+        ])),
+    ),
+    f("authorized_operations", Int32).since(3),
+];
+
+/// ListGroups, versions 0..=5, flexible from 3; v4 adds each group's state, v5 its type.
+const LIST_GROUPS: Shape = Shape {
+    name: "ListGroups response",
+    flexible_from: 3,
+    fields: &[
+        f("throttle_time_ms", Int32).since(1),
+        f("error_code", Int16),
+        f(
+            "groups",
+            Array(&Struct(&[
+                f("group_id", Str),
+                f("protocol_type", Str),
+                f("group_state", Str).since(4),
+                f("group_type", Str).since(5),
+            ])),
+        ),
+    ],
+};
 
 /// ApiVersions, versions 0..=4, flexible from 3 (its response header stays v0 regardless).
 const API_VERSIONS: Shape = Shape {
@@ -315,6 +510,39 @@ const CREATE_PARTITIONS: Shape = Shape {
                 f("name", Str),
                 f("error_code", Int16),
                 f("error_message", Str),
+            ])),
+        ),
+    ],
+};
+
+/// DeleteGroups, versions 0..=2, flexible from 2.
+const DELETE_GROUPS: Shape = Shape {
+    name: "DeleteGroups response",
+    flexible_from: 2,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f(
+            "results",
+            Array(&Struct(&[f("group_id", Str), f("error_code", Int16)])),
+        ),
+    ],
+};
+
+/// OffsetDelete, version 0 only, never flexible.
+const OFFSET_DELETE: Shape = Shape {
+    name: "OffsetDelete response",
+    flexible_from: i16::MAX,
+    fields: &[
+        f("error_code", Int16),
+        f("throttle_time_ms", Int32),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f(
+                    "partitions",
+                    Array(&Struct(&[f("partition_index", Int32), f("error_code", Int16)])),
+                ),
             ])),
         ),
     ],

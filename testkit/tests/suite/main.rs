@@ -7,6 +7,7 @@
 mod common;
 mod events;
 mod faults;
+mod groups;
 mod journal;
 mod producer;
 mod rdkafka_faults;

@@ -22,6 +22,7 @@
 
 mod admin;
 mod fetch;
+mod groups;
 mod harness;
 mod metadata;
 mod produce;
@@ -248,7 +249,15 @@ async fn kafkit_answers_as_kafka_does() -> Result<(), harness::BoxError> {
         println!("the conformance suite did not run: no Kafka here (the reason is printed above)");
         return Ok(());
     };
-    let kafkit = Cluster::start(ClusterConfig::default()).await?;
+    // As kafka/kafka.sh configures Kafka: groups rebalance at once.
+    let kafkit = Cluster::start(ClusterConfig {
+        groups: kafkit_broker::group::GroupsConfig {
+            initial_rebalance_delay: std::time::Duration::ZERO,
+            ..Default::default()
+        },
+        ..ClusterConfig::default()
+    })
+    .await?;
     let kafka_addr = kafka
         .bootstrap_servers()
         .split(',')
@@ -265,6 +274,7 @@ async fn kafkit_answers_as_kafka_does() -> Result<(), harness::BoxError> {
         fetch::cases(),
         metadata::cases(),
         admin::cases(),
+        groups::cases(),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,191 @@
+//! `__consumer_offsets`: which partition keeps a group, appending the coordinator's records to
+//! it, and reading them back at startup.
+
+use bytes::Bytes;
+use kafkit_protocol::record::{RecordBatch, RecordBatchBuilder};
+use kafkit_protocol::Compression;
+use kafkit_protocol::ErrorCode;
+
+use super::records::OffsetsKey;
+use crate::cluster::{lock_log, ClusterState};
+use crate::config::TopicConfig;
+use crate::Result;
+
+/// The topic groups and their offsets are kept in.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Java's `String.hashCode` (over UTF-16 code units), which Kafka places groups by.
+pub(crate) fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+}
+
+/// The partition of `__consumer_offsets` that keeps `group`: Kafka's
+/// `Utils.abs(group.hashCode()) % partitions` (where `abs(i32::MIN)` is 0).
+pub(crate) fn partition_for(group: &str, partitions: i32) -> i32 {
+    let hash = java_string_hash(group);
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
+}
+
+/// The partition count of `__consumer_offsets`, creating the topic first if it does not exist
+/// (Kafka does so at the first FindCoordinator for a group). Fails with
+/// COORDINATOR_NOT_AVAILABLE if it cannot be created.
+pub(crate) fn ensure_topic(state: &ClusterState) -> std::result::Result<i32, ErrorCode> {
+    if let Some(t) = state.metadata().topics.get(OFFSETS_TOPIC) {
+        return Ok(t.partitions.len() as i32);
+    }
+    let partitions = state.config().groups.offsets_topic_partitions;
+    let config = TopicConfig {
+        compacted: true,
+        ..TopicConfig::default()
+    };
+    match state.create_topic(OFFSETS_TOPIC, partitions, config) {
+        Ok(_) => Ok(partitions),
+        Err((ErrorCode::TopicAlreadyExists, _)) => state
+            .metadata()
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as i32)
+            .ok_or(ErrorCode::CoordinatorNotAvailable),
+        Err((code, message)) => {
+            tracing::error!(%code, %message, "could not create {OFFSETS_TOPIC}");
+            Err(ErrorCode::CoordinatorNotAvailable)
+        }
+    }
+}
+
+/// The partition count of `__consumer_offsets`, if it exists.
+pub(crate) fn partition_count(state: &ClusterState) -> Option<i32> {
+    state
+        .metadata()
+        .topics
+        .get(OFFSETS_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+}
+
+/// Appends `records` (key, value; a `None` value is a tombstone) to `partition` as one batch, in
+/// the partition's current leader epoch.
+///
+/// Errors (Kafka's mapping for coordinator writes): a batch over the size limits is
+/// INVALID_COMMIT_OFFSET_SIZE; a missing partition or a storage failure is NOT_COORDINATOR,
+/// which sends clients to look the coordinator up again.
+pub(crate) fn append(
+    state: &ClusterState,
+    partition: i32,
+    records: &[(Bytes, Option<Bytes>)],
+) -> std::result::Result<(), ErrorCode> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let (log, leader_epoch) = {
+        let metadata = state.metadata();
+        let p = metadata
+            .partition(OFFSETS_TOPIC, partition)
+            .ok_or(ErrorCode::NotCoordinator)?;
+        (p.log.clone(), p.leader_epoch)
+    };
+    let now = crate::handlers::now_ms();
+    let mut builder = RecordBatchBuilder::new(Compression::None);
+    for (key, value) in records {
+        builder.append(now, Some(key), value.as_deref(), &[]);
+    }
+    let mut batch = match builder.build() {
+        Ok(bytes) => bytes.to_vec(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not build a {OFFSETS_TOPIC} batch");
+            return Err(ErrorCode::UnknownServerError);
+        }
+    };
+    if batch.len() > state.config().validation.max_message_bytes {
+        return Err(ErrorCode::InvalidCommitOffsetSize);
+    }
+    let result = lock_log(&log).append_as_leader(&mut batch, leader_epoch, now);
+    match result {
+        Ok(_) => {
+            state.appended().notify_waiters();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(partition, error = %e, "could not append to {OFFSETS_TOPIC}");
+            Err(match e.error_code() {
+                ErrorCode::RecordListTooLarge => ErrorCode::InvalidCommitOffsetSize,
+                _ => ErrorCode::NotCoordinator,
+            })
+        }
+    }
+}
+
+/// One record read back from `__consumer_offsets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredRecord {
+    /// The partition it was read from.
+    pub partition: i32,
+    /// Its key.
+    pub key: OffsetsKey,
+    /// Its value; `None` is a tombstone.
+    pub value: Option<Bytes>,
+}
+
+/// Every record of `__consumer_offsets`, partition by partition, in offset order. Records
+/// whose key is not one of the coordinator's schemas are skipped with a warning (Kafka skips
+/// unknown key versions too).
+pub(crate) fn read_all(state: &ClusterState) -> Result<Vec<StoredRecord>> {
+    let logs: Vec<_> = match state.metadata().topics.get(OFFSETS_TOPIC) {
+        Some(t) => t.partitions.iter().map(|p| (p.index, p.log.clone())).collect(),
+        None => return Ok(Vec::new()),
+    };
+    let max_decompressed = state.config().validation.max_decompressed_bytes;
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    for (partition, log) in logs {
+        let log = lock_log(&log);
+        for batch in log.batches_from(log.log_start_offset()) {
+            let bytes = batch?;
+            let view = RecordBatch::parse(&bytes)?;
+            if view.is_control() {
+                continue;
+            }
+            for record in view.records(&mut scratch, max_decompressed)? {
+                let record = record?;
+                let Some(key) = record.key.and_then(OffsetsKey::decode) else {
+                    tracing::warn!(
+                        partition,
+                        offset = record.offset,
+                        "skipping a record with an unknown key"
+                    );
+                    continue;
+                };
+                out.push(StoredRecord {
+                    partition,
+                    key,
+                    value: record.value.map(Bytes::copy_from_slice),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_placed_as_kafka_places_them() {
+        // Known Java hash codes.
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("a"), 97);
+        assert_eq!(java_string_hash("hello"), 99_162_322);
+        // Wraps as Java's int arithmetic does.
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(partition_for("polygenelubricants", 50), 0);
+        assert_eq!(partition_for("hello", 50), 99_162_322 % 50);
+        // Negative hashes are made positive before the modulo.
+        let negative = "Aa-negative-probe-zzzzzzzz";
+        let h = java_string_hash(negative);
+        assert_eq!(partition_for(negative, 7), h.checked_abs().unwrap_or(0) % 7);
+        // Outside the BMP: UTF-16 surrogate pairs count as two units, as in Java.
+        assert_eq!(java_string_hash("😀"), 0xD83D * 31 + 0xDE00);
+    }
+}
