@@ -20,6 +20,9 @@
 //!   `kafkit-broker dump-log` lists.
 //! - [`unknown_fate`]: batches whose answers were lost: no duplicate under idempotence.
 //! - [`partitions_added`]: topics grown while a producer runs.
+//! - [`groups`]: librdkafka's consumers in consumer groups on every target and on Kafka:
+//!   splitting partitions, resuming from commits, rebalances (eager and cooperative), static
+//!   members.
 //!
 //! The differential conformance suite, which compares kafkit's broker with Kafka request by
 //! request, is a test binary of its own (`tests/conformance/`): it needs no producer, and its
@@ -51,6 +54,7 @@ pub async fn producer(
 mod adaptive;
 mod everywhere;
 mod faults;
+mod groups;
 mod guarantee;
 mod held_broker;
 mod kafka_tools;

@@ -1,6 +1,6 @@
 //! The suite on Apache Kafka itself.
 //!
-//! Every scenario that needs nothing but a broker (the `everywhere` scenarios) runs here, one
+//! Every scenario that needs nothing but a broker (the `everywhere` and `groups` scenarios) runs here, one
 //! after the other, on the Kafka target of the test kit ([`TargetKind::Kafka`]: a running
 //! Kafka named by `KAFKIT_KAFKA_BOOTSTRAP`, or the process started from Kafka's jars). The test
 //! prints a line per scenario, how many ran on Kafka, and which of the suite's scenarios do
@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use kafkit_testkit::{Target, TargetKind};
 
-use crate::everywhere;
 use crate::TestResult;
+use crate::{everywhere, groups};
 
 type Scenario = for<'a> fn(&'a dyn Target) -> Pin<Box<dyn Future<Output = TestResult> + 'a>>;
 
@@ -33,7 +33,7 @@ macro_rules! scenarios {
 /// Runs only the scenarios whose name contains its value (for debugging one on Kafka).
 const ONLY_ENV: &str = "KAFKIT_KAFKA_SCENARIO";
 
-/// The scenarios that run on Kafka: every one of `everywhere`.
+/// The scenarios that run on Kafka: every one of `everywhere` and of `groups`.
 const ON_KAFKA: &[(&str, Scenario)] = scenarios!(
     everywhere::keyed_records_land_on_javas_partitions,
     everywhere::offsets_are_contiguous_with_timestamps,
@@ -44,6 +44,11 @@ const ON_KAFKA: &[(&str, Scenario)] = scenarios!(
     everywhere::keyless_records_follow_the_sticky_rule,
     everywhere::record_over_max_request_size_fails_before_sending,
     everywhere::flush_covers_earlier_records_and_close_drains,
+    groups::members_split_partitions_and_read_each_record_once,
+    groups::a_successor_resumes_from_committed_offsets,
+    groups::members_joining_and_leaving_rebalance_eager,
+    groups::members_joining_and_leaving_rebalance_cooperative,
+    groups::a_static_member_restarts_without_a_rebalance,
 );
 
 /// The suite's modules whose scenarios do not run on Kafka, and why.
