@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 
 use crate::fault::{Fault, FaultHandle};
 use crate::hook::Hook;
-use crate::inspect::{self, PartitionInfo, ProducerInfo, StoredRecord};
+use crate::inspect::{self, CommittedOffset, PartitionInfo, ProducerInfo, StoredRecord};
 use crate::journal::Journal;
 use crate::{Error, Result};
 
@@ -393,6 +393,13 @@ impl MockCluster {
             .groups()
             .committed(group_id, topic, partition)
             .map(|c| c.offset))
+    }
+
+    /// Every offset consumer group `group_id` committed, by topic and partition, with its lag
+    /// behind the partition's high watermark.
+    pub fn committed_offsets(&self, group_id: &str) -> Result<Vec<CommittedOffset>> {
+        let state = self.state()?;
+        Ok(inspect::committed_offsets(&state, group_id))
     }
 
     /// The ids of every consumer group, sorted.

@@ -60,6 +60,7 @@ pub struct Fault {
     pub(crate) broker: Option<i32>,
     pub(crate) topics: Vec<(String, Option<i32>)>,
     pub(crate) client_id: Option<String>,
+    pub(crate) group: Option<String>,
     pub(crate) skip: u64,
     pub(crate) times: Option<u64>,
     pub(crate) delay: Option<Duration>,
@@ -84,6 +85,7 @@ impl Fault {
             broker: None,
             topics: Vec::new(),
             client_id: None,
+            group: None,
             skip: 0,
             times: Some(1),
             delay: None,
@@ -110,6 +112,22 @@ impl Fault {
     /// asking for all topics, matches too). Repeatable.
     pub fn topic_partition(mut self, topic: impl Into<String>, partition: i32) -> Fault {
         self.topics.push((topic.into(), Some(partition)));
+        self
+    }
+
+    /// Only requests about consumer group `group_id`: the group APIs (JoinGroup, SyncGroup,
+    /// Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, DeleteGroups,
+    /// OffsetDelete; ListGroups names no group and never matches) and FindCoordinator for the
+    /// group. An error fault answers the whole request (every partition, group or member the
+    /// API answers for).
+    ///
+    /// ```
+    /// use kafkit_testkit::{ApiKey, ErrorCode, Fault};
+    /// let fault = Fault::on(ApiKey::Heartbeat).group("payments").respond_error(ErrorCode::RebalanceInProgress);
+    /// assert_eq!(fault.to_string(), "Heartbeat for group \"payments\": respond REBALANCE_IN_PROGRESS (27)");
+    /// ```
+    pub fn group(mut self, group_id: impl Into<String>) -> Fault {
+        self.group = Some(group_id.into());
         self
     }
 
@@ -241,6 +259,9 @@ impl fmt::Display for Fault {
                 .map(|(t, p)| p.map_or_else(|| t.clone(), |p| format!("{t}-{p}")))
                 .collect();
             write!(f, " for {}", names.join(", "))?;
+        }
+        if let Some(g) = &self.group {
+            write!(f, " for group {g:?}")?;
         }
         if let Some(c) = &self.client_id {
             write!(f, " from client {c:?}")?;

@@ -85,6 +85,28 @@ fn touched(request: &Request) -> Touched {
     }
 }
 
+/// The consumer groups a request is about (for [`Fault::group`]).
+fn groups_of(request: &Request) -> Vec<&str> {
+    match &request.body {
+        RequestBody::JoinGroup(r) => vec![&r.group_id.0],
+        RequestBody::SyncGroup(r) => vec![&r.group_id.0],
+        RequestBody::Heartbeat(r) => vec![&r.group_id.0],
+        RequestBody::LeaveGroup(r) => vec![&r.group_id.0],
+        RequestBody::OffsetCommit(r) => vec![&r.group_id.0],
+        RequestBody::OffsetDelete(r) => vec![&r.group_id.0],
+        RequestBody::OffsetFetch(r) if request.version() >= 8 => {
+            r.groups.iter().map(|g| g.group_id.0.as_str()).collect()
+        }
+        RequestBody::OffsetFetch(r) => vec![&r.group_id.0],
+        RequestBody::DescribeGroups(r) => r.groups.iter().map(|g| g.0.as_str()).collect(),
+        RequestBody::DeleteGroups(r) => r.groups_names.iter().map(|g| g.0.as_str()).collect(),
+        RequestBody::FindCoordinator(r) if r.key_type == 0 => std::iter::once(r.key.as_str())
+            .chain(r.coordinator_keys.iter().map(|k| k.as_str()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The topics/partitions of the request that `fault`'s topic filters select, each with the
 /// fault's error code (NONE for a fault without one). Empty when the fault names no topics or
 /// the request carries none of them.
@@ -167,6 +189,10 @@ impl Hook {
                     .client_id
                     .as_ref()
                     .is_some_and(|c| ctx.client_id.as_ref() != Some(c))
+                || fault
+                    .group
+                    .as_deref()
+                    .is_some_and(|g| !groups_of(request).contains(&g))
             {
                 continue;
             }

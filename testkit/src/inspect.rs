@@ -71,7 +71,50 @@ impl StoredRecord {
     }
 }
 
-/// A partition's leadership and offsets.
+/// An offset a consumer group committed, with its lag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The committed offset: the next record the group will read.
+    pub offset: i64,
+    /// The leader epoch committed with it (-1 if none).
+    pub leader_epoch: i32,
+    /// The metadata committed with it.
+    pub metadata: String,
+    /// How far the group is behind: the partition's high watermark minus `offset` (0 when
+    /// caught up; `None` when the partition no longer exists).
+    pub lag: Option<i64>,
+}
+
+/// Every offset `group` committed, with its lag.
+pub(crate) fn committed_offsets(state: &ClusterState, group: &str) -> Vec<CommittedOffset> {
+    state
+        .groups()
+        .committed_offsets(group)
+        .into_iter()
+        .map(|((topic, partition), value)| {
+            // The log's lock is taken after the metadata lock is released.
+            let log = state
+                .metadata()
+                .partition(&topic, partition)
+                .map(|p| p.log.clone());
+            let high_watermark = log.map(|log| kafkit_broker::cluster::lock_log(&log).high_watermark());
+            CommittedOffset {
+                lag: high_watermark.map(|hw| (hw - value.offset).max(0)),
+                topic,
+                partition,
+                offset: value.offset,
+                leader_epoch: value.leader_epoch,
+                metadata: value.metadata,
+            }
+        })
+        .collect()
+}
+
+/// Leadership and offsets of one partition, as [`MockCluster::partition_state`] reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionInfo {
     /// Topic.

@@ -99,7 +99,9 @@ pub use cluster::{MockCluster, MockClusterBuilder, RestartMode};
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultHandle};
 pub use in_memory::InMemoryConnector;
-pub use inspect::{PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord};
+pub use inspect::{
+    CommittedOffset, PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord,
+};
 pub use journal::{Delivery, Journal, JournalEntry, ProduceRequestInfo, ProducedBatch};
 pub use target::{ExternalBroker, Target, TargetKind};
 pub use wire::WireClient;

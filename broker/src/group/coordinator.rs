@@ -774,6 +774,51 @@ impl GroupCoordinator {
         next
     }
 
+    /// Takes `member_id` out of `group_id` as an expired session does (for the test kit): its
+    /// waiting JoinGroup or SyncGroup and its next request get UNKNOWN_MEMBER_ID, and the
+    /// others rebalance (or the group becomes Empty).
+    ///
+    /// Errors: GROUP_ID_NOT_FOUND, UNKNOWN_MEMBER_ID.
+    pub fn expire_member(
+        &self,
+        state: &ClusterState,
+        group_id: &str,
+        member_id: &str,
+    ) -> std::result::Result<(), ErrorCode> {
+        let config = &state.config().groups;
+        let mut inner = self.lock();
+        let group = inner.groups.get_mut(group_id).ok_or(ErrorCode::GroupIdNotFound)?;
+        if !group.members.iter().any(|m| m.id == member_id) {
+            return Err(ErrorCode::UnknownMemberId);
+        }
+        tracing::info!(
+            group = group_id,
+            member = member_id,
+            "member expired by the test kit"
+        );
+        let changed = group.remove_member(
+            member_id,
+            ErrorCode::UnknownMemberId,
+            config,
+            Instant::now(),
+            now_ms(),
+        );
+        if changed.persist {
+            if let Some(partitions) = store::partition_count(state) {
+                Self::persist_group(state, store::partition_for(group_id, partitions), group);
+            }
+        }
+        drop(inner);
+        self.woken.notify_one();
+        Ok(())
+    }
+
+    /// The partition of `__consumer_offsets` that keeps `group_id` (its leader coordinates
+    /// the group), if the topic exists.
+    pub fn partition_of(&self, state: &ClusterState, group_id: &str) -> Option<i32> {
+        store::partition_count(state).map(|n| store::partition_for(group_id, n))
+    }
+
     /// A snapshot of group `group_id`, if it exists (for tests and the test kit).
     pub fn group(&self, group_id: &str) -> Option<GroupInfo> {
         let inner = self.lock();
@@ -795,6 +840,15 @@ impl GroupCoordinator {
                 })
                 .collect(),
         })
+    }
+
+    /// Every offset `group_id` committed, by topic and partition.
+    pub fn committed_offsets(&self, group_id: &str) -> Vec<((String, i32), OffsetValue)> {
+        self.lock()
+            .offsets
+            .get(group_id)
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// The ids of every group, sorted.

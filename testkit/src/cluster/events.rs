@@ -69,6 +69,39 @@ impl MockCluster {
         Ok(())
     }
 
+    /// Expires the session of `member_id` in consumer group `group_id` now, as if it had
+    /// stopped heartbeating: its next request (or the one it is waiting on) gets
+    /// UNKNOWN_MEMBER_ID and the other members rebalance.
+    pub fn expire_group_member(&self, group_id: &str, member_id: &str) -> Result<()> {
+        let state = self.state()?;
+        state
+            .groups()
+            .expire_member(&state, group_id, member_id)
+            .map_err(|code| Error::Kafka {
+                operation: format!("expire member {member_id} of group {group_id}"),
+                code,
+                message: None,
+            })
+    }
+
+    /// Moves the coordinator of consumer group `group_id` to broker `node_id`: the leader of
+    /// its `__consumer_offsets` partition moves there (epoch bumped), so the old coordinator
+    /// answers NOT_COORDINATOR and clients look it up again with FindCoordinator. The group
+    /// keeps its members and offsets. Returns the partition's new leader epoch.
+    pub fn move_group_coordinator(&self, group_id: &str, node_id: i32) -> Result<i32> {
+        let state = self.state()?;
+        let partition = state
+            .groups()
+            .partition_of(&state, group_id)
+            .ok_or_else(|| Error::Kafka {
+                operation: format!("move the coordinator of group {group_id}"),
+                code: ErrorCode::CoordinatorNotAvailable,
+                message: Some("no group has been looked up yet: __consumer_offsets does not exist".into()),
+            })?;
+        drop(state);
+        self.move_leader(kafkit_broker::group::OFFSETS_TOPIC, partition, node_id)
+    }
+
     /// Creates a topic with `partitions` partitions.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         self.create_topic_with_config(name, partitions, &[])
