@@ -145,6 +145,142 @@ fn rust_blocks(markdown: &str) -> Vec<String> {
 
 /// Every Rust block of the README section is in this file verbatim, so the README shows
 /// exactly what runs here.
+use kafkit_testkit::{GroupState, RestartMode};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+
+/// The service under test: for each order an invoice, then the order's offset is committed;
+/// it runs until `until` invoices exist (a real service runs for ever).
+async fn bill_orders(consumer: &StreamConsumer, cluster: &MockCluster, until: usize) -> TestResult {
+    let producer = cluster.producer().await?;
+    while invoices(cluster)?.len() < until {
+        let Ok(order) = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await else {
+            continue; // nothing new: keep polling, which also lets the consumer rebalance
+        };
+        let order = order?;
+        let invoice = format!(
+            "invoice for {}",
+            std::str::from_utf8(order.payload().unwrap_or_default())?
+        );
+        producer
+            .send(ProducerRecord::new("invoices", invoice))
+            .await?
+            .await?;
+        consumer.commit_message(&order, CommitMode::Sync)?;
+    }
+    Ok(())
+}
+
+fn billing_member(cluster: &MockCluster) -> Result<StreamConsumer, rdkafka::error::KafkaError> {
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "billing")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&["orders"])?;
+    Ok(consumer)
+}
+
+fn invoices(cluster: &MockCluster) -> Result<Vec<String>, kafkit_testkit::Error> {
+    let stored = cluster.records("invoices", 0)?;
+    let mut values: Vec<String> = stored
+        .iter()
+        .filter_map(|r| r.value_str().map(String::from))
+        .collect();
+    values.sort();
+    Ok(values)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn billing_resumes_from_its_commits_after_a_restart() -> TestResult {
+    let cluster = MockCluster::builder()
+        .topic("orders", 2)
+        .topic("invoices", 1)
+        .start()
+        .await?;
+    let producer = cluster.producer().await?;
+    for order in ["o1", "o2", "o3"] {
+        producer.send(ProducerRecord::new("orders", order)).await?.await?;
+    }
+    let member = billing_member(&cluster)?;
+    bill_orders(&member, &cluster, 3).await?;
+    drop(member); // closes: leaves the group, its commits stay
+    let billing = cluster.group("billing")?.expect("the group exists");
+    assert_eq!(billing.state, GroupState::Empty);
+    let lag: i64 = cluster
+        .committed_offsets("billing")?
+        .iter()
+        .filter_map(|c| c.lag)
+        .sum();
+    assert_eq!(lag, 0);
+
+    cluster.restart(RestartMode::Crash).await?;
+    let producer = cluster.producer().await?;
+    producer.send(ProducerRecord::new("orders", "o4")).await?.await?;
+    let member = billing_member(&cluster)?;
+    bill_orders(&member, &cluster, 4).await?; // reads only o4: o1-o3 were committed
+    assert_eq!(
+        invoices(&cluster)?,
+        [
+            "invoice for o1",
+            "invoice for o2",
+            "invoice for o3",
+            "invoice for o4"
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_joining_mid_stream_takes_over_half_the_partitions() -> TestResult {
+    let cluster = MockCluster::builder()
+        .topic("orders", 2)
+        .topic("invoices", 1)
+        .start()
+        .await?;
+    let producer = cluster.producer().await?;
+    let order = |i: i32| {
+        ProducerRecord::builder("orders")
+            .partition(i % 2)
+            .value(format!("o{i}"))
+            .build()
+    };
+    for i in 0..4 {
+        producer.send(order(i)).await?.await?;
+    }
+    let first = billing_member(&cluster)?;
+    bill_orders(&first, &cluster, 4).await?;
+
+    // A second member joins while the first keeps serving; once the group has rebalanced
+    // (generation 2, two members), four more orders arrive.
+    let second = billing_member(&cluster)?;
+    let more_orders = async {
+        let both = |c: &MockCluster| {
+            let billing = c.group("billing").ok().flatten();
+            billing.is_some_and(|g| g.state == GroupState::Stable && g.members.len() == 2)
+        };
+        cluster.wait_until(both, Duration::from_secs(30)).await?;
+        for i in 4..8 {
+            producer.send(order(i)).await?.await?;
+        }
+        TestResult::Ok(())
+    };
+    let (a, b, c) = tokio::join!(
+        bill_orders(&first, &cluster, 8),
+        bill_orders(&second, &cluster, 8),
+        more_orders
+    );
+    a?;
+    b?;
+    c?;
+    let billing = cluster.group("billing")?.expect("the group exists");
+    assert_eq!((billing.generation, billing.members.len()), (2, 2));
+    let expected: Vec<String> = (0..8).map(|i| format!("invoice for o{i}")).collect();
+    assert_eq!(invoices(&cluster)?, expected);
+    Ok(())
+}
+
 #[test]
 fn readme_blocks_are_these_tests() {
     let this = include_str!("readme.rs");
@@ -155,7 +291,7 @@ fn readme_blocks_are_these_tests() {
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
     let blocks = rust_blocks(section);
-    assert_eq!(blocks.len(), 7, "the prelude and six examples");
+    assert_eq!(blocks.len(), 8, "the prelude and seven examples");
     for block in blocks {
         assert!(
             this.contains(&block),
