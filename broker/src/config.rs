@@ -158,6 +158,14 @@ impl ClusterConfig {
             "offset.metadata.max.bytes" => {
                 self.groups.offset_metadata_max_bytes = parse("offset.metadata.max.bytes", value)?
             }
+            "offsets.retention.minutes" => {
+                let minutes: u64 = positive("offsets.retention.minutes", value)?;
+                self.groups.offsets_retention = std::time::Duration::from_secs(minutes.saturating_mul(60))
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.groups.offsets_retention_check_interval =
+                    std::time::Duration::from_millis(positive("offsets.retention.check.interval.ms", value)?)
+            }
             "offsets.topic.num.partitions" => {
                 self.groups.offsets_topic_partitions = positive("offsets.topic.num.partitions", value)?
             }

@@ -32,7 +32,10 @@
 //!   their write fails.
 //! - Only the classic protocol is served: ConsumerGroupHeartbeat (KIP-848) is not advertised,
 //!   so clients configured with `group.protocol=consumer` fall back or fail as against a
-//!   Kafka 3.x broker. Offsets are not expired (`offsets.retention.minutes` is not applied).
+//!   Kafka 3.x broker.
+//! - Offset retention applies to groups without members (KIP-211); Kafka 2.5+ also expires,
+//!   in groups with members, the offsets of topics no member subscribes to (KIP-496), which
+//!   kafkit keeps.
 //!
 //! # Layout
 //! - `classic.rs`: one group's state machine.
@@ -76,6 +79,12 @@ pub struct GroupsConfig {
     /// `offsets.topic.num.partitions` (50): partitions of `__consumer_offsets` when it is
     /// created.
     pub offsets_topic_partitions: i32,
+    /// `offsets.retention.minutes` (7 days): how long the offsets of a group without members
+    /// are kept, counted from when it became empty (for a group that only ever committed
+    /// outside group management, from each commit).
+    pub offsets_retention: Duration,
+    /// `offsets.retention.check.interval.ms` (10 min): how often expired offsets are removed.
+    pub offsets_retention_check_interval: Duration,
 }
 
 impl Default for GroupsConfig {
@@ -87,8 +96,20 @@ impl Default for GroupsConfig {
             max_size: i32::MAX as usize,
             offset_metadata_max_bytes: 4096,
             offsets_topic_partitions: 50,
+            offsets_retention: Duration::from_secs(7 * 24 * 3600),
+            offsets_retention_check_interval: Duration::from_secs(600),
         }
     }
+}
+
+/// Milliseconds since the Unix epoch on tokio's clock: the wall clock when first read, moved on
+/// by tokio's monotonic clock since. Commit and state timestamps and offset retention use it,
+/// so they follow a paused clock in tests as the group timers do.
+pub(crate) fn now_ms() -> i64 {
+    static BASE: std::sync::OnceLock<(i64, tokio::time::Instant)> = std::sync::OnceLock::new();
+    let (wall, at) = *BASE.get_or_init(|| (crate::handlers::now_ms(), tokio::time::Instant::now()));
+    let elapsed = tokio::time::Instant::now().saturating_duration_since(at);
+    wall.saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A JoinGroup, as the coordinator sees it (any version).

@@ -10,11 +10,11 @@ use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::classic::{ClassicGroup, GroupState};
+use super::now_ms;
 use super::records::{GroupValue, OffsetValue, OffsetsKey};
 use super::store::{self, OFFSETS_TOPIC};
 use super::{JoinGroup, JoinReply, SyncGroup, SyncReply};
 use crate::cluster::ClusterState;
-use crate::handlers::now_ms;
 use crate::Result;
 
 /// The cluster's groups and committed offsets.
@@ -27,6 +27,8 @@ pub struct GroupCoordinator {
 
 #[derive(Debug, Default)]
 struct Groups {
+    /// When expired offsets are next looked for.
+    next_retention_check: Option<Instant>,
     groups: HashMap<String, ClassicGroup>,
     /// Committed offsets by group, then topic and partition.
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
@@ -752,12 +754,20 @@ impl GroupCoordinator {
         inner.offsets.retain(|_, o| !o.is_empty());
     }
 
-    /// Applies every group deadline due now and returns the next one.
+    /// Applies every group deadline due now (and removes expired offsets when the retention
+    /// check is due) and returns the next deadline.
     fn fire_due(&self, state: &ClusterState) -> Option<Instant> {
         let now = Instant::now();
         let config = &state.config().groups;
         let mut inner = self.lock();
-        let mut next: Option<Instant> = None;
+        let check = *inner
+            .next_retention_check
+            .get_or_insert(now + config.offsets_retention_check_interval);
+        if check <= now {
+            expire_offsets(state, &mut inner, config.offsets_retention);
+            inner.next_retention_check = Some(now + config.offsets_retention_check_interval);
+        }
+        let mut next = inner.next_retention_check;
         for group in inner.groups.values_mut() {
             if group.next_deadline().is_some_and(|d| d <= now) {
                 let changed = group.fire(config, now, now_ms());
@@ -867,6 +877,78 @@ impl GroupCoordinator {
             .get(group_id)
             .and_then(|o| o.get(&(topic.to_string(), partition)))
             .cloned()
+    }
+}
+
+/// Removes the offsets that outlived `offsets.retention.minutes` (Kafka's
+/// `cleanupGroupMetadata`): in a group without members, all of them once the group has been
+/// empty that long (a group that never had members: each offset that long after its commit);
+/// a group left with neither members nor offsets is deleted. Tombstones are written first; a
+/// failed write keeps the offsets for the next check.
+fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time::Duration) {
+    let Some(partitions) = store::partition_count(state) else {
+        return;
+    };
+    let now = now_ms();
+    let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut ids: Vec<String> = inner.groups.keys().chain(inner.offsets.keys()).cloned().collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let group = inner.groups.get(&id);
+        if group.is_some_and(|g| !g.members.is_empty()) {
+            continue;
+        }
+        // A group that used group management counts from when it became empty.
+        let empty_since = group
+            .filter(|g| g.protocol_type.is_some())
+            .map(|g| g.state_timestamp);
+        let expired: Vec<(String, i32)> = inner
+            .offsets
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| now.saturating_sub(empty_since.unwrap_or(v.commit_timestamp)) >= retention)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let remaining = inner.offsets.get(&id).map_or(0, |o| o.len()) - expired.len();
+        let delete_group = remaining == 0 && group.is_some();
+        let mut records: Vec<(Bytes, Option<Bytes>)> = expired
+            .iter()
+            .map(|(topic, partition)| {
+                let key = OffsetsKey::Offset {
+                    group: id.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                };
+                (key.encode(), None)
+            })
+            .collect();
+        if delete_group {
+            records.push((OffsetsKey::Group { group: id.clone() }.encode(), None));
+        }
+        if records.is_empty() {
+            continue;
+        }
+        if let Err(code) = store::append(state, store::partition_for(&id, partitions), &records) {
+            tracing::warn!(group = %id, %code, "could not write away expired offsets");
+            continue;
+        }
+        if !expired.is_empty() {
+            tracing::info!(group = %id, offsets = expired.len(), "expired offsets");
+        }
+        if let Some(offsets) = inner.offsets.get_mut(&id) {
+            for key in &expired {
+                offsets.remove(key);
+            }
+            if offsets.is_empty() {
+                inner.offsets.remove(&id);
+            }
+        }
+        if delete_group {
+            tracing::info!(group = %id, "removed an empty group without offsets");
+            inner.groups.remove(&id);
+        }
     }
 }
 

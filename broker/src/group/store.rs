@@ -85,7 +85,7 @@ pub(crate) fn append(
             .ok_or(ErrorCode::NotCoordinator)?;
         (p.log.clone(), p.leader_epoch)
     };
-    let now = crate::handlers::now_ms();
+    let now = super::now_ms();
     let mut builder = RecordBatchBuilder::new(Compression::None);
     for (key, value) in records {
         builder.append(now, Some(key), value.as_deref(), &[]);

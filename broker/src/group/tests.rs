@@ -436,6 +436,8 @@ fn group_settings_are_kafkas_keys() {
         ("group.max.size", "10"),
         ("offset.metadata.max.bytes", "100"),
         ("offsets.topic.num.partitions", "7"),
+        ("offsets.retention.minutes", "60"),
+        ("offsets.retention.check.interval.ms", "1000"),
     ] {
         config.set(key, value).expect(key);
     }
@@ -448,6 +450,8 @@ fn group_settings_are_kafkas_keys() {
             max_size: 10,
             offset_metadata_max_bytes: 100,
             offsets_topic_partitions: 7,
+            offsets_retention: Duration::from_secs(3600),
+            offsets_retention_check_interval: Duration::from_secs(1),
         }
     );
     for (key, value) in [
@@ -459,4 +463,59 @@ fn group_settings_are_kafkas_keys() {
         let err = config.set(key, value).expect_err(key).to_string();
         assert!(err.contains(key), "{key}: {err}");
     }
+}
+
+/// Offsets of a group without members expire `offsets.retention.minutes` after it became
+/// empty (a group that only committed: after each commit); then the group goes too. A group
+/// with members keeps its offsets however old.
+#[tokio::test(start_paused = true)]
+async fn offsets_of_empty_groups_expire_after_the_retention() {
+    let mut config = config(Duration::ZERO, None);
+    config.groups.offsets_retention = Duration::from_secs(3600);
+    config.groups.offsets_retention_check_interval = Duration::from_secs(60);
+    let f = start(config);
+    let commit = |group: &str, generation: i32, member: &str| CommitOffsets {
+        version: 9,
+        group_id: group.into(),
+        generation,
+        member_id: member.into(),
+        instance_id: None,
+        topics: vec![("t".into(), vec![(0, 5, -1, None)])],
+    };
+    // "simple" only commits; "g" has a member that commits and stays.
+    f.groups().commit(&f.state, 0, commit("simple", -1, ""));
+    let a = f.join_new(&["range"]).await;
+    f.sync(&a.member_id, 1, &[(&a.member_id, "all")]).await;
+    f.groups().commit(&f.state, 0, commit("g", 1, &a.member_id));
+    for _ in 0..(70 * 12) {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(f.heartbeat(&a.member_id, 1), ErrorCode::None);
+    }
+    assert_eq!(
+        f.groups().committed("simple", "t", 0),
+        None,
+        "expired an hour after its commit"
+    );
+    assert!(f.groups().group("simple").is_none(), "and the group with it");
+    assert!(
+        f.groups().committed("g", "t", 0).is_some(),
+        "a group with members keeps its offsets"
+    );
+
+    // The member leaves: the hour counts from then.
+    f.groups()
+        .leave(&f.state, 0, "g", &[(a.member_id.clone(), None)])
+        .expect("leave");
+    tokio::time::sleep(Duration::from_secs(50 * 60)).await;
+    assert!(
+        f.groups().committed("g", "t", 0).is_some(),
+        "50 minutes after it emptied"
+    );
+    tokio::time::sleep(Duration::from_secs(12 * 60)).await;
+    assert_eq!(
+        f.groups().committed("g", "t", 0),
+        None,
+        "62 minutes after it emptied"
+    );
+    assert!(f.groups().group("g").is_none());
 }

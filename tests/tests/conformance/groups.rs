@@ -36,6 +36,7 @@ pub fn cases() -> Vec<Case> {
         group_offset_delete,
         group_delete_with_members,
         group_list_filters,
+        group_offsets_topic_is_internal,
     ]
 }
 
@@ -816,5 +817,46 @@ async fn group_list_filters(ctx: &mut Ctx<'_>) -> CaseResult {
             r.groups.iter().any(|g| g.group_id.0.as_str() == group),
         );
     }
+    Ok(())
+}
+
+/// `__consumer_offsets` once a group was looked up: Metadata names it internal; a produce to it
+/// is refused.
+async fn group_offsets_topic_is_internal(ctx: &mut Ctx<'_>) -> CaseResult {
+    let group = group_name(ctx, "g");
+    coordinator(ctx, &group).await?;
+    let request = kafka_protocol::messages::MetadataRequest::default()
+        .with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(topic_name("__consumer_offsets"))),
+        ]))
+        .with_allow_auto_topic_creation(false);
+    let response = send(ctx, ApiKey::Metadata, &request).await?;
+    for t in &response.topics {
+        ctx.code("metadata.error", t.error_code);
+        ctx.see("metadata.is_internal", t.is_internal);
+        ctx.see("metadata.partitions", t.partitions.len());
+    }
+    let all = send(
+        ctx,
+        ApiKey::Metadata,
+        &kafka_protocol::messages::MetadataRequest::default().with_topics(None),
+    )
+    .await?;
+    ctx.see(
+        "metadata_all.lists_it",
+        all.topics.iter().any(|t| {
+            t.name
+                .as_ref()
+                .is_some_and(|n| n.0.as_str() == "__consumer_offsets")
+        }),
+    );
+    let (code, offset) = ctx
+        .client()
+        .await?
+        .produce("__consumer_offsets", 0, &["x"])
+        .await?;
+    ctx.see("produce.error", code);
+    ctx.see("produce.base_offset", offset);
     Ok(())
 }

@@ -249,10 +249,12 @@ async fn kafkit_answers_as_kafka_does() -> Result<(), harness::BoxError> {
         println!("the conformance suite did not run: no Kafka here (the reason is printed above)");
         return Ok(());
     };
-    // As kafka/kafka.sh configures Kafka: groups rebalance at once.
+    // As the test kit configures its Kafka process: groups rebalance at once.
     let kafkit = Cluster::start(ClusterConfig {
         groups: kafkit_broker::group::GroupsConfig {
             initial_rebalance_delay: std::time::Duration::ZERO,
+            // The test kit's Kafka process keeps __consumer_offsets to one partition.
+            offsets_topic_partitions: 1,
             ..Default::default()
         },
         ..ClusterConfig::default()
