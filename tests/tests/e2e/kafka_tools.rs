@@ -10,6 +10,10 @@
 //! position, size, codec and CRC, each record's offset, timestamp, key and value, each index
 //! entry.
 //!
+//! A second test runs Kafka's consumer-group tool (`kafka-consumer-groups`) against a group on
+//! kafkit's broker (list, describe with lag and state, reset offsets, delete) and decodes
+//! `__consumer_offsets` with DumpLogSegments' `--offsets-decoder`.
+//!
 //! Kafka's jars come from the test kit ([`kafka_libs`]); without them the test says why and
 //! passes, unless `KAFKIT_REQUIRE_KAFKA` is set, as in CI.
 
@@ -105,22 +109,20 @@ fn segment_files(data_dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `kafka.tools.DumpLogSegments` with `args` over `files`; its standard output and error.
-fn kafka_dump(libs: &Path, files: &[PathBuf], args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-    let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+/// Runs the main class `class` of Kafka's jars in `libs` with `args`; its standard output and
+/// error, or an error with them when it fails.
+pub(crate) fn kafka_class(
+    libs: &Path,
+    class: &str,
+    args: &[&str],
+) -> Result<String, Box<dyn std::error::Error>> {
     // Warnings and errors only, to standard error (without a configuration log4j complains).
     let log4j = concat!(env!("CARGO_MANIFEST_DIR"), "/../kafka/log4j2-tools.properties");
     let output = Command::new(java())
         .arg("-Xmx256m")
         .arg(format!("-Dlog4j2.configurationFile={log4j}"))
-        .args([
-            "-cp",
-            &format!("{}/*", libs.display()),
-            "kafka.tools.DumpLogSegments",
-        ])
+        .args(["-cp", &format!("{}/*", libs.display()), class])
         .args(args)
-        .arg("--files")
-        .arg(list.join(","))
         .output()?;
     let text = format!(
         "{}{}",
@@ -128,9 +130,18 @@ fn kafka_dump(libs: &Path, files: &[PathBuf], args: &[&str]) -> Result<String, B
         String::from_utf8_lossy(&output.stderr)
     );
     if !output.status.success() {
-        return Err(format!("DumpLogSegments {args:?} failed ({}): {text}", output.status).into());
+        return Err(format!("{class} {args:?} failed ({}): {text}", output.status).into());
     }
     Ok(text)
+}
+
+/// Runs `kafka.tools.DumpLogSegments` with `args` over `files`; its standard output and error.
+fn kafka_dump(libs: &Path, files: &[PathBuf], args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let list = list.join(",");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--files", &list]);
+    kafka_class(libs, "kafka.tools.DumpLogSegments", &all)
 }
 
 fn java() -> PathBuf {
@@ -355,5 +366,156 @@ async fn kafkas_dump_log_segments_reads_kafkits_files() -> TestResult {
         "after crash recovery: {files} files, {batches} batches, {records} records, as kafkit lists them"
     );
     assert!(records >= 9_000, "{records} records");
+    Ok(())
+}
+
+/// Kafka's consumer-group tool (`kafka-consumer-groups`, `ConsumerGroupCommand`, through
+/// Java's AdminClient) on a group librdkafka's consumer formed on kafkit's broker: it lists the
+/// group, describes its member and its offsets with the same lag kafkit reports, resets the
+/// offsets and deletes the group; then Kafka's DumpLogSegments decodes `__consumer_offsets`
+/// (`--offsets-decoder`) with the group's records in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() -> TestResult {
+    use kafkit_broker::group::GroupsConfig;
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::message::Message;
+
+    let libs = match kafka_libs() {
+        Ok(libs) => libs,
+        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
+            return Err(
+                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into(),
+            );
+        }
+        Err(reason) => {
+            eprintln!("skipped: Kafka's tools are not at hand: {reason}");
+            return Ok(());
+        }
+    };
+    let dir = tempfile::tempdir()?;
+    let cluster = Cluster::start(ClusterConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        groups: GroupsConfig {
+            initial_rebalance_delay: Duration::ZERO,
+            offsets_topic_partitions: 3,
+            ..GroupsConfig::default()
+        },
+        ..ClusterConfig::default()
+    })
+    .await?;
+    let bootstrap = cluster.bootstrap_servers();
+    cluster
+        .state()
+        .create_topic("tools", 2, kafkit_broker::config::TopicConfig::default())
+        .map_err(|(code, message)| format!("{code}: {message}"))?;
+    let producer = Producer::connect(ProducerConfig::builder(bootstrap.clone()).build()?).await?;
+    for i in 0..20 {
+        let record = ProducerRecord::builder("tools")
+            .partition(i % 2)
+            .value(format!("v{i}"))
+            .build();
+        producer.send(record).await?.await?;
+    }
+    producer.close(Duration::from_secs(10)).await;
+
+    // A member reads 12 records, committing each, and stays in the group.
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "tools-group")
+        .set("client.id", "tools-client")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&["tools"])?;
+    let consumer = tokio::task::spawn_blocking(move || {
+        let mut read = 0;
+        let start = std::time::Instant::now();
+        while read < 12 && start.elapsed() < Duration::from_secs(30) {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                consumer
+                    .commit_message(&m, CommitMode::Sync)
+                    .map(|()| read += 1)
+                    .ok();
+                let _ = m.offset();
+            }
+        }
+        consumer
+    })
+    .await?;
+    let group_tool = |args: &[&str]| {
+        let mut all = vec!["--bootstrap-server", bootstrap.as_str()];
+        all.extend_from_slice(args);
+        kafka_class(
+            &libs,
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            &all,
+        )
+    };
+    let listed = group_tool(&["--list"])?;
+    assert!(listed.lines().any(|l| l.trim() == "tools-group"), "{listed}");
+
+    // Describe: per partition the committed offset, the log end and the lag, and the member.
+    let described = group_tool(&["--describe", "--group", "tools-group"])?;
+    let rows: Vec<Vec<&str>> = described
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.first() == Some(&"tools-group") && f.get(1) == Some(&"tools"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{described}");
+    let mut lag_total = 0;
+    for row in &rows {
+        let partition: i32 = row[2].parse()?;
+        let (current, end, lag): (i64, i64, i64) = (row[3].parse()?, row[4].parse()?, row[5].parse()?);
+        let committed = cluster
+            .state()
+            .groups()
+            .committed("tools-group", "tools", partition);
+        assert_eq!(committed.map(|c| c.offset), Some(current), "{described}");
+        assert_eq!((end, lag), (10, end - current), "{described}");
+        assert!(
+            row.iter().any(|f| *f == "tools-client"),
+            "the member's client id: {described}"
+        );
+        lag_total += lag;
+    }
+    assert_eq!(lag_total, 8, "{described}");
+    let state = group_tool(&["--describe", "--group", "tools-group", "--state"])?;
+    assert!(state.contains("Stable"), "{state}");
+
+    // With the member gone, the tool resets the offsets to the start and deletes the group.
+    tokio::task::spawn_blocking(move || drop(consumer)).await?;
+    let reset = group_tool(&[
+        "--reset-offsets",
+        "--group",
+        "tools-group",
+        "--topic",
+        "tools",
+        "--to-earliest",
+        "--execute",
+    ])?;
+    for p in 0..2 {
+        let committed = cluster.state().groups().committed("tools-group", "tools", p);
+        assert_eq!(committed.map(|c| c.offset), Some(0), "{reset}");
+    }
+    let deleted = group_tool(&["--delete", "--group", "tools-group"])?;
+    assert!(deleted.contains("successful"), "{deleted}");
+    assert!(cluster.state().groups().group("tools-group").is_none());
+    cluster.shutdown().await?;
+
+    // Kafka's decoder reads every record the coordinator wrote.
+    let mut files = Vec::new();
+    for p in 0..3 {
+        for entry in std::fs::read_dir(dir.path().join(format!("__consumer_offsets-{p}")))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "log") {
+                files.push(path);
+            }
+        }
+    }
+    let decoded = kafka_dump(&libs, &files, &["--offsets-decoder", "--deep-iteration"])?;
+    assert!(!decoded.to_lowercase().contains("exception"), "{decoded}");
+    assert!(decoded.contains("\"group\":\"tools-group\""), "{decoded}");
+    assert!(decoded.contains("\"topic\":\"tools\""), "{decoded}");
+    assert!(decoded.contains("\"protocolType\":\"consumer\""), "{decoded}");
     Ok(())
 }

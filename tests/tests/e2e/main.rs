@@ -17,7 +17,8 @@
 //!   them and lists what does not run there and why.
 //! - [`kafka_tools`]: Kafka's `DumpLogSegments` reads kafkit's segments (every codec,
 //!   idempotent and not, after a clean shutdown and after crash recovery) and lists what
-//!   `kafkit-broker dump-log` lists.
+//!   `kafkit-broker dump-log` lists; Kafka's consumer-group tool lists, describes, resets and
+//!   deletes a group on kafkit's broker, and its offsets decoder reads `__consumer_offsets`.
 //! - [`unknown_fate`]: batches whose answers were lost: no duplicate under idempotence.
 //! - [`partitions_added`]: topics grown while a producer runs.
 //! - [`groups`]: librdkafka's consumers in consumer groups on every target and on Kafka:

@@ -148,30 +148,6 @@ async fn leader_of(addr: &str, topic: &str) -> Result<(i32, i32), Box<dyn std::e
     Ok((p.leader_id.0, p.leader_epoch))
 }
 
-/// Runs one of Kafka's command-line tools from its jars.
-fn kafka_tool(
-    libs: &std::path::Path,
-    class: &str,
-    args: &[&str],
-) -> Result<String, Box<dyn std::error::Error>> {
-    let log4j = concat!(env!("CARGO_MANIFEST_DIR"), "/../kafka/log4j2-tools.properties");
-    let output = std::process::Command::new("java")
-        .arg("-Xmx256m")
-        .arg(format!("-Dlog4j2.configurationFile={log4j}"))
-        .args(["-cp", &format!("{}/*", libs.display()), class])
-        .args(args)
-        .output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if !output.status.success() {
-        return Err(format!("{class} failed: {text}").into());
-    }
-    Ok(text)
-}
-
 /// A leader move on a real three-node Kafka, as an operator makes it (Kafka's own
 /// kafka-reassign-partitions and kafka-leader-election tools), while kafkit's idempotent
 /// producer sends: every record is stored exactly once, in send order, the later ones by the
@@ -234,7 +210,7 @@ async fn a_leader_move_on_three_kafka_nodes_keeps_exactly_once_in_order() -> Tes
     let plan_file = kafka.node_dir(1).join("move.json");
     std::fs::write(&plan_file, plan)?;
     let plan_path = plan_file.display().to_string();
-    kafka_tool(
+    crate::kafka_tools::kafka_class(
         &libs,
         "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
         &[
@@ -247,7 +223,7 @@ async fn a_leader_move_on_three_kafka_nodes_keeps_exactly_once_in_order() -> Tes
     )?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let elected = kafka_tool(
+        let elected = crate::kafka_tools::kafka_class(
             &libs,
             "org.apache.kafka.tools.LeaderElectionCommand",
             &[
