@@ -473,7 +473,7 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() ->
         assert_eq!(committed.map(|c| c.offset), Some(current), "{described}");
         assert_eq!((end, lag), (10, end - current), "{described}");
         assert!(
-            row.iter().any(|f| *f == "tools-client"),
+            row.contains(&"tools-client"),
             "the member's client id: {described}"
         );
         lag_total += lag;
