@@ -155,6 +155,17 @@ impl ClusterConfig {
                 self.groups.initial_rebalance_delay = millis("group.initial.rebalance.delay.ms", value)?
             }
             "group.max.size" => self.groups.max_size = positive("group.max.size", value)?,
+            "group.consumer.session.timeout.ms" => {
+                self.groups.consumer_session_timeout =
+                    std::time::Duration::from_millis(positive("group.consumer.session.timeout.ms", value)?)
+            }
+            "group.consumer.heartbeat.interval.ms" => {
+                self.groups.consumer_heartbeat_interval =
+                    std::time::Duration::from_millis(positive("group.consumer.heartbeat.interval.ms", value)?)
+            }
+            "group.consumer.max.size" => {
+                self.groups.consumer_max_size = positive("group.consumer.max.size", value)?
+            }
             "offset.metadata.max.bytes" => {
                 self.groups.offset_metadata_max_bytes = parse("offset.metadata.max.bytes", value)?
             }

@@ -1,7 +1,7 @@
 //! The group coordinator: classic consumer groups (JoinGroup, SyncGroup, Heartbeat,
-//! LeaveGroup) and committed offsets (OffsetCommit, OffsetFetch, OffsetDelete), with
-//! ListGroups, DescribeGroups and DeleteGroups, kept in `__consumer_offsets` in Kafka's record
-//! schemas.
+//! LeaveGroup), KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe) and
+//! committed offsets (OffsetCommit, OffsetFetch, OffsetDelete), with ListGroups,
+//! DescribeGroups and DeleteGroups, kept in `__consumer_offsets` in Kafka's record schemas.
 //!
 //! # Design
 //! - One [`GroupCoordinator`] per cluster, inside [`ClusterState`](crate::ClusterState). Its
@@ -30,20 +30,29 @@
 //! - A failure to write group metadata is logged, and the members keep the answers they
 //!   got; Kafka answers SyncGroup with the write's error instead. Offset commits do fail when
 //!   their write fails.
-//! - Only the classic protocol is served: ConsumerGroupHeartbeat (KIP-848) is not advertised,
-//!   so clients configured with `group.protocol=consumer` fall back or fail as against a
-//!   Kafka 3.x broker.
+//! - KIP-848 groups: only their epoch is written to `__consumer_offsets`
+//!   (`ConsumerGroupMetadata`), not their members, subscriptions and assignments; after a
+//!   restart the group is back, empty, at its epoch, and each member's next heartbeat is
+//!   UNKNOWN_MEMBER_ID, upon which clients rejoin (Kafka keeps the members and their
+//!   assignments). Classic members cannot join a consumer group with members, and a KIP-848
+//!   member cannot join a classic group with members (Kafka 4 migrates such groups online;
+//!   kafkit converts only empty groups). Server assignors: `uniform` and `range`, which may
+//!   pick other partitions than Kafka's for the same members (see `assignor.rs`).
 //! - Offset retention applies to groups without members (KIP-211); Kafka 2.5+ also expires,
 //!   in groups with members, the offsets of topics no member subscribes to (KIP-496), which
 //!   kafkit keeps.
 //!
 //! # Layout
-//! - `classic.rs`: one group's state machine.
+//! - `classic.rs`: one classic group's state machine.
+//! - `consumer.rs`: one KIP-848 group: epochs, target assignment, incremental reconciliation.
+//! - `assignor.rs`: the `uniform` and `range` server-side assignors.
 //! - `coordinator.rs`: [`GroupCoordinator`], the checks around it, offsets, the timer task.
 //! - `records.rs`: the `__consumer_offsets` record schemas.
 //! - `store.rs`: appending to and reading back `__consumer_offsets`.
 
+pub(crate) mod assignor;
 pub(crate) mod classic;
+pub mod consumer;
 mod coordinator;
 pub mod records;
 pub(crate) mod store;
@@ -85,6 +94,14 @@ pub struct GroupsConfig {
     pub offsets_retention: Duration,
     /// `offsets.retention.check.interval.ms` (10 min): how often expired offsets are removed.
     pub offsets_retention_check_interval: Duration,
+    /// `group.consumer.session.timeout.ms` (45 s): how long a KIP-848 member may go without
+    /// a heartbeat.
+    pub consumer_session_timeout: Duration,
+    /// `group.consumer.heartbeat.interval.ms` (5 s): how often KIP-848 members heartbeat.
+    pub consumer_heartbeat_interval: Duration,
+    /// `group.consumer.max.size` (unbounded): KIP-848 members beyond it get
+    /// GROUP_MAX_SIZE_REACHED.
+    pub consumer_max_size: usize,
 }
 
 impl Default for GroupsConfig {
@@ -98,6 +115,9 @@ impl Default for GroupsConfig {
             offsets_topic_partitions: 50,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
             offsets_retention_check_interval: Duration::from_secs(600),
+            consumer_session_timeout: Duration::from_millis(45_000),
+            consumer_heartbeat_interval: Duration::from_millis(5_000),
+            consumer_max_size: i32::MAX as usize,
         }
     }
 }

@@ -20,6 +20,8 @@ use crate::response::Response;
 use crate::Result;
 
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -274,6 +276,12 @@ pub async fn handle_request(
         RequestBody::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, version, r)),
         RequestBody::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, version, r)),
         RequestBody::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, version, r)),
+        RequestBody::ConsumerGroupHeartbeat(r) => {
+            Response::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(ctx, version, r))
+        }
+        RequestBody::ConsumerGroupDescribe(r) => {
+            Response::ConsumerGroupDescribe(consumer_group_describe::handle(ctx, version, r))
+        }
         RequestBody::ApiVersions(r) => Response::ApiVersions(api_versions::handle(ctx, version, r)),
         RequestBody::CreateTopics(r) => Response::CreateTopics(create_topics::handle(ctx, version, r)),
         RequestBody::DeleteTopics(r) => Response::DeleteTopics(delete_topics::handle(ctx, version, r)),

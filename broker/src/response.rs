@@ -7,8 +7,9 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
-    DeleteTopicsResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse,
+    CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse,
+    DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
     MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse,
     SyncGroupResponse,
@@ -61,6 +62,10 @@ pub enum Response {
     DeleteGroups(DeleteGroupsResponse),
     /// OffsetDelete (ApiKey 47).
     OffsetDelete(OffsetDeleteResponse),
+    /// ConsumerGroupHeartbeat (ApiKey 68).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
+    /// ConsumerGroupDescribe (ApiKey 69).
+    ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
     /// The KIP-511 answer to an ApiVersions request of a version the broker does not serve:
     /// always encoded as version 0 (UNSUPPORTED_VERSION and the ApiVersions range), whatever
     /// version was asked for.
@@ -91,6 +96,8 @@ impl Response {
             Response::ListGroups(_) => ApiKey::ListGroups,
             Response::DeleteGroups(_) => ApiKey::DeleteGroups,
             Response::OffsetDelete(_) => ApiKey::OffsetDelete,
+            Response::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
+            Response::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         }
     }
 
@@ -118,6 +125,8 @@ impl Response {
             Response::ListGroups(r) => r.throttle_time_ms = ms,
             Response::DeleteGroups(r) => r.throttle_time_ms = ms,
             Response::OffsetDelete(r) => r.throttle_time_ms = ms,
+            Response::ConsumerGroupHeartbeat(r) => r.throttle_time_ms = ms,
+            Response::ConsumerGroupDescribe(r) => r.throttle_time_ms = ms,
         }
     }
 
@@ -145,6 +154,8 @@ impl Response {
             Response::ListGroups(r) => encode(correlation_id, version, r),
             Response::DeleteGroups(r) => encode(correlation_id, version, r),
             Response::OffsetDelete(r) => encode(correlation_id, version, r),
+            Response::ConsumerGroupHeartbeat(r) => encode(correlation_id, version, r),
+            Response::ConsumerGroupDescribe(r) => encode(correlation_id, version, r),
             Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),
         }
     }

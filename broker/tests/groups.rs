@@ -1,6 +1,7 @@
 //! librdkafka's consumer (the `rdkafka` crate) in consumer groups on kafkit's broker: members
 //! share partitions, commit, leave and resume where the group left off, across a restart too;
-//! eager and cooperative assignors; static membership without a rebalance.
+//! eager and cooperative assignors; static membership without a rebalance; KIP-848 members
+//! (`group.protocol=consumer`) with both server-side assignors.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ fn config(data_dir: Option<std::path::PathBuf>) -> ClusterConfig {
         groups: GroupsConfig {
             initial_rebalance_delay: Duration::ZERO,
             offsets_topic_partitions: 5,
+            consumer_heartbeat_interval: Duration::from_millis(500),
             ..Default::default()
         },
         ..Default::default()
@@ -136,16 +138,37 @@ fn wait_for_split(a: &BaseConsumer, b: &BaseConsumer) -> Vec<BTreeMap<(i32, i64)
     })
 }
 
+/// How a member joins: the classic protocol with a client-side assignor, or KIP-848's
+/// (`group.protocol=consumer`) with a server-side one.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Classic(&'static str),
+    Kip848(&'static str),
+}
+
+impl Protocol {
+    fn member(self, bootstrap: &str, group: &str) -> BaseConsumer {
+        match self {
+            Protocol::Classic(assignor) => {
+                consumer(bootstrap, group, &[("partition.assignment.strategy", assignor)])
+            }
+            Protocol::Kip848(assignor) => kip848_consumer(bootstrap, group, assignor),
+        }
+    }
+}
+
 /// Two members share six partitions three and three; every record is read; the commits are
 /// in `__consumer_offsets`; a third member started after both left reads only what was
-/// produced since.
+/// produced since. With KIP-848 the coordinator assigns (revoking before it moves a
+/// partition) and members commit at their member epochs; the group is Stable with both
+/// members at the assignment epoch while they share.
 #[rstest::rstest]
-#[case::range("range")]
-#[case::cooperative_sticky("cooperative-sticky")]
+#[case::range(Protocol::Classic("range"))]
+#[case::cooperative_sticky(Protocol::Classic("cooperative-sticky"))]
+#[case::kip848_uniform(Protocol::Kip848("uniform"))]
+#[case::kip848_range(Protocol::Kip848("range"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_members_share_partitions_and_a_successor_resumes_from_their_commits(
-    #[case] assignor: &'static str,
-) {
+async fn two_members_share_partitions_and_a_successor_resumes_from_their_commits(#[case] protocol: Protocol) {
     let cluster = Cluster::start(config(None)).await.expect("cluster");
     cluster
         .state()
@@ -155,10 +178,10 @@ async fn two_members_share_partitions_and_a_successor_resumes_from_their_commits
     produce(&bootstrap, 0, 600).await;
 
     let b = bootstrap.clone();
+    let state = cluster.state().clone();
     tokio::task::spawn_blocking(move || {
-        let strategy = [("partition.assignment.strategy", assignor)];
-        let first = consumer(&b, "g1", &strategy);
-        let second = consumer(&b, "g1", &strategy);
+        let first = protocol.member(&b, "g1");
+        let second = protocol.member(&b, "g1");
         let before = wait_for_split(&first, &second);
         let read = poll_more(&[&first, &second], before, |read| {
             let all: BTreeSet<_> = read.iter().flat_map(|r| r.keys().copied()).collect();
@@ -174,6 +197,19 @@ async fn two_members_share_partitions_and_a_successor_resumes_from_their_commits
             "both members read: {:?}",
             counts(&read)
         );
+        if let Protocol::Kip848(assignor) = protocol {
+            let group = state.groups().consumer_group("g1").expect("a consumer group");
+            assert_eq!((group.assignor, group.state().name()), (assignor, "Stable"));
+            assert_eq!(group.members.len(), 2);
+            assert!(group.members.values().all(|m| m.epoch == group.assignment_epoch));
+            // Partitions moved only after they were revoked: nothing was read twice.
+            assert_eq!(
+                read.iter().map(BTreeMap::len).sum::<usize>(),
+                600,
+                "{:?}",
+                counts(&read)
+            );
+        }
         for c in [&first, &second] {
             let start = Instant::now();
             // NoOffset: everything read is committed already.
@@ -199,13 +235,15 @@ async fn two_members_share_partitions_and_a_successor_resumes_from_their_commits
         let committed = groups.committed("g1", TOPIC, p).expect("committed");
         assert_eq!(committed.offset, 100, "partition {p}");
     }
-    let info = groups.group("g1").expect("group");
-    assert_eq!(info.protocol_type.as_deref(), Some("consumer"));
+    if let Protocol::Classic(_) = protocol {
+        let info = groups.group("g1").expect("group");
+        assert_eq!(info.protocol_type.as_deref(), Some("consumer"));
+    }
 
     produce(&bootstrap, 600, 60).await;
     let b = bootstrap.clone();
     let later = tokio::task::spawn_blocking(move || {
-        let third = consumer(&b, "g1", &[]);
+        let third = protocol.member(&b, "g1");
         let read = poll_until(&[&third], |read| read[0].len() >= 60);
         // Nothing more arrives: it started at the commits.
         let extra = third.poll(Duration::from_millis(500));
@@ -226,13 +264,29 @@ async fn two_members_share_partitions_and_a_successor_resumes_from_their_commits
     cluster.shutdown().await.expect("shutdown");
 }
 
+/// A KIP-848 member (`group.protocol=consumer`) of librdkafka.
+fn kip848_consumer(bootstrap: &str, group: &str, assignor: &str) -> BaseConsumer {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("group.remote.assignor", assignor)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[TOPIC]).expect("subscribe");
+    c
+}
+
 /// Committed offsets survive a clean restart and a crash: a member of the group after the
-/// restart starts where the commits left off.
+/// restart starts where the commits left off. A KIP-848 group comes back at its epoch.
 #[rstest::rstest]
-#[case::clean(true)]
-#[case::crash(false)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commits_survive_a_restart(#[case] clean: bool) {
+async fn commits_survive_a_restart(
+    #[values(true, false)] clean: bool,
+    #[values(Protocol::Classic("range"), Protocol::Kip848("uniform"))] protocol: Protocol,
+) {
     let dir = tempfile::tempdir().expect("dir");
     let cluster = Cluster::start(config(Some(dir.path().to_path_buf())))
         .await
@@ -245,11 +299,12 @@ async fn commits_survive_a_restart(#[case] clean: bool) {
     produce(&bootstrap, 0, 120).await;
     let b = bootstrap.clone();
     tokio::task::spawn_blocking(move || {
-        let c = consumer(&b, "keeper", &[]);
+        let c = protocol.member(&b, "keeper");
         poll_until(&[&c], |read| read[0].len() == 120);
     })
     .await
     .expect("first member");
+    let epoch = cluster.state().groups().consumer_group("keeper").map(|g| g.epoch);
     if clean {
         cluster.shutdown().await.expect("shutdown");
     } else {
@@ -260,6 +315,7 @@ async fn commits_survive_a_restart(#[case] clean: bool) {
         .await
         .expect("restart");
     let groups = cluster.state().groups();
+    assert_eq!(groups.consumer_group("keeper").map(|g| g.epoch), epoch);
     for p in 0..PARTITIONS {
         assert_eq!(
             groups.committed("keeper", TOPIC, p).map(|c| c.offset),
@@ -271,7 +327,7 @@ async fn commits_survive_a_restart(#[case] clean: bool) {
     produce(&bootstrap, 120, 12).await;
     let b = bootstrap.clone();
     let read = tokio::task::spawn_blocking(move || {
-        let c = consumer(&b, "keeper", &[]);
+        let c = protocol.member(&b, "keeper");
         poll_until(&[&c], |read| read[0].len() >= 12).remove(0)
     })
     .await

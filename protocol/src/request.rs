@@ -21,11 +21,12 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
-    DeleteTopicsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
-    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest,
-    MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest,
-    RequestHeader, SyncGroupRequest,
+    ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest,
+    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
+    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, RequestHeader,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -105,6 +106,10 @@ pub enum RequestBody {
     DeleteGroups(DeleteGroupsRequest),
     /// OffsetDelete (ApiKey 47).
     OffsetDelete(OffsetDeleteRequest),
+    /// ConsumerGroupHeartbeat (ApiKey 68, KIP-848).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
+    /// ConsumerGroupDescribe (ApiKey 69, KIP-848).
+    ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
     /// ApiVersions at a version kafkit does not serve: the header was parsed, the body was not.
     /// Answer with [`versions::unsupported_api_versions_response`] (KIP-511).
     UnsupportedApiVersions,
@@ -134,6 +139,8 @@ impl RequestBody {
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
+            RequestBody::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
+            RequestBody::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         }
     }
 }
@@ -209,6 +216,12 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(decode_body(&mut buf, api_key, version)?),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(decode_body(&mut buf, api_key, version)?),
+        ApiKey::ConsumerGroupHeartbeat => {
+            RequestBody::ConsumerGroupHeartbeat(decode_body(&mut buf, api_key, version)?)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            RequestBody::ConsumerGroupDescribe(decode_body(&mut buf, api_key, version)?)
+        }
         // Invariant: every API in versions::SUPPORTED_APIS has an arm above (tested).
         _ => {
             return Err(Error::UnsupportedVersion {
@@ -282,6 +295,8 @@ mod tests {
             RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteGroups(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::OffsetDelete(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::ConsumerGroupHeartbeat(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::ConsumerGroupDescribe(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::UnsupportedApiVersions => unreachable!("not encodable"),
         };
         encoded.expect("the crate encodes the sample");
@@ -360,6 +375,9 @@ mod tests {
     #[case::sync_group_v5(ApiKey::SyncGroup, 5)]
     #[case::describe_groups_v6(ApiKey::DescribeGroups, 6)]
     #[case::offset_delete_v0(ApiKey::OffsetDelete, 0)]
+    #[case::consumer_group_heartbeat_v0(ApiKey::ConsumerGroupHeartbeat, 0)]
+    #[case::consumer_group_heartbeat_v1(ApiKey::ConsumerGroupHeartbeat, 1)]
+    #[case::consumer_group_describe_v1(ApiKey::ConsumerGroupDescribe, 1)]
     fn every_truncation_is_an_error(#[case] api_key: ApiKey, #[case] version: i16) {
         let frame = sample_frame(api_key, version);
         for len in 0..frame.len() {

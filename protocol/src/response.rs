@@ -20,8 +20,9 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
-    DeleteTopicsResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse,
+    CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse,
+    DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
     MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse,
     ResponseHeader, SyncGroupResponse,
@@ -73,6 +74,8 @@ guarded_responses! {
     CreatePartitionsResponse => CreatePartitions,
     DeleteGroupsResponse => DeleteGroups,
     OffsetDeleteResponse => OffsetDelete,
+    ConsumerGroupHeartbeatResponse => ConsumerGroupHeartbeat,
+    ConsumerGroupDescribeResponse => ConsumerGroupDescribe,
 }
 
 /// A decoded response: its header and its body.
@@ -237,6 +240,8 @@ mod tests {
             round_trip(samples::create_partitions),
             round_trip(samples::delete_groups),
             round_trip(samples::offset_delete),
+            round_trip(samples::consumer_group_heartbeat),
+            round_trip(samples::consumer_group_describe),
         ];
         let served: Vec<ApiKey> = versions::SUPPORTED_APIS.iter().map(|r| r.api_key).collect();
         assert_eq!(covered.to_vec(), served);
@@ -325,6 +330,9 @@ mod tests {
         assert_every_truncation_fails(6, &samples::describe_groups(6));
         assert_every_truncation_fails(5, &samples::list_groups(5));
         assert_every_truncation_fails(0, &samples::offset_delete(0));
+        assert_every_truncation_fails(1, &samples::consumer_group_heartbeat(1));
+        assert_every_truncation_fails(0, &samples::consumer_group_heartbeat_error(0));
+        assert_every_truncation_fails(1, &samples::consumer_group_describe(1));
     }
 
     fn malformed<T: Debug>(result: Result<T>) -> String {
@@ -497,6 +505,12 @@ mod tests {
             ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
             ApiKey::DeleteGroups => decode_response::<DeleteGroupsResponse>(frame, version).map(drop),
             ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, version).map(drop),
+            ApiKey::ConsumerGroupHeartbeat => {
+                decode_response::<ConsumerGroupHeartbeatResponse>(frame, version).map(drop)
+            }
+            ApiKey::ConsumerGroupDescribe => {
+                decode_response::<ConsumerGroupDescribeResponse>(frame, version).map(drop)
+            }
             other => panic!("not served: {other:?}"),
         };
     }

@@ -76,10 +76,13 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::CreatePartitions, 0, 3),
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::OffsetDelete, 0, 0),
+    range(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    range(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
-/// The classic consumer-group APIs (KIP-848's "classic" protocol: JoinGroup, SyncGroup,
-/// Heartbeat, LeaveGroup, and the offset and group administration around them), in ApiKey order.
+/// The consumer-group APIs: the classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup),
+/// the offset and group administration around them, and KIP-848's consumer protocol
+/// (ConsumerGroupHeartbeat, ConsumerGroupDescribe), in ApiKey order.
 /// All are in [`SUPPORTED_APIS`], so the protocol layer decodes them; the broker decides when it
 /// advertises them (a client that sees an API advertised uses it).
 pub const GROUP_APIS: &[ApiKey] = &[
@@ -93,9 +96,11 @@ pub const GROUP_APIS: &[ApiKey] = &[
     ApiKey::ListGroups,
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
 ];
 
-/// Whether `api_key` is one of the classic consumer-group APIs ([`GROUP_APIS`]).
+/// Whether `api_key` is one of the consumer-group APIs ([`GROUP_APIS`]).
 pub fn is_group_api(api_key: ApiKey) -> bool {
     GROUP_APIS.contains(&api_key)
 }
@@ -193,7 +198,7 @@ mod tests {
         assert_eq!(produce.negotiate(14, 15), None);
     }
 
-    /// The classic group APIs are decoded at the versions Kafka 4.1 serves and current clients
+    /// The group APIs are decoded at the versions Kafka 4.1 serves and current clients
     /// send (OffsetCommit and OffsetFetch stop at v9: the crate decodes no request topic ids).
     #[test]
     fn group_apis_are_in_the_table_at_kafkas_versions() {
@@ -208,6 +213,8 @@ mod tests {
             (ApiKey::ListGroups, 0, 5),
             (ApiKey::DeleteGroups, 0, 2),
             (ApiKey::OffsetDelete, 0, 0),
+            (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+            (ApiKey::ConsumerGroupDescribe, 0, 1),
         ];
         let listed: Vec<ApiKey> = expected.iter().map(|&(k, _, _)| k).collect();
         assert_eq!(GROUP_APIS, &listed[..]);

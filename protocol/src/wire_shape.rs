@@ -60,6 +60,9 @@ pub(crate) enum Kind {
     Array(&'static Kind),
     /// A struct: its fields in order, then a tagged-field section in flexible versions.
     Struct(&'static [Field]),
+    /// A nullable struct: an int8 marker (1 present, -1 null; the crate reads any marker but 1
+    /// as null), then the struct when present.
+    NullableStruct(&'static [Field]),
 }
 
 /// One field of a struct and the versions it is on the wire in.
@@ -358,6 +361,12 @@ impl<'a> Walker<'a> {
                 }
             }
             Kind::Struct(fields) => self.walk_struct(fields)?,
+            // As the crate decodes it: 1 is present, any other marker null.
+            Kind::NullableStruct(fields) => {
+                if self.array::<1>()?[0] == 1 {
+                    self.walk_struct(fields)?;
+                }
+            }
         }
         Ok(())
     }

@@ -10,12 +10,15 @@ use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::classic::{ClassicGroup, GroupState};
+use super::consumer::ConsumerGroup;
 use super::now_ms;
-use super::records::{GroupValue, OffsetValue, OffsetsKey};
+use super::records::{self, GroupValue, OffsetValue, OffsetsKey};
 use super::store::{self, OFFSETS_TOPIC};
 use super::{JoinGroup, JoinReply, SyncGroup, SyncReply};
 use crate::cluster::ClusterState;
 use crate::Result;
+
+mod kip848;
 
 /// The cluster's groups and committed offsets.
 #[derive(Debug, Default)]
@@ -30,8 +33,26 @@ struct Groups {
     /// When expired offsets are next looked for.
     next_retention_check: Option<Instant>,
     groups: HashMap<String, ClassicGroup>,
+    /// KIP-848 consumer groups. A group id is in `groups` or here, never in both.
+    consumers: HashMap<String, ConsumerGroup>,
     /// Committed offsets by group, then topic and partition.
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+}
+
+impl Groups {
+    /// Every group id (classic, KIP-848, or known only by its offsets), sorted.
+    fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .groups
+            .keys()
+            .chain(self.consumers.keys())
+            .chain(self.offsets.keys())
+            .cloned()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
 }
 
 /// An OffsetCommit, as the coordinator sees it.
@@ -78,6 +99,8 @@ pub struct DescribedGroup {
     pub protocol: String,
     /// The members (metadata and assignment only while Stable).
     pub members: Vec<DescribedMember>,
+    /// GROUP_ID_NOT_FOUND because the group is a KIP-848 group, not a classic one.
+    pub not_classic: bool,
 }
 
 /// A member as DescribeGroups shows it.
@@ -106,6 +129,8 @@ pub struct ListedGroup {
     pub protocol_type: String,
     /// Kafka's state name.
     pub state: &'static str,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: &'static str,
 }
 
 /// A group as the test kit sees it.
@@ -154,6 +179,7 @@ impl GroupCoordinator {
         let mut inner = self.lock();
         let now = Instant::now();
         let mut groups: HashMap<String, GroupValue> = HashMap::new();
+        let mut consumer_epochs: HashMap<String, i32> = HashMap::new();
         for record in records {
             match (record.key, record.value) {
                 (
@@ -192,6 +218,14 @@ impl GroupCoordinator {
                 (OffsetsKey::Group { group }, None) => {
                     groups.remove(&group);
                 }
+                (OffsetsKey::ConsumerGroup { group }, Some(value)) => {
+                    if let Some(epoch) = records::decode_consumer_group_epoch(&value) {
+                        consumer_epochs.insert(group, epoch);
+                    }
+                }
+                (OffsetsKey::ConsumerGroup { group }, None) => {
+                    consumer_epochs.remove(&group);
+                }
             }
         }
         inner.offsets.retain(|_, o| !o.is_empty());
@@ -200,11 +234,19 @@ impl GroupCoordinator {
                 .groups
                 .insert(id.clone(), ClassicGroup::restore(id, value, now));
         }
+        // A consumer group comes back empty at its epoch; its members rejoin.
+        for (id, epoch) in consumer_epochs {
+            inner.groups.remove(&id);
+            let mut group = ConsumerGroup::new(id.clone(), now_ms());
+            group.epoch = epoch;
+            group.assignment_epoch = epoch;
+            inner.consumers.insert(id, group);
+        }
         // A group known only by its offsets (commits outside group management) is Empty.
         let offsets_only: Vec<String> = inner
             .offsets
             .keys()
-            .filter(|g| !inner.groups.contains_key(*g))
+            .filter(|g| !inner.groups.contains_key(*g) && !inner.consumers.contains_key(*g))
             .cloned()
             .collect();
         for id in offsets_only {
@@ -298,6 +340,23 @@ impl GroupCoordinator {
             return Err(ErrorCode::InvalidSessionTimeout);
         }
         let mut inner = self.lock();
+        if let Some(consumer) = inner.consumers.get(&request.group_id) {
+            if !consumer.members.is_empty() {
+                // Kafka 4 lets classic members join a consumer group (KIP-848's online
+                // migration); kafkit does not.
+                return Err(ErrorCode::InconsistentGroupProtocol);
+            }
+            // An empty consumer group becomes a classic one.
+            let tombstone = (
+                OffsetsKey::ConsumerGroup {
+                    group: request.group_id.clone(),
+                }
+                .encode(),
+                None,
+            );
+            store::append(state, partition, &[tombstone])?;
+            inner.consumers.remove(&request.group_id);
+        }
         if !inner.groups.contains_key(&request.group_id) {
             if !request.member_id.is_empty() {
                 return Err(ErrorCode::UnknownMemberId);
@@ -493,12 +552,21 @@ impl GroupCoordinator {
         node_id: i32,
         group_id: &str,
         partitions: Option<Vec<(String, Vec<i32>)>>,
+        member: Option<(&str, i32)>,
     ) -> std::result::Result<Vec<(String, Vec<FetchedOffset>)>, ErrorCode> {
         if group_id.is_empty() {
             return Err(ErrorCode::InvalidGroupId);
         }
         self.coordinated_partition(state, node_id, group_id)?;
         let inner = self.lock();
+        // OffsetFetch v9 names the member of a KIP-848 group, whose epoch must be current
+        // (`ConsumerGroup.validateOffsetFetch`); classic groups check nothing.
+        if let (Some(group), Some((member_id, epoch))) = (inner.consumers.get(group_id), member) {
+            let member = group.members.get(member_id).ok_or(ErrorCode::UnknownMemberId)?;
+            if epoch != member.epoch {
+                return Err(ErrorCode::StaleMemberEpoch);
+            }
+        }
         let committed = inner.offsets.get(group_id);
         Ok(match partitions {
             Some(topics) => topics
@@ -542,12 +610,18 @@ impl GroupCoordinator {
             protocol_type: String::new(),
             protocol: String::new(),
             members: Vec::new(),
+            not_classic: false,
         };
         if let Err(code) = self.coordinated_partition(state, node_id, group_id) {
             described.error = code;
             return described;
         }
         let inner = self.lock();
+        if inner.consumers.contains_key(group_id) {
+            described.error = ErrorCode::GroupIdNotFound;
+            described.not_classic = true;
+            return described;
+        }
         let Some(group) = inner.groups.get(group_id) else {
             described.error = ErrorCode::GroupIdNotFound;
             return described;
@@ -595,8 +669,24 @@ impl GroupCoordinator {
                 group_id: g.id.clone(),
                 protocol_type: g.protocol_type.clone().unwrap_or_default(),
                 state: g.state.name(),
+                group_type: "classic",
             })
             .collect();
+        listed.extend(
+            inner
+                .consumers
+                .values()
+                .filter(|g| {
+                    states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(g.state().name()))
+                })
+                .filter(|g| self.coordinated_partition(state, node_id, &g.id).is_ok())
+                .map(|g| ListedGroup {
+                    group_id: g.id.clone(),
+                    protocol_type: "consumer".to_string(),
+                    state: g.state().name(),
+                    group_type: "consumer",
+                }),
+        );
         listed.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         listed
     }
@@ -611,12 +701,19 @@ impl GroupCoordinator {
         };
         let mut inner = self.lock();
         let group = inner.groups.get(group_id);
-        if group.is_none() && !inner.offsets.contains_key(group_id) {
+        let consumer = inner.consumers.get(group_id);
+        if group.is_none() && consumer.is_none() && !inner.offsets.contains_key(group_id) {
             return ErrorCode::GroupIdNotFound;
         }
-        if group.is_some_and(|g| !g.members.is_empty()) {
+        if group.is_some_and(|g| !g.members.is_empty()) || consumer.is_some_and(|g| !g.members.is_empty()) {
             return ErrorCode::NonEmptyGroup;
         }
+        let consumer_tombstone = consumer.map(|_| {
+            let key = OffsetsKey::ConsumerGroup {
+                group: group_id.to_string(),
+            };
+            (key.encode(), None)
+        });
         let mut records: Vec<(Bytes, Option<Bytes>)> = inner
             .offsets
             .get(group_id)
@@ -638,10 +735,12 @@ impl GroupCoordinator {
             .encode(),
             None,
         ));
+        records.extend(consumer_tombstone);
         if let Err(code) = store::append(state, partition, &records) {
             return code;
         }
         inner.groups.remove(group_id);
+        inner.consumers.remove(group_id);
         inner.offsets.remove(group_id);
         tracing::info!(group = group_id, "deleted group");
         ErrorCode::None
@@ -663,17 +762,24 @@ impl GroupCoordinator {
         let partition = self.coordinated_partition(state, node_id, group_id)?;
         let mut inner = self.lock();
         let group = inner.groups.get(group_id);
-        if group.is_none() && !inner.offsets.contains_key(group_id) {
+        let consumer = inner.consumers.get(group_id);
+        if group.is_none() && consumer.is_none() && !inner.offsets.contains_key(group_id) {
             return Err(ErrorCode::GroupIdNotFound);
         }
-        let subscribed: Option<Vec<String>> = match group {
-            Some(g) if !g.members.is_empty() => {
-                if g.protocol_type.as_deref() != Some("consumer") {
-                    return Err(ErrorCode::NonEmptyGroup);
-                }
-                Some(g.subscribed_topics())
+        let subscribed: Option<Vec<String>> = match (group, consumer) {
+            (_, Some(c)) if !c.members.is_empty() => {
+                let all = topics_view(state);
+                Some(c.subscribed_topics(&all).into_iter().collect())
             }
-            _ => None,
+            (group, _) => match group {
+                Some(g) if !g.members.is_empty() => {
+                    if g.protocol_type.as_deref() != Some("consumer") {
+                        return Err(ErrorCode::NonEmptyGroup);
+                    }
+                    Some(g.subscribed_topics())
+                }
+                _ => None,
+            },
         };
         let mut answers = Vec::with_capacity(topics.len());
         let mut records = Vec::new();
@@ -720,6 +826,7 @@ impl GroupCoordinator {
         if topic == OFFSETS_TOPIC {
             let mut inner = self.lock();
             inner.groups.clear();
+            inner.consumers.clear();
             inner.offsets.clear();
             return;
         }
@@ -781,7 +888,33 @@ impl GroupCoordinator {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
+        for group in inner.consumers.values_mut() {
+            if group.next_deadline().is_some_and(|d| d <= now) && group.fire(now, now_ms()) {
+                Self::persist_consumer_group(state, group);
+            }
+            if let Some(d) = group.next_deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
         next
+    }
+
+    /// Writes a consumer group's epoch after a change. A failure is logged (see the module
+    /// docs).
+    pub(super) fn persist_consumer_group(state: &ClusterState, group: &ConsumerGroup) {
+        let Some(partitions) = store::partition_count(state) else {
+            return;
+        };
+        let record = (
+            OffsetsKey::ConsumerGroup {
+                group: group.id.clone(),
+            }
+            .encode(),
+            Some(records::encode_consumer_group_epoch(group.epoch)),
+        );
+        if let Err(code) = store::append(state, store::partition_for(&group.id, partitions), &[record]) {
+            tracing::warn!(group = %group.id, %code, "could not write the consumer group's epoch");
+        }
     }
 
     /// Takes `member_id` out of `group_id` as an expired session does (for the test kit): its
@@ -863,11 +996,7 @@ impl GroupCoordinator {
 
     /// The ids of every group, sorted.
     pub fn group_ids(&self) -> Vec<String> {
-        let inner = self.lock();
-        let mut ids: Vec<String> = inner.groups.keys().chain(inner.offsets.keys()).cloned().collect();
-        ids.sort();
-        ids.dedup();
-        ids
+        self.lock().ids()
     }
 
     /// The committed offset of `group_id` for `topic`/`partition`, if any.
@@ -891,18 +1020,17 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
     };
     let now = now_ms();
     let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-    let mut ids: Vec<String> = inner.groups.keys().chain(inner.offsets.keys()).cloned().collect();
-    ids.sort();
-    ids.dedup();
-    for id in ids {
+    for id in inner.ids() {
         let group = inner.groups.get(&id);
-        if group.is_some_and(|g| !g.members.is_empty()) {
+        let consumer = inner.consumers.get(&id);
+        if group.is_some_and(|g| !g.members.is_empty()) || consumer.is_some_and(|g| !g.members.is_empty()) {
             continue;
         }
         // A group that used group management counts from when it became empty.
         let empty_since = group
             .filter(|g| g.protocol_type.is_some())
-            .map(|g| g.state_timestamp);
+            .map(|g| g.state_timestamp)
+            .or(consumer.map(|g| g.emptied_at_ms));
         let expired: Vec<(String, i32)> = inner
             .offsets
             .get(&id)
@@ -913,6 +1041,7 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
             .collect();
         let remaining = inner.offsets.get(&id).map_or(0, |o| o.len()) - expired.len();
         let delete_group = remaining == 0 && group.is_some();
+        let delete_consumer = remaining == 0 && consumer.is_some();
         let mut records: Vec<(Bytes, Option<Bytes>)> = expired
             .iter()
             .map(|(topic, partition)| {
@@ -926,6 +1055,9 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
             .collect();
         if delete_group {
             records.push((OffsetsKey::Group { group: id.clone() }.encode(), None));
+        }
+        if delete_consumer {
+            records.push((OffsetsKey::ConsumerGroup { group: id.clone() }.encode(), None));
         }
         if records.is_empty() {
             continue;
@@ -945,11 +1077,24 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
                 inner.offsets.remove(&id);
             }
         }
-        if delete_group {
+        if delete_group || delete_consumer {
             tracing::info!(group = %id, "removed an empty group without offsets");
             inner.groups.remove(&id);
+            inner.consumers.remove(&id);
         }
     }
+}
+
+/// Every topic but `__consumer_offsets`: name, id, partition count (what KIP-848 groups may
+/// subscribe to).
+pub(super) fn topics_view(state: &ClusterState) -> super::consumer::TopicsView {
+    state
+        .metadata()
+        .topics
+        .values()
+        .filter(|t| t.name != OFFSETS_TOPIC)
+        .map(|t| (t.name.clone(), (t.id, t.partitions.len() as i32)))
+        .collect()
 }
 
 /// The partition count of `topic`, 0 if it does not exist.
@@ -964,6 +1109,9 @@ fn partition_count_of(state: &ClusterState, topic: &str) -> i32 {
 /// Kafka's OffsetCommit checks of the committing member (`validateOffsetCommit`). A commit
 /// outside group management to a group that does not exist creates it (Empty).
 fn check_commit(inner: &mut Groups, request: &CommitOffsets) -> std::result::Result<(), ErrorCode> {
+    if let Some(group) = inner.consumers.get(&request.group_id) {
+        return check_consumer_commit(group, request);
+    }
     let simple = request.generation < 0 && request.member_id.is_empty() && request.instance_id.is_none();
     let Some(group) = inner.groups.get(&request.group_id) else {
         if request.generation < 0 {
@@ -993,6 +1141,30 @@ fn check_commit(inner: &mut Groups, request: &CommitOffsets) -> std::result::Res
     )?;
     if group.state == GroupState::CompletingRebalance {
         return Err(ErrorCode::RebalanceInProgress);
+    }
+    Ok(())
+}
+
+/// Kafka's OffsetCommit checks for a KIP-848 group (`ConsumerGroup.validateOffsetCommit`):
+/// epoch -1 commits while the group has no members; otherwise the member must exist, commit
+/// with v9 or later, and at its current epoch (STALE_MEMBER_EPOCH otherwise, ahead or behind,
+/// as Kafka 4.1 answers).
+fn check_consumer_commit(
+    group: &ConsumerGroup,
+    request: &CommitOffsets,
+) -> std::result::Result<(), ErrorCode> {
+    if request.generation < 0 && group.members.is_empty() {
+        return Ok(());
+    }
+    let member = group
+        .members
+        .get(&request.member_id)
+        .ok_or(ErrorCode::UnknownMemberId)?;
+    if request.version < 9 {
+        return Err(ErrorCode::UnsupportedVersion);
+    }
+    if request.generation != member.epoch {
+        return Err(ErrorCode::StaleMemberEpoch);
     }
     Ok(())
 }

@@ -12,6 +12,11 @@
 //!   (nullable), client_id, client_host, rebalance_timeout, session_timeout, subscription,
 //!   assignment}]}`.
 //!
+//! - KIP-848 consumer group metadata: key v3 `{group}`; value v0 (flexible) `{epoch}` with an
+//!   empty tagged-field section (4.1's `MetadataHash` is a tagged field, left out). Only this
+//!   record of KIP-848's is written: the group and its epoch survive a restart, its members
+//!   rejoin (see [`super`]).
+//!
 //! # References
 //! - Kafka's `OffsetCommitKey`, `OffsetCommitValue`, `GroupMetadataKey`, `GroupMetadataValue`
 //!   message schemas (group-coordinator module).
@@ -86,12 +91,18 @@ pub enum OffsetsKey {
         /// Group id.
         group: String,
     },
+    /// The metadata of KIP-848 consumer group `group`.
+    ConsumerGroup {
+        /// Group id.
+        group: String,
+    },
 }
 
 const OFFSET_KEY_VERSION: i16 = 1;
 const OFFSET_VALUE_VERSION: i16 = 3;
 const GROUP_KEY_VERSION: i16 = 2;
 const GROUP_VALUE_VERSION: i16 = 3;
+const CONSUMER_GROUP_KEY_VERSION: i16 = 3;
 
 fn put_str(out: &mut BytesMut, s: &str) {
     let len = i16::try_from(s.len()).unwrap_or(i16::MAX);
@@ -130,6 +141,10 @@ impl OffsetsKey {
                 out.put_i16(GROUP_KEY_VERSION);
                 put_str(&mut out, group);
             }
+            OffsetsKey::ConsumerGroup { group } => {
+                out.put_i16(CONSUMER_GROUP_KEY_VERSION);
+                put_str(&mut out, group);
+            }
         }
         out.freeze()
     }
@@ -145,6 +160,9 @@ impl OffsetsKey {
                 partition: read_i32(&mut b)?,
             }),
             2 => Some(OffsetsKey::Group {
+                group: read_str(&mut b)?,
+            }),
+            3 => Some(OffsetsKey::ConsumerGroup {
                 group: read_str(&mut b)?,
             }),
             _ => None,
@@ -251,6 +269,22 @@ impl GroupValue {
     }
 }
 
+/// A KIP-848 consumer group's stored epoch (`ConsumerGroupMetadataValue` v0).
+pub fn encode_consumer_group_epoch(epoch: i32) -> Bytes {
+    let mut out = BytesMut::with_capacity(7);
+    out.put_i16(0);
+    out.put_i32(epoch);
+    out.put_u8(0); // no tagged fields
+    out.freeze()
+}
+
+/// Reads a `ConsumerGroupMetadataValue`'s epoch (tagged fields are ignored).
+pub fn decode_consumer_group_epoch(mut b: &[u8]) -> Option<i32> {
+    let version = read_i16(&mut b)?;
+    (version == 0).then_some(())?;
+    read_i32(&mut b)
+}
+
 fn read_i16(b: &mut &[u8]) -> Option<i16> {
     (b.len() >= 2).then(|| b.get_i16())
 }
@@ -314,6 +348,17 @@ pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consumer_group_metadata_is_kafkas_layout() {
+        let key = OffsetsKey::ConsumerGroup { group: "g".into() };
+        assert_eq!(&key.encode()[..], &[0, 3, 0, 1, b'g']);
+        assert_eq!(OffsetsKey::decode(&key.encode()), Some(key));
+        let value = encode_consumer_group_epoch(7);
+        assert_eq!(&value[..], &[0, 0, 0, 0, 0, 7, 0]);
+        assert_eq!(decode_consumer_group_epoch(&value), Some(7));
+        assert_eq!(decode_consumer_group_epoch(&value[..3]), None);
+    }
 
     #[test]
     fn keys_and_values_round_trip() {

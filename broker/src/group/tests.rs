@@ -16,12 +16,12 @@ use crate::config::{ClusterConfig, TopicConfig};
 const SESSION: Duration = Duration::from_secs(10);
 const REBALANCE: Duration = Duration::from_secs(30);
 
-struct Fixture {
-    state: Arc<ClusterState>,
+pub(super) struct Fixture {
+    pub(super) state: Arc<ClusterState>,
     _stop: watch::Sender<bool>,
 }
 
-fn open(config: ClusterConfig) -> ClusterState {
+pub(super) fn open(config: ClusterConfig) -> ClusterState {
     let infos = vec![BrokerInfo {
         node_id: 0,
         host: "127.0.0.1".into(),
@@ -31,7 +31,7 @@ fn open(config: ClusterConfig) -> ClusterState {
     ClusterState::open(config, infos).expect("state")
 }
 
-fn config(delay: Duration, data_dir: Option<std::path::PathBuf>) -> ClusterConfig {
+pub(super) fn config(delay: Duration, data_dir: Option<std::path::PathBuf>) -> ClusterConfig {
     ClusterConfig {
         data_dir,
         groups: GroupsConfig {
@@ -44,7 +44,7 @@ fn config(delay: Duration, data_dir: Option<std::path::PathBuf>) -> ClusterConfi
 }
 
 /// A cluster state with topic `t` (4 partitions), `__consumer_offsets`, and the timer task.
-fn start(config: ClusterConfig) -> Fixture {
+pub(super) fn start(config: ClusterConfig) -> Fixture {
     let state = Arc::new(open(config));
     if !state.metadata().topics.contains_key("t") {
         state.create_topic("t", 4, TopicConfig::default()).expect("topic");
@@ -438,6 +438,9 @@ fn group_settings_are_kafkas_keys() {
         ("offsets.topic.num.partitions", "7"),
         ("offsets.retention.minutes", "60"),
         ("offsets.retention.check.interval.ms", "1000"),
+        ("group.consumer.session.timeout.ms", "20000"),
+        ("group.consumer.heartbeat.interval.ms", "500"),
+        ("group.consumer.max.size", "3"),
     ] {
         config.set(key, value).expect(key);
     }
@@ -452,10 +455,15 @@ fn group_settings_are_kafkas_keys() {
             offsets_topic_partitions: 7,
             offsets_retention: Duration::from_secs(3600),
             offsets_retention_check_interval: Duration::from_secs(1),
+            consumer_session_timeout: Duration::from_secs(20),
+            consumer_heartbeat_interval: Duration::from_millis(500),
+            consumer_max_size: 3,
         }
     );
     for (key, value) in [
         ("group.max.size", "0"),
+        ("group.consumer.max.size", "0"),
+        ("group.consumer.heartbeat.interval.ms", "0"),
         ("offsets.topic.num.partitions", "-1"),
         ("group.initial.rebalance.delay.ms", "soon"),
         ("group.min.session.timeout.ms", "100000"),

@@ -4,7 +4,8 @@
 //! Each group's state, protocol type, and members (id, instance id, client id and host); while
 //! the group is Stable also the chosen protocol and each member's metadata and assignment, as
 //! Kafka shows them. A group that does not exist is `Dead`; from v6 it is also
-//! GROUP_ID_NOT_FOUND. See [`crate::group`].
+//! GROUP_ID_NOT_FOUND. So is a KIP-848 group, which ConsumerGroupDescribe describes ("is not a
+//! classic group", as Kafka says). See [`crate::group`].
 //!
 //! # Version notes
 //! v3 adds authorized operations (kafkit has no authorizer: not reported); v4 the members'
@@ -31,7 +32,11 @@ pub fn handle(
             let mut message = None;
             if error == ErrorCode::GroupIdNotFound {
                 if version >= 6 {
-                    message = Some(str_bytes(&format!("Group {} not found.", d.group_id)));
+                    message = Some(str_bytes(&if d.not_classic {
+                        format!("Group {} is not a classic group.", d.group_id)
+                    } else {
+                        format!("Group {} not found.", d.group_id)
+                    }));
                 } else {
                     error = ErrorCode::None;
                 }

@@ -7,7 +7,7 @@
 //!
 //! # Version notes
 //! v3 is flexible; v4 filters by state (any case) and answers each group's state; v5 filters
-//! by type and answers it (always `classic`: KIP-848 groups are not served).
+//! by type (any case) and answers it: `classic` or `consumer` (KIP-848).
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
@@ -21,20 +21,21 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ListGroupsRequest
     } else {
         Vec::new()
     };
-    let wrong_type = version >= 5
-        && !request.types_filter.is_empty()
-        && !request
+    let types: Vec<String> = if version >= 5 {
+        request
             .types_filter
             .iter()
-            .any(|t| t.eq_ignore_ascii_case("classic"));
-    if wrong_type {
-        return ListGroupsResponse::default();
-    }
+            .map(|t| t.to_ascii_lowercase())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let groups = ctx
         .state
         .groups()
         .list(ctx.state, ctx.node_id, &states)
         .into_iter()
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| {
             let mut listed = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(&g.group_id)))
@@ -43,7 +44,7 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ListGroupsRequest
                 listed.group_state = str_bytes(g.state);
             }
             if version >= 5 {
-                listed.group_type = str_bytes("classic");
+                listed.group_type = str_bytes(g.group_type);
             }
             listed
         })

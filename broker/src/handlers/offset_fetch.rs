@@ -10,7 +10,8 @@
 //! v1 answers request errors per partition; v2-7 in a top-level error code (v2 allows null
 //! topics); v5 adds the committed leader epoch; v6 is flexible; v7 has `require_stable`
 //! (nothing is ever pending without transactions); v8 asks for several groups, each answered
-//! with its own error; v9 adds member id and epoch, which classic groups do not check.
+//! with its own error; v9 adds member id and epoch, which classic groups do not check and
+//! KIP-848 groups do (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
 
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
@@ -37,7 +38,10 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: OffsetFetchReques
                         .map(|t| (t.name.0.to_string(), t.partition_indexes))
                         .collect()
                 });
-                let fetched = groups.fetch_offsets(ctx.state, ctx.node_id, &g.group_id.0, topics);
+                // v9: a KIP-848 member names itself (Kafka's admin clients send no member).
+                let member = (version >= 9 && (g.member_epoch >= 0 || g.member_id.is_some()))
+                    .then(|| (g.member_id.as_deref().unwrap_or_default(), g.member_epoch));
+                let fetched = groups.fetch_offsets(ctx.state, ctx.node_id, &g.group_id.0, topics, member);
                 group_answer(g.group_id, fetched)
             })
             .collect();
@@ -48,7 +52,7 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: OffsetFetchReques
             .map(|t| (t.name.0.to_string(), t.partition_indexes))
             .collect()
     });
-    let fetched = groups.fetch_offsets(ctx.state, ctx.node_id, &request.group_id.0, asked.clone());
+    let fetched = groups.fetch_offsets(ctx.state, ctx.node_id, &request.group_id.0, asked.clone(), None);
     let (topics, code) = match fetched {
         Ok(topics) => (topics, ErrorCode::None),
         // v1 has no top-level error: every partition asked for carries it.

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
+use kafka_protocol::messages::consumer_group_describe_request::ConsumerGroupDescribeRequest;
+use kafka_protocol::messages::consumer_group_heartbeat_request::{
+    ConsumerGroupHeartbeatRequest, TopicPartitions as HeartbeatTopicPartitions,
+};
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsRequest, CreatePartitionsTopic,
 };
@@ -100,6 +104,8 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(delete_groups(flex)),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(offset_delete()),
+        ApiKey::ConsumerGroupHeartbeat => RequestBody::ConsumerGroupHeartbeat(consumer_group_heartbeat(v)),
+        ApiKey::ConsumerGroupDescribe => RequestBody::ConsumerGroupDescribe(consumer_group_describe()),
         other => panic!("no sample for {other:?}"),
     }
 }
@@ -593,4 +599,32 @@ fn offset_delete() -> OffsetDeleteRequest {
                 .with_name(topic("audit"))
                 .with_partitions(vec![partition(1)]),
         ])
+}
+
+fn consumer_group_heartbeat(v: i16) -> ConsumerGroupHeartbeatRequest {
+    let owned = |partitions: Vec<i32>| {
+        HeartbeatTopicPartitions::default()
+            .with_topic_id(TOPIC_ID)
+            .with_partitions(partitions)
+            .with_unknown_tagged_fields(tags(true))
+    };
+    ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(group("group-1"))
+        .with_member_id(s("rBSm0z3zQG2bbI9v0vL2Xw"))
+        .with_member_epoch(7)
+        .with_instance_id(Some(s("instance-1")))
+        .with_rack_id(None)
+        .with_rebalance_timeout_ms(300_000)
+        .with_subscribed_topic_names(Some(vec![topic("orders"), topic("audit")]))
+        .with_subscribed_topic_regex((v >= 1).then(|| s("orders-.*")))
+        .with_server_assignor(Some(s("uniform")))
+        .with_topic_partitions(Some(vec![owned(vec![0, 2]), owned(vec![])]))
+        .with_unknown_tagged_fields(tags(true))
+}
+
+fn consumer_group_describe() -> ConsumerGroupDescribeRequest {
+    ConsumerGroupDescribeRequest::default()
+        .with_group_ids(vec![group("group-1"), group("group-2")])
+        .with_include_authorized_operations(true)
+        .with_unknown_tagged_fields(tags(true))
 }

@@ -6,6 +6,12 @@ use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::{
     ApiVersion, ApiVersionsResponse, FinalizedFeatureKey, SupportedFeatureKey,
 };
+use kafka_protocol::messages::consumer_group_describe_response::{
+    self as describe, ConsumerGroupDescribeResponse,
+};
+use kafka_protocol::messages::consumer_group_heartbeat_response::{
+    self as heartbeat, ConsumerGroupHeartbeatResponse,
+};
 use kafka_protocol::messages::create_partitions_response::{
     CreatePartitionsResponse, CreatePartitionsTopicResult,
 };
@@ -742,4 +748,81 @@ pub(crate) fn offset_delete(_v: i16) -> OffsetDeleteResponse {
                 .with_name(topic("audit"))
                 .with_partitions(vec![partition(1, 3)]),
         ])
+}
+
+pub(crate) fn consumer_group_heartbeat(_v: i16) -> ConsumerGroupHeartbeatResponse {
+    let owned = |partitions: Vec<i32>| {
+        heartbeat::TopicPartitions::default()
+            .with_topic_id(TOPIC_ID)
+            .with_partitions(partitions)
+            .with_unknown_tagged_fields(tags(true))
+    };
+    ConsumerGroupHeartbeatResponse::default()
+        .with_throttle_time_ms(13)
+        .with_error_code(0)
+        .with_error_message(Some(s("no error, but a message")))
+        .with_member_id(Some(s("rBSm0z3zQG2bbI9v0vL2Xw")))
+        .with_member_epoch(4)
+        .with_heartbeat_interval_ms(5000)
+        .with_assignment(Some(
+            heartbeat::Assignment::default()
+                .with_topic_partitions(vec![owned(vec![0, 1]), owned(vec![])])
+                .with_unknown_tagged_fields(tags(true)),
+        ))
+        .with_unknown_tagged_fields(tags(true))
+}
+
+/// A heartbeat answer without an assignment (the null struct) and with an error.
+pub(crate) fn consumer_group_heartbeat_error(_v: i16) -> ConsumerGroupHeartbeatResponse {
+    ConsumerGroupHeartbeatResponse::default()
+        .with_error_code(110)
+        .with_error_message(Some(s("fenced")))
+        .with_member_id(None)
+        .with_member_epoch(-1)
+        .with_assignment(None)
+}
+
+pub(crate) fn consumer_group_describe(v: i16) -> ConsumerGroupDescribeResponse {
+    let assignment = |partitions: Vec<i32>| {
+        describe::Assignment::default()
+            .with_topic_partitions(vec![describe::TopicPartitions::default()
+                .with_topic_id(TOPIC_ID)
+                .with_topic_name(topic("orders"))
+                .with_partitions(partitions)
+                .with_unknown_tagged_fields(tags(true))])
+            .with_unknown_tagged_fields(tags(true))
+    };
+    let member = describe::Member::default()
+        .with_member_id(s("rBSm0z3zQG2bbI9v0vL2Xw"))
+        .with_instance_id(Some(s("instance-1")))
+        .with_rack_id(None)
+        .with_member_epoch(4)
+        .with_client_id(s("client-1"))
+        .with_client_host(s("/127.0.0.1"))
+        .with_subscribed_topic_names(vec![topic("orders")])
+        .with_subscribed_topic_regex(None)
+        .with_assignment(assignment(vec![0]))
+        .with_target_assignment(assignment(vec![0, 1]))
+        .with_member_type(if v >= 1 { 1 } else { -1 })
+        .with_unknown_tagged_fields(tags(true));
+    ConsumerGroupDescribeResponse::default()
+        .with_throttle_time_ms(13)
+        .with_groups(vec![
+            describe::DescribedGroup::default()
+                .with_group_id(group("group-1"))
+                .with_group_state(s("Reconciling"))
+                .with_group_epoch(5)
+                .with_assignment_epoch(5)
+                .with_assignor_name(s("uniform"))
+                .with_members(vec![member])
+                .with_authorized_operations(i32::MIN)
+                .with_unknown_tagged_fields(tags(true)),
+            describe::DescribedGroup::default()
+                .with_error_code(69)
+                .with_error_message(Some(s("Group group-2 not found.")))
+                .with_group_id(group("group-2"))
+                .with_group_state(s("Dead"))
+                .with_assignor_name(s("")),
+        ])
+        .with_unknown_tagged_fields(tags(true))
 }

@@ -45,6 +45,8 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
         ApiKey::DeleteGroups => &DELETE_GROUPS,
         ApiKey::OffsetDelete => &OFFSET_DELETE,
+        ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
+        ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
     })
 }
@@ -403,5 +405,36 @@ const OFFSET_DELETE: Shape = Shape {
                 f("partitions", Array(&Struct(&[f("partition_index", Int32)]))),
             ])),
         ),
+    ],
+};
+
+/// ConsumerGroupHeartbeat (KIP-848), versions 0..=1, always flexible.
+const CONSUMER_GROUP_HEARTBEAT: Shape = Shape {
+    name: "ConsumerGroupHeartbeat request",
+    flexible_from: 0,
+    fields: &[
+        f("group_id", Str),
+        f("member_id", Str),
+        f("member_epoch", Int32),
+        f("instance_id", Str),
+        f("rack_id", Str),
+        f("rebalance_timeout_ms", Int32),
+        f("subscribed_topic_names", Array(&Str)),
+        f("subscribed_topic_regex", Str).since(1),
+        f("server_assignor", Str),
+        f(
+            "topic_partitions",
+            Array(&Struct(&[f("topic_id", Uuid), f("partitions", Array(&Int32))])),
+        ),
+    ],
+};
+
+/// ConsumerGroupDescribe (KIP-848), versions 0..=1, always flexible.
+const CONSUMER_GROUP_DESCRIBE: Shape = Shape {
+    name: "ConsumerGroupDescribe request",
+    flexible_from: 0,
+    fields: &[
+        f("group_ids", Array(&Str)),
+        f("include_authorized_operations", Bool),
     ],
 };

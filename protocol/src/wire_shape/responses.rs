@@ -7,7 +7,7 @@
 
 use kafka_protocol::messages::ApiKey;
 
-use super::Kind::{Array, Bool, Bytes, Int16, Int32, Int64, Int8, Str, Struct, Uuid};
+use super::Kind::{Array, Bool, Bytes, Int16, Int32, Int64, Int8, NullableStruct, Str, Struct, Uuid};
 use super::{f, Field, Shape};
 
 /// Response header v0 (v1, flexible, adds a tagged-field section).
@@ -40,6 +40,8 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
         ApiKey::DeleteGroups => &DELETE_GROUPS,
         ApiKey::OffsetDelete => &OFFSET_DELETE,
+        ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
+        ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
     })
 }
@@ -543,6 +545,75 @@ const OFFSET_DELETE: Shape = Shape {
                     "partitions",
                     Array(&Struct(&[f("partition_index", Int32), f("error_code", Int16)])),
                 ),
+            ])),
+        ),
+    ],
+};
+
+/// A KIP-848 assignment by topic id.
+const HEARTBEAT_ASSIGNMENT: &[Field] = &[f(
+    "topic_partitions",
+    Array(&Struct(&[f("topic_id", Uuid), f("partitions", Array(&Int32))])),
+)];
+
+/// ConsumerGroupHeartbeat (KIP-848), versions 0..=1, always flexible.
+const CONSUMER_GROUP_HEARTBEAT: Shape = Shape {
+    name: "ConsumerGroupHeartbeat response",
+    flexible_from: 0,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("error_code", Int16),
+        f("error_message", Str),
+        f("member_id", Str),
+        f("member_epoch", Int32),
+        f("heartbeat_interval_ms", Int32),
+        f("assignment", NullableStruct(HEARTBEAT_ASSIGNMENT)),
+    ],
+};
+
+/// A described member's assignment: topic id, name and partitions.
+const DESCRIBED_ASSIGNMENT: &[Field] = &[f(
+    "topic_partitions",
+    Array(&Struct(&[
+        f("topic_id", Uuid),
+        f("topic_name", Str),
+        f("partitions", Array(&Int32)),
+    ])),
+)];
+
+/// ConsumerGroupDescribe (KIP-848), versions 0..=1, always flexible.
+const CONSUMER_GROUP_DESCRIBE: Shape = Shape {
+    name: "ConsumerGroupDescribe response",
+    flexible_from: 0,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f(
+            "groups",
+            Array(&Struct(&[
+                f("error_code", Int16),
+                f("error_message", Str),
+                f("group_id", Str),
+                f("group_state", Str),
+                f("group_epoch", Int32),
+                f("assignment_epoch", Int32),
+                f("assignor_name", Str),
+                f(
+                    "members",
+                    Array(&Struct(&[
+                        f("member_id", Str),
+                        f("instance_id", Str),
+                        f("rack_id", Str),
+                        f("member_epoch", Int32),
+                        f("client_id", Str),
+                        f("client_host", Str),
+                        f("subscribed_topic_names", Array(&Str)),
+                        f("subscribed_topic_regex", Str),
+                        f("assignment", Struct(DESCRIBED_ASSIGNMENT)),
+                        f("target_assignment", Struct(DESCRIBED_ASSIGNMENT)),
+                        f("member_type", Int8).since(1),
+                    ])),
+                ),
+                f("authorized_operations", Int32),
             ])),
         ),
     ],

@@ -63,7 +63,7 @@ where
     Ok(ctx.client().await?.send(version, request).await?)
 }
 
-fn sb(s: &str) -> StrBytes {
+pub(crate) fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
@@ -73,7 +73,7 @@ fn group_name(ctx: &mut Ctx<'_>, label: &str) -> String {
 }
 
 /// Waits until the group's coordinator is found (Kafka creates `__consumer_offsets` first).
-async fn coordinator(ctx: &mut Ctx<'_>, group: &str) -> CaseResult {
+pub(crate) async fn coordinator(ctx: &mut Ctx<'_>, group: &str) -> CaseResult {
     let version = ctx.version(ApiKey::FindCoordinator);
     let request = kafka_protocol::messages::FindCoordinatorRequest::default()
         .with_key_type(0)

@@ -24,6 +24,7 @@ mod admin;
 mod fetch;
 mod groups;
 mod harness;
+mod kip848;
 mod metadata;
 mod produce;
 mod records;
@@ -277,6 +278,7 @@ async fn kafkit_answers_as_kafka_does() -> Result<(), harness::BoxError> {
         metadata::cases(),
         admin::cases(),
         groups::cases(),
+        kip848::cases(),
     ]
     .into_iter()
     .flatten()
