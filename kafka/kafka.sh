@@ -348,6 +348,8 @@ write_config() { # NODE-DIR ID NODES BROKER-PORT CONTROLLER-PORT VOTERS SETS...
     echo "share.coordinator.state.topic.replication.factor=$rf"
     echo "share.coordinator.state.topic.min.isr=1"
     echo "group.initial.rebalance.delay.ms=0"
+    echo "group.consumer.min.heartbeat.interval.ms=500"
+    echo "group.consumer.heartbeat.interval.ms=500"
     if (($#)); then
       echo "# --set"
       printf '%s\n' "$@"

@@ -197,11 +197,13 @@ pub struct MockCluster {
 impl MockCluster {
     /// A builder: 1 broker, no topics, topics auto-created with 1 partition, temporary data
     /// directory, and consumer groups that rebalance at once (`group.initial.rebalance.delay.ms`
-    /// 0, where Kafka waits 3 s for more members; set it back with
-    /// [`MockClusterBuilder::config`]).
+    /// 0, where Kafka waits 3 s for more members) and KIP-848 members that heartbeat every
+    /// 500 ms (`group.consumer.heartbeat.interval.ms`; Kafka: 5 s). The test kit's Kafka
+    /// process is set up the same way; set them back with [`MockClusterBuilder::config`].
     pub fn builder() -> MockClusterBuilder {
         let mut config = ClusterConfig::default();
         config.groups.initial_rebalance_delay = std::time::Duration::ZERO;
+        config.groups.consumer_heartbeat_interval = std::time::Duration::from_millis(500);
         MockClusterBuilder {
             config,
             topics: Vec::new(),

@@ -310,6 +310,9 @@ impl KafkaProcessBuilder {
             ("transaction.state.log.min.isr".into(), "1".into()),
             ("transaction.state.log.num.partitions".into(), "1".into()),
             ("group.initial.rebalance.delay.ms".into(), "0".into()),
+            // KIP-848 members heartbeat every 500 ms, as on the test kit's mock (Kafka: 5 s).
+            ("group.consumer.min.heartbeat.interval.ms".into(), "500".into()),
+            ("group.consumer.heartbeat.interval.ms".into(), "500".into()),
             (
                 "share.coordinator.state.topic.replication.factor".into(),
                 replication.to_string(),

@@ -256,6 +256,8 @@ async fn kafkit_answers_as_kafka_does() -> Result<(), harness::BoxError> {
             initial_rebalance_delay: std::time::Duration::ZERO,
             // The test kit's Kafka process keeps __consumer_offsets to one partition.
             offsets_topic_partitions: 1,
+            // ... and has KIP-848 members heartbeat every 500 ms.
+            consumer_heartbeat_interval: std::time::Duration::from_millis(500),
             ..Default::default()
         },
         ..ClusterConfig::default()

@@ -50,6 +50,24 @@ fn consumer_config(target: &dyn Target, group: &str, extra: &[(&str, &str)]) -> 
     config
 }
 
+/// A KIP-848 member's settings (`group.protocol=consumer`, server-side `assignor`): the
+/// session and heartbeat settings are the broker's under KIP-848, so none are set.
+fn kip848_config(target: &dyn Target, group: &str, assignor: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", target.bootstrap_servers())
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("group.remote.assignor", assignor)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("topic.metadata.refresh.interval.ms", "1000");
+    config
+}
+
+/// A member's settings for a group id.
+type Member<'a> = &'a dyn Fn(&str) -> ClientConfig;
+
 /// Produces `values` to `topic` (keyed by value, so spread over the partitions).
 async fn produce(target: &dyn Target, topic: &str, values: impl Iterator<Item = String>) -> TestResult {
     let producer = producer(target, &[("linger.ms", "2")]).await?;
@@ -94,10 +112,22 @@ impl ConsumerContext for Counting {
 /// produced once they have settled are each read exactly once between them, by the member
 /// that owns the record's partition.
 pub(crate) async fn members_split_partitions_and_read_each_record_once(target: &dyn Target) -> TestResult {
+    split(target, &|group| consumer_config(target, group, &[])).await
+}
+
+/// [`members_split_partitions_and_read_each_record_once`] with KIP-848 members (the
+/// coordinator's `uniform` assignor).
+pub(crate) async fn kip848_members_split_partitions_and_read_each_record_once(
+    target: &dyn Target,
+) -> TestResult {
+    split(target, &|group| kip848_config(target, group, "uniform")).await
+}
+
+async fn split(target: &dyn Target, member: Member<'_>) -> TestResult {
     let topic = target.create_unique_topic("group-split", 6).await?;
     let group = unique("split");
     let members: Vec<StreamConsumer> = (0..2)
-        .map(|_| consumer_config(target, &group, &[]).create())
+        .map(|_| member(&group).create())
         .collect::<Result<_, _>>()?;
     for m in &members {
         m.subscribe(&[&topic])?;
@@ -165,10 +195,20 @@ fn read_committing(c: &BaseConsumer<impl ConsumerContext>, n: usize) -> Result<V
 /// A member reads and commits, then closes; a member started later reads exactly what was
 /// produced since, from the committed offsets.
 pub(crate) async fn a_successor_resumes_from_committed_offsets(target: &dyn Target) -> TestResult {
+    resume(target, &|group| consumer_config(target, group, &[])).await
+}
+
+/// [`a_successor_resumes_from_committed_offsets`] with KIP-848 members, committing at their
+/// member epochs.
+pub(crate) async fn kip848_a_successor_resumes_from_committed_offsets(target: &dyn Target) -> TestResult {
+    resume(target, &|group| kip848_config(target, group, "uniform")).await
+}
+
+async fn resume(target: &dyn Target, member: Member<'_>) -> TestResult {
     let topic = target.create_unique_topic("group-resume", 3).await?;
     let group = unique("resume");
     produce(target, &topic, (0..90).map(|i| format!("old{i}"))).await?;
-    let first: BaseConsumer = consumer_config(target, &group, &[]).create()?;
+    let first: BaseConsumer = member(&group).create()?;
     first.subscribe(&[&topic])?;
     let old = tokio::task::spawn_blocking(move || {
         let read = read_committing(&first, 90);
@@ -179,7 +219,7 @@ pub(crate) async fn a_successor_resumes_from_committed_offsets(target: &dyn Targ
     assert_eq!(old.iter().collect::<BTreeSet<_>>().len(), 90);
 
     produce(target, &topic, (0..30).map(|i| format!("new{i}"))).await?;
-    let second: BaseConsumer = consumer_config(target, &group, &[]).create()?;
+    let second: BaseConsumer = member(&group).create()?;
     second.subscribe(&[&topic])?;
     let (new, extra) = tokio::task::spawn_blocking(move || {
         let read = read_committing(&second, 30);
@@ -229,14 +269,15 @@ fn poll_until(
 /// One member holds all six partitions; a second joins and they split them; the second
 /// leaves and the first holds all six again. Records produced in every phase are all read
 /// (at least once: a rebalance may hand a partition over before its last commit).
-pub(crate) async fn members_joining_and_leaving_rebalance(target: &dyn Target, assignor: &str) -> TestResult {
+pub(crate) async fn members_joining_and_leaving_rebalance(
+    target: &dyn Target,
+    member: Member<'_>,
+) -> TestResult {
     let topic = target.create_unique_topic("group-rebalance", 6).await?;
     let group = unique("rebalance");
     let all: BTreeSet<i32> = (0..6).collect();
-    let strategy = [("partition.assignment.strategy", assignor)];
     let make = || -> Result<BaseConsumer<Counting>, rdkafka::error::KafkaError> {
-        let c: BaseConsumer<Counting> =
-            consumer_config(target, &group, &strategy).create_with_context(Counting::default())?;
+        let c: BaseConsumer<Counting> = member(&group).create_with_context(Counting::default())?;
         c.subscribe(&[&topic])?;
         Ok(c)
     };
@@ -343,11 +384,19 @@ pub(crate) async fn a_static_member_restarts_without_a_rebalance(target: &dyn Ta
 }
 
 pub(crate) async fn members_joining_and_leaving_rebalance_eager(target: &dyn Target) -> TestResult {
-    members_joining_and_leaving_rebalance(target, "range").await
+    let strategy = [("partition.assignment.strategy", "range")];
+    members_joining_and_leaving_rebalance(target, &|group| consumer_config(target, group, &strategy)).await
 }
 
 pub(crate) async fn members_joining_and_leaving_rebalance_cooperative(target: &dyn Target) -> TestResult {
-    members_joining_and_leaving_rebalance(target, "cooperative-sticky").await
+    let strategy = [("partition.assignment.strategy", "cooperative-sticky")];
+    members_joining_and_leaving_rebalance(target, &|group| consumer_config(target, group, &strategy)).await
+}
+
+/// [`members_joining_and_leaving_rebalance`] with KIP-848 members and the coordinator's
+/// `range` assignor: the coordinator revokes before it reassigns.
+pub(crate) async fn kip848_members_joining_and_leaving_rebalance(target: &dyn Target) -> TestResult {
+    members_joining_and_leaving_rebalance(target, &|group| kip848_config(target, group, "range")).await
 }
 
 mod on_every {
@@ -372,6 +421,14 @@ mod on_every {
         a_successor_resumes_from_committed_offsets,
         members_joining_and_leaving_rebalance_eager,
         members_joining_and_leaving_rebalance_cooperative,
+    );
+
+    // KIP-848 (`group.protocol=consumer`).
+    on_targets!(
+        (On::Kafkit, On::Librdkafka, On::External)
+        kip848_members_split_partitions_and_read_each_record_once,
+        kip848_a_successor_resumes_from_committed_offsets,
+        kip848_members_joining_and_leaving_rebalance,
     );
 
     // librdkafka's mock cluster rebalances the group when a static member comes back (it

@@ -49,6 +49,9 @@ const ON_KAFKA: &[(&str, Scenario)] = scenarios!(
     groups::members_joining_and_leaving_rebalance_eager,
     groups::members_joining_and_leaving_rebalance_cooperative,
     groups::a_static_member_restarts_without_a_rebalance,
+    groups::kip848_members_split_partitions_and_read_each_record_once,
+    groups::kip848_a_successor_resumes_from_committed_offsets,
+    groups::kip848_members_joining_and_leaving_rebalance,
 );
 
 /// The suite's modules whose scenarios do not run on Kafka, and why.
