@@ -388,6 +388,26 @@ impl MockCluster {
         Ok(self.state()?.groups().group(group_id))
     }
 
+    /// KIP-848 consumer group `group_id` (members that joined with `group.protocol=consumer`)
+    /// as the coordinator holds it: its state, group and assignment epochs, assignor, and
+    /// members with their epochs, subscriptions and partitions
+    /// ([`ConsumerGroup::assigned_partitions`](kafkit_broker::group::consumer::ConsumerGroup::assigned_partitions)
+    /// gives them by topic name); `None` if there is no such KIP-848 group.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cluster = kafkit_testkit::MockCluster::builder().start().await?;
+    /// assert!(cluster.consumer_group("payments")?.is_none());
+    /// # Ok::<(), kafkit_testkit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn consumer_group(
+        &self,
+        group_id: &str,
+    ) -> Result<Option<kafkit_broker::group::consumer::ConsumerGroup>> {
+        Ok(self.state()?.groups().consumer_group(group_id))
+    }
+
     /// The offset group `group_id` committed for `topic`/`partition`, if any.
     pub fn committed_offset(&self, group_id: &str, topic: &str, partition: i32) -> Result<Option<i64>> {
         Ok(self

@@ -107,6 +107,7 @@ pub use target::{ExternalBroker, Target, TargetKind};
 pub use wire::WireClient;
 
 pub use kafka_protocol::messages::ApiKey;
+pub use kafkit_broker::group::consumer::{ConsumerGroup, ConsumerGroupState, ConsumerMember, MemberState};
 pub use kafkit_broker::group::{GroupInfo, GroupState, MemberInfo};
 pub use kafkit_broker::response::Response;
 /// The message types, re-exported so tests need not pin the crate themselves.

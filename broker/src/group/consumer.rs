@@ -562,6 +562,27 @@ impl ConsumerGroup {
         out
     }
 
+    /// Member `member_id`'s partitions by topic name, sorted (for tests and the test kit).
+    pub fn assigned_partitions(&self, member_id: &str) -> Vec<(String, i32)> {
+        let Some(member) = self.members.get(member_id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, i32)> = self
+            .topics
+            .iter()
+            .flat_map(|(name, (id, _))| {
+                member
+                    .assigned
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .map(move |p| (name.clone(), *p))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Moves member `id` towards its target (Kafka's `CurrentAssignmentBuilder`). `owned` is
     /// what the member says it owns (null in the request: unchanged).
     fn reconcile(&mut self, id: &str, owned: Option<&Assignment>, now: Instant) {

@@ -71,17 +71,21 @@ impl MockCluster {
 
     /// Expires the session of `member_id` in consumer group `group_id` now, as if it had
     /// stopped heartbeating: its next request (or the one it is waiting on) gets
-    /// UNKNOWN_MEMBER_ID and the other members rebalance.
+    /// UNKNOWN_MEMBER_ID and the other members rebalance. For a KIP-848 group the group epoch
+    /// moves and the member rejoins.
     pub fn expire_group_member(&self, group_id: &str, member_id: &str) -> Result<()> {
         let state = self.state()?;
-        state
-            .groups()
-            .expire_member(&state, group_id, member_id)
-            .map_err(|code| Error::Kafka {
-                operation: format!("expire member {member_id} of group {group_id}"),
-                code,
-                message: None,
-            })
+        let groups = state.groups();
+        let expired = if groups.consumer_group(group_id).is_some() {
+            groups.expire_consumer_member(&state, group_id, member_id)
+        } else {
+            groups.expire_member(&state, group_id, member_id)
+        };
+        expired.map_err(|code| Error::Kafka {
+            operation: format!("expire member {member_id} of group {group_id}"),
+            code,
+            message: None,
+        })
     }
 
     /// Moves the coordinator of consumer group `group_id` to broker `node_id`: the leader of

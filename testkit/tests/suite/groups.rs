@@ -258,3 +258,110 @@ async fn group_events_and_faults_by_group() {
     );
     cluster.assert_all_faults_fired();
 }
+
+/// A KIP-848 member (`group.protocol=consumer`) of librdkafka as the test kit sees it: the
+/// consumer group with its epochs, assignor and the member's partitions by topic name; an
+/// injected FENCED_MEMBER_EPOCH on ConsumerGroupHeartbeat for this group, and an expired
+/// session, each make the member rejoin and go on reading and committing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip848_group_is_inspected_fenced_and_expired() {
+    use kafkit_testkit::ConsumerGroupState;
+    let cluster = MockCluster::builder()
+        .topic("orders", 2)
+        .start()
+        .await
+        .expect("cluster");
+    let p = producer(&cluster, &[]);
+    send(&p, "orders", 0, "first").await;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "kip848")
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    c.subscribe(&["orders"]).expect("subscribe");
+    tokio::task::block_in_place(|| read(&c, 1));
+    let group = cluster
+        .consumer_group("kip848")
+        .expect("state")
+        .expect("a KIP-848 group");
+    assert_eq!(group.state(), ConsumerGroupState::Stable);
+    assert_eq!(group.assignor, "uniform");
+    assert!(
+        cluster.group("kip848").expect("state").is_none(),
+        "not a classic group"
+    );
+    let (member, info) = group.members.iter().next().expect("one member");
+    assert_eq!(info.epoch, group.assignment_epoch);
+    assert_eq!(info.subscribed_topics, ["orders"]);
+    assert_eq!(
+        group.assigned_partitions(member),
+        [("orders".to_string(), 0), ("orders".to_string(), 1)]
+    );
+    assert_eq!(
+        cluster.committed_offset("kip848", "orders", 0).expect("state"),
+        Some(1)
+    );
+
+    let epoch_now = |cluster: &MockCluster| {
+        cluster
+            .consumer_group("kip848")
+            .ok()
+            .flatten()
+            .filter(|g| g.state() == ConsumerGroupState::Stable)
+            .and_then(|g| g.members.values().next().map(|m| m.epoch))
+            .unwrap_or(0)
+    };
+    // Fenced once: librdkafka gives up its partitions and joins again with epoch 0 (the
+    // coordinator, which did not fence it, takes it back at the same epoch).
+    let rejoins = |cluster: &MockCluster| {
+        cluster
+            .journal()
+            .requests(ApiKey::ConsumerGroupHeartbeat)
+            .into_iter()
+            .filter(|e| matches!(&e.request.body, kafkit_testkit::RequestBody::ConsumerGroupHeartbeat(r) if r.member_epoch == 0))
+            .count()
+    };
+    assert_eq!(rejoins(&cluster), 1, "the first join");
+    let fault = cluster.fault(
+        Fault::on(ApiKey::ConsumerGroupHeartbeat)
+            .group("kip848")
+            .respond_error(ErrorCode::FencedMemberEpoch)
+            .times(1),
+    );
+    tokio::task::block_in_place(|| {
+        poll_until(
+            &c,
+            || fault.hits() == 1 && rejoins(&cluster) == 2 && epoch_now(&cluster) > 0,
+            "a rejoin after FENCED_MEMBER_EPOCH",
+        )
+    });
+    send(&p, "orders", 1, "second").await;
+    tokio::task::block_in_place(|| read(&c, 1));
+
+    // An expired session: the next heartbeat is UNKNOWN_MEMBER_ID, and the member rejoins.
+    let e1 = epoch_now(&cluster);
+    let member = cluster
+        .consumer_group("kip848")
+        .expect("state")
+        .and_then(|g| g.members.keys().next().cloned())
+        .expect("member");
+    cluster.expire_group_member("kip848", &member).expect("expire");
+    assert_eq!(
+        cluster
+            .consumer_group("kip848")
+            .expect("state")
+            .map(|g| g.state()),
+        Some(ConsumerGroupState::Empty)
+    );
+    tokio::task::block_in_place(|| poll_until(&c, || epoch_now(&cluster) > e1, "a rejoin after expiry"));
+    send(&p, "orders", 0, "third").await;
+    tokio::task::block_in_place(|| read(&c, 1));
+    assert_eq!(
+        cluster.committed_offset("kip848", "orders", 0).expect("state"),
+        Some(2)
+    );
+    tokio::task::block_in_place(|| drop(c));
+}
