@@ -373,9 +373,15 @@ async fn kafkas_dump_log_segments_reads_kafkits_files() -> TestResult {
 /// Java's AdminClient) on a group librdkafka's consumer formed on kafkit's broker: it lists the
 /// group, describes its member and its offsets with the same lag kafkit reports, resets the
 /// offsets and deletes the group; then Kafka's DumpLogSegments decodes `__consumer_offsets`
-/// (`--offsets-decoder`) with the group's records in it.
+/// (`--offsets-decoder`) with the group's records in it. The same for a KIP-848 group
+/// (`group.protocol=consumer`), which the tool describes through ConsumerGroupDescribe.
+#[rstest::rstest]
+#[case::classic(false)]
+#[case::kip848(true)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() -> TestResult {
+async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
+    #[case] kip848: bool,
+) -> TestResult {
     use kafkit_broker::group::GroupsConfig;
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::message::Message;
@@ -419,13 +425,17 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() ->
     producer.close(Duration::from_secs(10)).await;
 
     // A member reads 12 records, committing each, and stays in the group.
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+    let mut config = rdkafka::ClientConfig::new();
+    config
         .set("bootstrap.servers", &bootstrap)
         .set("group.id", "tools-group")
         .set("client.id", "tools-client")
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()?;
+        .set("auto.offset.reset", "earliest");
+    if kip848 {
+        config.set("group.protocol", "consumer");
+    }
+    let consumer: BaseConsumer = config.create()?;
     consumer.subscribe(&["tools"])?;
     let consumer = tokio::task::spawn_blocking(move || {
         let mut read = 0;
@@ -481,6 +491,24 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() ->
     assert_eq!(lag_total, 8, "{described}");
     let state = group_tool(&["--describe", "--group", "tools-group", "--state"])?;
     assert!(state.contains("Stable"), "{state}");
+    if kip848 {
+        // The tool shows the coordinator's assignor, and the member with its epoch.
+        assert!(state.contains("uniform"), "{state}");
+        let members = group_tool(&["--describe", "--group", "tools-group", "--members", "--verbose"])?;
+        let epoch = cluster
+            .state()
+            .groups()
+            .consumer_group("tools-group")
+            .and_then(|g| g.members.values().next().map(|m| m.epoch))
+            .ok_or("a KIP-848 member")?;
+        assert!(members.contains("tools-client"), "{members}");
+        assert!(
+            members
+                .lines()
+                .any(|l| l.contains("tools-client") && l.split_whitespace().any(|f| f == epoch.to_string())),
+            "the member's epoch {epoch}: {members}"
+        );
+    }
 
     // With the member gone, the tool resets the offsets to the start and deletes the group.
     tokio::task::spawn_blocking(move || drop(consumer)).await?;
@@ -500,6 +528,7 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() ->
     let deleted = group_tool(&["--delete", "--group", "tools-group"])?;
     assert!(deleted.contains("successful"), "{deleted}");
     assert!(cluster.state().groups().group("tools-group").is_none());
+    assert!(cluster.state().groups().consumer_group("tools-group").is_none());
     cluster.shutdown().await?;
 
     // Kafka's decoder reads every record the coordinator wrote.
@@ -516,6 +545,12 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups() ->
     assert!(!decoded.to_lowercase().contains("exception"), "{decoded}");
     assert!(decoded.contains("\"group\":\"tools-group\""), "{decoded}");
     assert!(decoded.contains("\"topic\":\"tools\""), "{decoded}");
-    assert!(decoded.contains("\"protocolType\":\"consumer\""), "{decoded}");
+    if kip848 {
+        // ConsumerGroupMetadata: the group's epoch, keyed by group id.
+        assert!(decoded.contains("\"groupId\":\"tools-group\""), "{decoded}");
+        assert!(decoded.contains("\"epoch\":"), "{decoded}");
+    } else {
+        assert!(decoded.contains("\"protocolType\":\"consumer\""), "{decoded}");
+    }
     Ok(())
 }
