@@ -554,3 +554,99 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
     }
     Ok(())
 }
+
+/// Java's consumer (Kafka's `kafka-console-consumer`) as a KIP-848 member
+/// (`group.protocol=consumer`) on kafkit's broker: it joins through ConsumerGroupHeartbeat,
+/// reads every record of a two-partition topic, commits at its member epoch when it closes;
+/// a second run in the same group reads only what was produced since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResult {
+    let libs = match kafka_libs() {
+        Ok(libs) => libs,
+        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
+            return Err(
+                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into(),
+            );
+        }
+        Err(reason) => {
+            eprintln!("skipped: Kafka's tools are not at hand: {reason}");
+            return Ok(());
+        }
+    };
+    let mut config = ClusterConfig::default();
+    config.groups.initial_rebalance_delay = Duration::ZERO;
+    config.groups.consumer_heartbeat_interval = Duration::from_millis(500);
+    let cluster = Cluster::start(config).await?;
+    let bootstrap = cluster.bootstrap_servers();
+    cluster
+        .state()
+        .create_topic("java848", 2, kafkit_broker::config::TopicConfig::default())
+        .map_err(|(code, message)| format!("{code}: {message}"))?;
+    let produce = |from: usize, to: usize| {
+        let bootstrap = bootstrap.clone();
+        async move {
+            let producer = Producer::connect(ProducerConfig::builder(bootstrap).build()?).await?;
+            for i in from..to {
+                let record = ProducerRecord::builder("java848")
+                    .partition((i % 2) as i32)
+                    .value(format!("j{i}"))
+                    .build();
+                producer.send(record).await?.await?;
+            }
+            producer.close(Duration::from_secs(10)).await;
+            Ok::<(), Box<dyn std::error::Error>>(())
+        }
+    };
+    produce(0, 40).await?;
+    let consume = |count: usize| {
+        let libs = libs.clone();
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || {
+            kafka_class(
+                &libs,
+                "org.apache.kafka.tools.consumer.ConsoleConsumer",
+                &[
+                    "--bootstrap-server",
+                    &bootstrap,
+                    "--topic",
+                    "java848",
+                    "--group",
+                    "java848-group",
+                    "--consumer-property",
+                    "group.protocol=consumer",
+                    "--consumer-property",
+                    "auto.offset.reset=earliest",
+                    "--max-messages",
+                    &count.to_string(),
+                    "--timeout-ms",
+                    "30000",
+                ],
+            )
+            .map_err(|e| e.to_string())
+        })
+    };
+    let first = consume(40).await??;
+    let values = |out: &str| {
+        out.lines()
+            .filter(|l| l.starts_with('j'))
+            .map(str::to_string)
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let expected: std::collections::BTreeSet<String> = (0..40).map(|i| format!("j{i}")).collect();
+    assert_eq!(values(&first), expected, "{first}");
+    let groups = cluster.state().groups();
+    let group = groups.consumer_group("java848-group").ok_or("a KIP-848 group")?;
+    assert!(group.epoch >= 2, "joined and left: epoch {}", group.epoch);
+    for p in 0..2 {
+        assert_eq!(
+            groups.committed("java848-group", "java848", p).map(|c| c.offset),
+            Some(20)
+        );
+    }
+    produce(40, 50).await?;
+    let second = consume(10).await??;
+    let expected: std::collections::BTreeSet<String> = (40..50).map(|i| format!("j{i}")).collect();
+    assert_eq!(values(&second), expected, "{second}");
+    cluster.shutdown().await?;
+    Ok(())
+}
