@@ -38,9 +38,6 @@
 //!   member cannot join a classic group with members (Kafka 4 migrates such groups online;
 //!   kafkit converts only empty groups). Server assignors: `uniform` and `range`, which may
 //!   pick other partitions than Kafka's for the same members (see `assignor.rs`).
-//! - Offset retention applies to groups without members (KIP-211); Kafka 2.5+ also expires,
-//!   in groups with members, the offsets of topics no member subscribes to (KIP-496), which
-//!   kafkit keeps.
 //!
 //! # Layout
 //! - `classic.rs`: one classic group's state machine.
@@ -90,7 +87,8 @@ pub struct GroupsConfig {
     pub offsets_topic_partitions: i32,
     /// `offsets.retention.minutes` (7 days): how long the offsets of a group without members
     /// are kept, counted from when it became empty (for a group that only ever committed
-    /// outside group management, from each commit).
+    /// outside group management, from each commit), and those of topics a consumer group with
+    /// members does not subscribe to, from their commit (KIP-496).
     pub offsets_retention: Duration,
     /// `offsets.retention.check.interval.ms` (10 min): how often expired offsets are removed.
     pub offsets_retention_check_interval: Duration,

@@ -1012,7 +1012,8 @@ impl GroupCoordinator {
 /// Removes the offsets that outlived `offsets.retention.minutes` (Kafka's
 /// `cleanupGroupMetadata`): in a group without members, all of them once the group has been
 /// empty that long (a group that never had members: each offset that long after its commit);
-/// a group left with neither members nor offsets is deleted. Tombstones are written first; a
+/// in a consumer group with members, those of topics no member subscribes to, that long after
+/// their commit (KIP-496); a group left with neither members nor offsets is deleted. Tombstones are written first; a
 /// failed write keeps the offsets for the next check.
 fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time::Duration) {
     let Some(partitions) = store::partition_count(state) else {
@@ -1020,12 +1021,23 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
     };
     let now = now_ms();
     let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let all_topics = topics_view(state);
     for id in inner.ids() {
         let group = inner.groups.get(&id);
         let consumer = inner.consumers.get(&id);
-        if group.is_some_and(|g| !g.members.is_empty()) || consumer.is_some_and(|g| !g.members.is_empty()) {
-            continue;
-        }
+        let with_members =
+            group.is_some_and(|g| !g.members.is_empty()) || consumer.is_some_and(|g| !g.members.is_empty());
+        // KIP-496: in a group with members, the offsets of topics no member subscribes to
+        // expire from their commit; only consumer groups say what they subscribe to (other
+        // protocols keep every offset while they have members).
+        let subscribed: Option<Vec<String>> = match (group, consumer) {
+            (_, Some(c)) if with_members => Some(c.subscribed_topics(&all_topics).into_iter().collect()),
+            (Some(g), _) if with_members => match g.protocol_type.as_deref() {
+                Some("consumer") => Some(g.subscribed_topics()),
+                _ => continue,
+            },
+            _ => None,
+        };
         // A group that used group management counts from when it became empty.
         let empty_since = group
             .filter(|g| g.protocol_type.is_some())
@@ -1036,12 +1048,17 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
             .get(&id)
             .into_iter()
             .flatten()
-            .filter(|(_, v)| now.saturating_sub(empty_since.unwrap_or(v.commit_timestamp)) >= retention)
+            .filter(|((topic, _), v)| match &subscribed {
+                Some(topics) => {
+                    !topics.contains(topic) && now.saturating_sub(v.commit_timestamp) >= retention
+                }
+                None => now.saturating_sub(empty_since.unwrap_or(v.commit_timestamp)) >= retention,
+            })
             .map(|(k, _)| k.clone())
             .collect();
         let remaining = inner.offsets.get(&id).map_or(0, |o| o.len()) - expired.len();
-        let delete_group = remaining == 0 && group.is_some();
-        let delete_consumer = remaining == 0 && consumer.is_some();
+        let delete_group = remaining == 0 && group.is_some() && !with_members;
+        let delete_consumer = remaining == 0 && consumer.is_some() && !with_members;
         let mut records: Vec<(Bytes, Option<Bytes>)> = expired
             .iter()
             .map(|(topic, partition)| {

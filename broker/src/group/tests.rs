@@ -473,9 +473,23 @@ fn group_settings_are_kafkas_keys() {
     }
 }
 
+/// The `consumer` protocol's subscription metadata (v0) for `topics`.
+fn consumer_subscription(topics: &[&str]) -> Bytes {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0i16.to_be_bytes());
+    out.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+    for t in topics {
+        out.extend_from_slice(&(t.len() as i16).to_be_bytes());
+        out.extend_from_slice(t.as_bytes());
+    }
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+    Bytes::from(out)
+}
+
 /// Offsets of a group without members expire `offsets.retention.minutes` after it became
 /// empty (a group that only committed: after each commit); then the group goes too. A group
-/// with members keeps its offsets however old.
+/// with members keeps the offsets of the topics it subscribes to however old, and loses the
+/// others' an hour after their commit (KIP-496).
 #[tokio::test(start_paused = true)]
 async fn offsets_of_empty_groups_expire_after_the_retention() {
     let mut config = config(Duration::ZERO, None);
@@ -490,11 +504,21 @@ async fn offsets_of_empty_groups_expire_after_the_retention() {
         instance_id: None,
         topics: vec![("t".into(), vec![(0, 5, -1, None)])],
     };
-    // "simple" only commits; "g" has a member that commits and stays.
+    // "simple" only commits; "g" has a member, subscribed to "t", that commits and stays.
     f.groups().commit(&f.state, 0, commit("simple", -1, ""));
-    let a = f.join_new(&["range"]).await;
+    f.state
+        .create_topic("old", 1, TopicConfig::default())
+        .expect("topic");
+    let mut join = join_request("", &["range"]);
+    join.protocols = vec![("range".into(), consumer_subscription(&["t"]))];
+    let first = f.groups().join(&f.state, 0, join.clone()).await;
+    join.member_id = first.member_id.clone();
+    let a = f.groups().join(&f.state, 0, join).await;
     f.sync(&a.member_id, 1, &[(&a.member_id, "all")]).await;
     f.groups().commit(&f.state, 0, commit("g", 1, &a.member_id));
+    let mut unsubscribed = commit("g", 1, &a.member_id);
+    unsubscribed.topics = vec![("old".into(), vec![(0, 9, -1, None)])];
+    f.groups().commit(&f.state, 0, unsubscribed);
     for _ in 0..(70 * 12) {
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(f.heartbeat(&a.member_id, 1), ErrorCode::None);
@@ -507,7 +531,12 @@ async fn offsets_of_empty_groups_expire_after_the_retention() {
     assert!(f.groups().group("simple").is_none(), "and the group with it");
     assert!(
         f.groups().committed("g", "t", 0).is_some(),
-        "a group with members keeps its offsets"
+        "a group with members keeps the offsets of what it subscribes to"
+    );
+    assert_eq!(
+        f.groups().committed("g", "old", 0),
+        None,
+        "and loses the others' (KIP-496)"
     );
 
     // The member leaves: the hour counts from then.
