@@ -30,11 +30,11 @@
 //! - A failure to write group metadata is logged, and the members keep the answers they
 //!   got; Kafka answers SyncGroup with the write's error instead. Offset commits do fail when
 //!   their write fails.
-//! - KIP-848 groups: only their epoch is written to `__consumer_offsets`
-//!   (`ConsumerGroupMetadata`), not their members, subscriptions and assignments; after a
-//!   restart the group is back, empty, at its epoch, and each member's next heartbeat is
-//!   UNKNOWN_MEMBER_ID, upon which clients rejoin (Kafka keeps the members and their
-//!   assignments). Classic members cannot join a consumer group with members, and a KIP-848
+//! - KIP-848 groups are written to `__consumer_offsets` as Kafka writes them (group epoch,
+//!   target epoch, each member's metadata, target and current assignment) except for the
+//!   subscribed topics' metadata hash: a restart takes the subscribed topics as they are then,
+//!   so a topic that grew while the broker was down is noticed at its next change. Classic
+//!   members cannot join a consumer group with members, and a KIP-848
 //!   member cannot join a classic group with members (Kafka 4 migrates such groups online;
 //!   kafkit converts only empty groups). Server assignors: `uniform` and `range`, which may
 //!   pick other partitions than Kafka's for the same members (see `assignor.rs`).

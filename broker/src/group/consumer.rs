@@ -30,7 +30,11 @@ use kafkit_protocol::ErrorCode;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use bytes::Bytes;
+
 use super::assignor::{self, Partitions, Subscriptions, ASSIGNORS};
+use super::records::kip848::{self, CurrentAssignment, MemberMetadata, MemberRecord};
+use super::records::{self as stored, OffsetsKey};
 
 /// Partitions by topic id, as KIP-848 names them on the wire.
 pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
@@ -702,6 +706,159 @@ impl ConsumerGroup {
             self.remove_member(id, now_ms);
         }
         !expired.is_empty()
+    }
+
+    /// A member as its stored metadata record has it.
+    fn stored_metadata(m: &ConsumerMember) -> MemberMetadata {
+        MemberMetadata {
+            instance_id: m.instance_id.clone(),
+            rack_id: m.rack_id.clone(),
+            client_id: m.client_id.clone(),
+            client_host: m.client_host.clone(),
+            subscribed_topic_names: m.subscribed_topics.clone(),
+            subscribed_topic_regex: m.subscribed_regex.clone(),
+            rebalance_timeout_ms: i32::try_from(m.rebalance_timeout.as_millis()).unwrap_or(i32::MAX),
+            server_assignor: m.server_assignor.clone(),
+        }
+    }
+
+    /// A member's reconciliation as its stored current-assignment record has it.
+    fn stored_current(m: &ConsumerMember) -> CurrentAssignment {
+        CurrentAssignment {
+            epoch: m.epoch,
+            previous_epoch: m.previous_epoch,
+            state: match m.state {
+                MemberState::Stable => 0,
+                MemberState::UnrevokedPartitions => 1,
+                MemberState::UnreleasedPartitions => 2,
+            },
+            assigned: m.assigned.clone(),
+            pending_revocation: m.pending_revocation.clone(),
+        }
+    }
+
+    /// The `__consumer_offsets` records that take group `id` from `before` to `after` (`None`:
+    /// no group): its epoch, its target's epoch, and each member's metadata, target and
+    /// current assignment that changed; tombstones for what is gone.
+    pub(crate) fn records_between(
+        id: &str,
+        before: Option<&ConsumerGroup>,
+        after: Option<&ConsumerGroup>,
+    ) -> Vec<(Bytes, Option<Bytes>)> {
+        let mut out = Vec::new();
+        if before.map(|g| g.epoch) != after.map(|g| g.epoch) {
+            let key = OffsetsKey::ConsumerGroup {
+                group: id.to_string(),
+            }
+            .encode();
+            out.push((key, after.map(|g| stored::encode_consumer_group_epoch(g.epoch))));
+        }
+        if before.map(|g| g.assignment_epoch) != after.map(|g| g.assignment_epoch) {
+            let value = after.map(|g| kip848::encode_assignment_epoch(g.assignment_epoch));
+            out.push((kip848::target_metadata_key(id), value));
+        }
+        let members: BTreeSet<&String> = before
+            .into_iter()
+            .chain(after)
+            .flat_map(|g| g.members.keys())
+            .collect();
+        for member in members {
+            let was = before.and_then(|g| g.members.get(member));
+            let is = after.and_then(|g| g.members.get(member));
+            let metadata = |m: Option<&ConsumerMember>| m.map(Self::stored_metadata);
+            if metadata(was) != metadata(is) {
+                let value = metadata(is).map(|m| m.encode());
+                out.push((MemberRecord::Metadata.key(id, member), value));
+            }
+            let target = |g: Option<&ConsumerGroup>, m: Option<&ConsumerMember>| {
+                g.zip(m).map(|(g, m)| g.target_of(&m.id))
+            };
+            let (target_was, target_is) = (target(before, was), target(after, is));
+            if target_was != target_is {
+                let value = target_is.as_ref().map(kip848::encode_target);
+                out.push((MemberRecord::Target.key(id, member), value));
+            }
+            let current = |m: Option<&ConsumerMember>| m.map(Self::stored_current);
+            if current(was) != current(is) {
+                let value = current(is).map(|c| c.encode());
+                out.push((MemberRecord::Current.key(id, member), value));
+            }
+        }
+        out
+    }
+
+    /// A group as its records left it (at startup): members with their metadata, targets
+    /// (by topic id, named through `all_topics`) and current assignments, each with a new
+    /// session from `now`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn restore(
+        id: String,
+        epoch: i32,
+        assignment_epoch: i32,
+        members: Vec<(
+            String,
+            MemberMetadata,
+            Option<CurrentAssignment>,
+            Option<Assignment>,
+        )>,
+        all_topics: &TopicsView,
+        session_timeout: Duration,
+        now: Instant,
+        now_ms: i64,
+    ) -> ConsumerGroup {
+        let mut group = ConsumerGroup::new(id, now_ms);
+        group.epoch = epoch;
+        group.assignment_epoch = assignment_epoch.min(epoch);
+        let name_of = |topic: &Uuid| {
+            all_topics
+                .iter()
+                .find(|(_, (t, _))| t == topic)
+                .map(|(n, _)| n.clone())
+        };
+        for (member_id, metadata, current, target) in members {
+            let current = current.unwrap_or_default();
+            let member = ConsumerMember {
+                id: member_id.clone(),
+                instance_id: metadata.instance_id,
+                rack_id: metadata.rack_id,
+                client_id: metadata.client_id,
+                client_host: metadata.client_host,
+                subscribed_topics: metadata.subscribed_topic_names,
+                subscribed_regex: metadata.subscribed_topic_regex,
+                server_assignor: metadata.server_assignor,
+                rebalance_timeout: Duration::from_millis(
+                    u64::try_from(metadata.rebalance_timeout_ms).unwrap_or(0),
+                ),
+                epoch: current.epoch,
+                previous_epoch: current.previous_epoch,
+                state: match current.state {
+                    1 => MemberState::UnrevokedPartitions,
+                    2 => MemberState::UnreleasedPartitions,
+                    _ => MemberState::Stable,
+                },
+                assigned: current.assigned,
+                pending_revocation: current.pending_revocation,
+                left_static: false,
+                session_deadline: now + session_timeout,
+                revocation_deadline: None,
+            };
+            let target: Partitions = target
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(topic, ps)| name_of(topic).map(|n| (n, ps.clone())))
+                .collect();
+            group.target.insert(member_id.clone(), target);
+            group.members.insert(member_id, member);
+        }
+        // The subscribed topics as they are now; a difference from the target's is a change
+        // the next heartbeat sees, as after any metadata change.
+        group.topics = group
+            .subscribed_topics(all_topics)
+            .into_iter()
+            .filter_map(|t| all_topics.get(&t).map(|v| (t, *v)))
+            .collect();
+        group.assignor = group.preferred_assignor();
+        group
     }
 
     /// Whether `topic` is subscribed to by some member (by name or regex).

@@ -12,7 +12,15 @@ use tokio::time::Instant;
 use super::classic::{ClassicGroup, GroupState};
 use super::consumer::ConsumerGroup;
 use super::now_ms;
+use super::records::kip848 as stored848;
 use super::records::{self, GroupValue, OffsetValue, OffsetsKey};
+
+/// A KIP-848 member's records as read back: metadata, current assignment, target.
+type StoredMember848 = (
+    Option<stored848::MemberMetadata>,
+    Option<stored848::CurrentAssignment>,
+    Option<stored848::Partitions>,
+);
 use super::store::{self, OFFSETS_TOPIC};
 use super::{JoinGroup, JoinReply, SyncGroup, SyncReply};
 use crate::cluster::ClusterState;
@@ -180,6 +188,8 @@ impl GroupCoordinator {
         let now = Instant::now();
         let mut groups: HashMap<String, GroupValue> = HashMap::new();
         let mut consumer_epochs: HashMap<String, i32> = HashMap::new();
+        let mut assignment_epochs: HashMap<String, i32> = HashMap::new();
+        let mut consumer_members: HashMap<String, BTreeMap<String, StoredMember848>> = HashMap::new();
         for record in records {
             match (record.key, record.value) {
                 (
@@ -226,6 +236,37 @@ impl GroupCoordinator {
                 (OffsetsKey::ConsumerGroup { group }, None) => {
                     consumer_epochs.remove(&group);
                 }
+                (OffsetsKey::ConsumerTarget { group }, value) => {
+                    match value.and_then(|v| stored848::decode_assignment_epoch(&v)) {
+                        Some(epoch) => assignment_epochs.insert(group, epoch),
+                        None => assignment_epochs.remove(&group),
+                    };
+                }
+                (
+                    OffsetsKey::ConsumerMember {
+                        group,
+                        member,
+                        record,
+                    },
+                    value,
+                ) => {
+                    let stored = consumer_members
+                        .entry(group)
+                        .or_default()
+                        .entry(member)
+                        .or_default();
+                    match record {
+                        stored848::MemberRecord::Metadata => {
+                            stored.0 = value.and_then(|v| stored848::MemberMetadata::decode(&v));
+                        }
+                        stored848::MemberRecord::Current => {
+                            stored.1 = value.and_then(|v| stored848::CurrentAssignment::decode(&v));
+                        }
+                        stored848::MemberRecord::Target => {
+                            stored.2 = value.and_then(|v| stored848::decode_target(&v));
+                        }
+                    }
+                }
             }
         }
         inner.offsets.retain(|_, o| !o.is_empty());
@@ -234,12 +275,31 @@ impl GroupCoordinator {
                 .groups
                 .insert(id.clone(), ClassicGroup::restore(id, value, now));
         }
-        // A consumer group comes back empty at its epoch; its members rejoin.
+        // A consumer group comes back with its members, their targets and assignments; each
+        // member's session starts anew.
+        let all_topics = topics_view(state);
+        let session = state.config().groups.consumer_session_timeout;
         for (id, epoch) in consumer_epochs {
             inner.groups.remove(&id);
-            let mut group = ConsumerGroup::new(id.clone(), now_ms());
-            group.epoch = epoch;
-            group.assignment_epoch = epoch;
+            let members = consumer_members
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(member, (metadata, current, target))| {
+                    Some((member, metadata?, current, target))
+                })
+                .collect();
+            let assignment_epoch = assignment_epochs.get(&id).copied().unwrap_or(epoch);
+            let group = ConsumerGroup::restore(
+                id.clone(),
+                epoch,
+                assignment_epoch,
+                members,
+                &all_topics,
+                session,
+                now,
+                now_ms(),
+            );
             inner.consumers.insert(id, group);
         }
         // A group known only by its offsets (commits outside group management) is Empty.
@@ -347,14 +407,8 @@ impl GroupCoordinator {
                 return Err(ErrorCode::InconsistentGroupProtocol);
             }
             // An empty consumer group becomes a classic one.
-            let tombstone = (
-                OffsetsKey::ConsumerGroup {
-                    group: request.group_id.clone(),
-                }
-                .encode(),
-                None,
-            );
-            store::append(state, partition, &[tombstone])?;
+            let tombstones = ConsumerGroup::records_between(&request.group_id, Some(consumer), None);
+            store::append(state, partition, &tombstones)?;
             inner.consumers.remove(&request.group_id);
         }
         if !inner.groups.contains_key(&request.group_id) {
@@ -708,12 +762,9 @@ impl GroupCoordinator {
         if group.is_some_and(|g| !g.members.is_empty()) || consumer.is_some_and(|g| !g.members.is_empty()) {
             return ErrorCode::NonEmptyGroup;
         }
-        let consumer_tombstone = consumer.map(|_| {
-            let key = OffsetsKey::ConsumerGroup {
-                group: group_id.to_string(),
-            };
-            (key.encode(), None)
-        });
+        let consumer_tombstones = consumer
+            .map(|c| ConsumerGroup::records_between(group_id, Some(c), None))
+            .unwrap_or_default();
         let mut records: Vec<(Bytes, Option<Bytes>)> = inner
             .offsets
             .get(group_id)
@@ -735,7 +786,7 @@ impl GroupCoordinator {
             .encode(),
             None,
         ));
-        records.extend(consumer_tombstone);
+        records.extend(consumer_tombstones);
         if let Err(code) = store::append(state, partition, &records) {
             return code;
         }
@@ -889,8 +940,11 @@ impl GroupCoordinator {
             }
         }
         for group in inner.consumers.values_mut() {
-            if group.next_deadline().is_some_and(|d| d <= now) && group.fire(now, now_ms()) {
-                Self::persist_consumer_group(state, group);
+            if group.next_deadline().is_some_and(|d| d <= now) {
+                let before = group.clone();
+                if group.fire(now, now_ms()) {
+                    Self::persist_consumer_change(state, &group.id, Some(&before), Some(group));
+                }
             }
             if let Some(d) = group.next_deadline() {
                 next = Some(next.map_or(d, |n| n.min(d)));
@@ -899,21 +953,23 @@ impl GroupCoordinator {
         next
     }
 
-    /// Writes a consumer group's epoch after a change. A failure is logged (see the module
-    /// docs).
-    pub(super) fn persist_consumer_group(state: &ClusterState, group: &ConsumerGroup) {
+    /// Writes what changed in KIP-848 group `id` from `before` to `after` (`None`: no group).
+    /// A failure is logged (see the module docs).
+    pub(super) fn persist_consumer_change(
+        state: &ClusterState,
+        id: &str,
+        before: Option<&ConsumerGroup>,
+        after: Option<&ConsumerGroup>,
+    ) {
+        let records = ConsumerGroup::records_between(id, before, after);
+        if records.is_empty() {
+            return;
+        }
         let Some(partitions) = store::partition_count(state) else {
             return;
         };
-        let record = (
-            OffsetsKey::ConsumerGroup {
-                group: group.id.clone(),
-            }
-            .encode(),
-            Some(records::encode_consumer_group_epoch(group.epoch)),
-        );
-        if let Err(code) = store::append(state, store::partition_for(&group.id, partitions), &[record]) {
-            tracing::warn!(group = %group.id, %code, "could not write the consumer group's epoch");
+        if let Err(code) = store::append(state, store::partition_for(id, partitions), &records) {
+            tracing::warn!(group = %id, %code, "could not write the consumer group's records");
         }
     }
 
@@ -1074,7 +1130,7 @@ fn expire_offsets(state: &ClusterState, inner: &mut Groups, retention: std::time
             records.push((OffsetsKey::Group { group: id.clone() }.encode(), None));
         }
         if delete_consumer {
-            records.push((OffsetsKey::ConsumerGroup { group: id.clone() }.encode(), None));
+            records.extend(ConsumerGroup::records_between(&id, consumer, None));
         }
         if records.is_empty() {
             continue;

@@ -13,15 +13,17 @@
 //!   assignment}]}`.
 //!
 //! - KIP-848 consumer group metadata: key v3 `{group}`; value v0 (flexible) `{epoch}` with an
-//!   empty tagged-field section (4.1's `MetadataHash` is a tagged field, left out). Only this
-//!   record of KIP-848's is written: the group and its epoch survive a restart, its members
-//!   rejoin (see [`super`]).
+//!   empty tagged-field section (4.1's `MetadataHash` is a tagged field, left out); the
+//!   members' metadata, targets and current assignments, and the target's epoch, are in
+//!   [`kip848`].
 //!
 //! # References
 //! - Kafka's `OffsetCommitKey`, `OffsetCommitValue`, `GroupMetadataKey`, `GroupMetadataValue`
 //!   message schemas (group-coordinator module).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+pub mod kip848;
 
 /// A committed offset, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,20 @@ pub enum OffsetsKey {
         /// Group id.
         group: String,
     },
+    /// A record about `member` of KIP-848 group `group` ([`kip848::MemberRecord`]).
+    ConsumerMember {
+        /// Group id.
+        group: String,
+        /// Member id.
+        member: String,
+        /// Which record.
+        record: kip848::MemberRecord,
+    },
+    /// The target assignment metadata of KIP-848 group `group`.
+    ConsumerTarget {
+        /// Group id.
+        group: String,
+    },
 }
 
 const OFFSET_KEY_VERSION: i16 = 1;
@@ -145,6 +161,12 @@ impl OffsetsKey {
                 out.put_i16(CONSUMER_GROUP_KEY_VERSION);
                 put_str(&mut out, group);
             }
+            OffsetsKey::ConsumerMember {
+                group,
+                member,
+                record,
+            } => return record.key(group, member),
+            OffsetsKey::ConsumerTarget { group } => return kip848::target_metadata_key(group),
         }
         out.freeze()
     }
@@ -152,6 +174,7 @@ impl OffsetsKey {
     /// Reads a key; `None` for a key version kafkit does not know (Kafka's other record kinds
     /// in the topic, such as KIP-848's, are skipped).
     pub fn decode(mut b: &[u8]) -> Option<OffsetsKey> {
+        let bytes = b;
         let version = read_i16(&mut b)?;
         match version {
             0 | 1 => Some(OffsetsKey::Offset {
@@ -165,6 +188,20 @@ impl OffsetsKey {
             3 => Some(OffsetsKey::ConsumerGroup {
                 group: read_str(&mut b)?,
             }),
+            5..=8 => {
+                let (kind, group, member) = kip848::decode_key(bytes)?;
+                let record = match kind {
+                    5 => kip848::MemberRecord::Metadata,
+                    7 => kip848::MemberRecord::Target,
+                    8 => kip848::MemberRecord::Current,
+                    _ => return Some(OffsetsKey::ConsumerTarget { group }),
+                };
+                Some(OffsetsKey::ConsumerMember {
+                    group,
+                    member: member?,
+                    record,
+                })
+            }
             _ => None,
         }
     }

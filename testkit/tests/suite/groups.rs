@@ -365,3 +365,56 @@ async fn a_kip848_group_is_inspected_fenced_and_expired() {
     );
     tokio::task::block_in_place(|| drop(c));
 }
+
+/// A KIP-848 member stays in its group across a broker restart (clean or crash): the
+/// coordinator reads the group back from `__consumer_offsets` with the member, its epoch and
+/// its partitions, so the member's heartbeats go on without a rejoin or a new group epoch,
+/// and it reads and commits what is produced after the restart.
+#[rstest::rstest]
+#[case::clean(kafkit_testkit::RestartMode::Clean)]
+#[case::crash(kafkit_testkit::RestartMode::Crash)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip848_member_stays_in_its_group_across_a_restart(#[case] mode: kafkit_testkit::RestartMode) {
+    let cluster = MockCluster::builder()
+        .topic("orders", 2)
+        .start()
+        .await
+        .expect("cluster");
+    let p = producer(&cluster, &[]);
+    send(&p, "orders", 0, "before").await;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "survivor")
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("reconnect.backoff.ms", "20")
+        .set("reconnect.backoff.max.ms", "200")
+        .create()
+        .expect("consumer");
+    c.subscribe(&["orders"]).expect("subscribe");
+    tokio::task::block_in_place(|| read(&c, 1));
+    let before = cluster.consumer_group("survivor").expect("state").expect("group");
+    cluster.restart(mode).await.expect("restart");
+    let after = cluster
+        .consumer_group("survivor")
+        .expect("state")
+        .expect("group back");
+    assert_eq!((after.epoch, after.members.len()), (before.epoch, 1));
+    send(&p, "orders", 1, "after").await;
+    tokio::task::block_in_place(|| read(&c, 1));
+    let joins = cluster
+        .journal()
+        .requests(ApiKey::ConsumerGroupHeartbeat)
+        .into_iter()
+        .filter(|e| matches!(&e.request.body, kafkit_testkit::RequestBody::ConsumerGroupHeartbeat(r) if r.member_epoch == 0))
+        .count();
+    assert_eq!(joins, 1, "joined once, not again after the restart");
+    let now = cluster.consumer_group("survivor").expect("state").expect("group");
+    assert_eq!(now.epoch, before.epoch, "no rebalance");
+    assert_eq!(
+        cluster.committed_offset("survivor", "orders", 1).expect("state"),
+        Some(1)
+    );
+    tokio::task::block_in_place(|| drop(c));
+}

@@ -546,9 +546,20 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
     assert!(decoded.contains("\"group\":\"tools-group\""), "{decoded}");
     assert!(decoded.contains("\"topic\":\"tools\""), "{decoded}");
     if kip848 {
-        // ConsumerGroupMetadata: the group's epoch, keyed by group id.
+        // ConsumerGroupMetadata (the group's epoch), the member's metadata, target and
+        // current assignment, and the target's epoch, in Kafka's schemas.
         assert!(decoded.contains("\"groupId\":\"tools-group\""), "{decoded}");
-        assert!(decoded.contains("\"epoch\":"), "{decoded}");
+        for field in [
+            "\"epoch\":",
+            "\"clientId\":\"tools-client\"",
+            "\"subscribedTopicNames\":[\"tools\"]",
+            "\"memberEpoch\":",
+            "\"assignedPartitions\":",
+            "\"assignmentEpoch\":",
+            "\"topicPartitions\":",
+        ] {
+            assert!(decoded.contains(field), "{field} in {decoded}");
+        }
     } else {
         assert!(decoded.contains("\"protocolType\":\"consumer\""), "{decoded}");
     }

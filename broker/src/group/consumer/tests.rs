@@ -440,28 +440,79 @@ async fn regex_subscriptions_and_new_partitions_are_followed() {
     assert_eq!(bad.error, ErrorCode::InvalidRegularExpression);
 }
 
-/// The group and its epoch survive a restart; its members rejoin (their next heartbeat is
-/// UNKNOWN_MEMBER_ID) and get a newer epoch.
+/// The group survives a restart as Kafka keeps it: its epochs, members, their targets and
+/// assignments are read back, and a member goes on heartbeating at its epoch without a
+/// rebalance; one that stays silent expires as before.
 #[tokio::test(start_paused = true)]
-async fn a_restart_keeps_the_group_and_its_epoch() {
+async fn a_restart_keeps_the_group_its_members_and_their_assignments() {
     let dir = tempfile::tempdir().expect("dir");
     let f = start(config(Duration::ZERO, Some(dir.path().to_path_buf())));
-    f.hb(&join("a", &["t"]));
+    let a = f.hb(&join("a", &["t"]));
+    let all = f.partitions(&a);
     f.hb(&join("b", &["t"]));
-    let epoch = f.state.groups().consumer_group("g").expect("g").epoch;
+    let a2 = f.hb(&beat("a", 1, Some(&f.owned(&all))));
+    let kept = f.partitions(&a2);
+    f.hb(&beat("a", 1, Some(&f.owned(&kept))));
+    let b = f.hb(&beat("b", 2, None));
+    let given = f.partitions(&b);
+    f.hb(&beat("b", 2, Some(&f.owned(&given))));
+    let before = f.state.groups().consumer_group("g").expect("g");
+    assert_eq!(before.state(), ConsumerGroupState::Stable);
     f.state.close().expect("close");
     drop(f);
+
     let reopened = open(config(Duration::ZERO, Some(dir.path().to_path_buf())));
     let group = reopened.groups().consumer_group("g").expect("the group is back");
-    assert_eq!((group.epoch, group.members.len()), (epoch, 0));
+    assert_eq!(
+        (group.epoch, group.assignment_epoch),
+        (before.epoch, before.assignment_epoch)
+    );
+    assert_eq!(group.state(), ConsumerGroupState::Stable);
+    for id in ["a", "b"] {
+        let (was, is) = (&before.members[id], &group.members[id]);
+        assert_eq!(
+            (is.epoch, &is.assigned, is.state),
+            (was.epoch, &was.assigned, was.state)
+        );
+        assert_eq!(is.subscribed_topics, was.subscribed_topics);
+        assert_eq!(group.target_of(id), before.target_of(id));
+    }
     let answer =
         reopened
             .groups()
             .consumer_heartbeat(&reopened, 0, 1, ("c", "/127.0.0.1"), &beat("a", 2, None));
-    assert_eq!(answer.error, ErrorCode::UnknownMemberId);
-    let rejoined =
-        reopened
-            .groups()
-            .consumer_heartbeat(&reopened, 0, 1, ("c", "/127.0.0.1"), &join("a", &["t"]));
-    assert_eq!(rejoined.epoch, epoch + 1);
+    assert_eq!(
+        (answer.error, answer.epoch, answer.assignment),
+        (ErrorCode::None, 2, None)
+    );
+    assert_eq!(
+        reopened.groups().consumer_group("g").expect("g").epoch,
+        before.epoch,
+        "no rebalance"
+    );
+}
+
+/// A restarted group with a member that left before the restart: the member is gone, its
+/// records tombstoned; a deleted group leaves nothing behind.
+#[tokio::test(start_paused = true)]
+async fn leaving_and_deleting_are_kept_across_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let f = start(config(Duration::ZERO, Some(dir.path().to_path_buf())));
+    f.hb(&join("a", &["t"]));
+    f.hb(&join("b", &["t"]));
+    f.hb(&beat("b", 2, None).with_member_epoch(-1));
+    let mut other = join("x", &["t"]);
+    other.group_id = GroupId(s("other"));
+    f.hb(&other);
+    let mut leave = beat("x", 1, None).with_member_epoch(-1);
+    leave.group_id = GroupId(s("other"));
+    f.hb(&leave);
+    assert_eq!(f.state.groups().delete(&f.state, 0, "other"), ErrorCode::None);
+    f.state.close().expect("close");
+    drop(f);
+    let reopened = open(config(Duration::ZERO, Some(dir.path().to_path_buf())));
+    let group = reopened.groups().consumer_group("g").expect("g");
+    assert_eq!(group.members.keys().collect::<Vec<_>>(), vec!["a"]);
+    assert!(reopened.groups().consumer_group("other").is_none());
+    assert!(!reopened.groups().group_ids().contains(&"other".to_string()));
 }

@@ -85,7 +85,7 @@ impl GroupCoordinator {
         let Some(group) = inner.consumers.get_mut(&group_id) else {
             return HeartbeatAnswer::error(ErrorCode::CoordinatorNotAvailable, "");
         };
-        let epoch_before = group.epoch;
+        let before = (group.epoch > 0 || !group.members.is_empty()).then(|| group.clone());
         let (mut answer, _outcome) = group.heartbeat(
             request,
             version,
@@ -95,9 +95,7 @@ impl GroupCoordinator {
             Instant::now(),
             now_ms(),
         );
-        if group.epoch != epoch_before || epoch_before == 0 {
-            Self::persist_consumer_group(state, group);
-        }
+        Self::persist_consumer_change(state, &group_id, before.as_ref(), Some(group));
         if answer.error == ErrorCode::None {
             answer.message = None;
         }
@@ -161,8 +159,9 @@ impl GroupCoordinator {
             member = member_id,
             "consumer group member expired by the test kit"
         );
+        let before = group.clone();
         group.remove_member(member_id, now_ms());
-        Self::persist_consumer_group(state, group);
+        Self::persist_consumer_change(state, group_id, Some(&before), Some(group));
         drop(inner);
         self.woken.notify_one();
         Ok(())
