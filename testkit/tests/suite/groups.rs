@@ -24,6 +24,22 @@ fn consumer(cluster: &MockCluster, group: &str) -> BaseConsumer {
     c
 }
 
+/// A KIP-848 member (`group.protocol=consumer`) of `group`, subscribed to `orders`.
+fn kip848_consumer(cluster: &MockCluster, group: &str) -> BaseConsumer {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("reconnect.backoff.ms", "20")
+        .set("reconnect.backoff.max.ms", "200")
+        .create()
+        .expect("consumer");
+    c.subscribe(&["orders"]).expect("subscribe");
+    c
+}
+
 /// Reads `n` records, committing each; returns their values.
 fn read(c: &BaseConsumer, n: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -273,15 +289,7 @@ async fn a_kip848_group_is_inspected_fenced_and_expired() {
         .expect("cluster");
     let p = producer(&cluster, &[]);
     send(&p, "orders", 0, "first").await;
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("group.id", "kip848")
-        .set("group.protocol", "consumer")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
-    c.subscribe(&["orders"]).expect("subscribe");
+    let c = kip848_consumer(&cluster, "kip848");
     tokio::task::block_in_place(|| read(&c, 1));
     let group = cluster
         .consumer_group("kip848")
@@ -382,17 +390,7 @@ async fn a_kip848_member_stays_in_its_group_across_a_restart(#[case] mode: kafki
         .expect("cluster");
     let p = producer(&cluster, &[]);
     send(&p, "orders", 0, "before").await;
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("group.id", "survivor")
-        .set("group.protocol", "consumer")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("reconnect.backoff.ms", "20")
-        .set("reconnect.backoff.max.ms", "200")
-        .create()
-        .expect("consumer");
-    c.subscribe(&["orders"]).expect("subscribe");
+    let c = kip848_consumer(&cluster, "survivor");
     tokio::task::block_in_place(|| read(&c, 1));
     let before = cluster.consumer_group("survivor").expect("state").expect("group");
     cluster.restart(mode).await.expect("restart");
