@@ -25,7 +25,7 @@ pub use running::Cluster;
 
 use producer_ids::ProducerIdManager;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -150,16 +150,11 @@ pub struct ClusterState {
     /// Bumped whenever a broker goes down or up; connections of a node that went down watch
     /// it to close themselves.
     node_changes: tokio::sync::watch::Sender<u64>,
-    /// Coordinator keys (key type, key) already warned about: kafkit has no coordinators, and
-    /// clients ask again every second or faster. Bounded by [`MAX_WARNED_COORDINATOR_KEYS`].
-    coordinator_warned: Mutex<HashSet<(i8, String)>>,
     /// Consumer groups and committed offsets.
     groups: GroupCoordinator,
+    /// Transactional ids and their transactions.
+    transactions: crate::txn::TransactionCoordinator,
 }
-
-/// How many coordinator keys [`ClusterState::first_coordinator_request`] remembers; past this,
-/// keys are not warned about any more (a peer cannot grow the set without bound).
-pub(crate) const MAX_WARNED_COORDINATOR_KEYS: usize = 1024;
 
 impl ClusterState {
     /// Creates the state, opening (and recovering) every partition log found in the data
@@ -199,23 +194,12 @@ impl ClusterState {
             version_pins: RwLock::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
             node_changes: tokio::sync::watch::Sender::new(0),
-            coordinator_warned: Mutex::default(),
             groups: GroupCoordinator::default(),
+            transactions: crate::txn::TransactionCoordinator::default(),
         };
         state.load_topics(clean)?;
         state.groups.load(&state)?;
         Ok(state)
-    }
-
-    /// Whether this is the first FindCoordinator for `key` of `key_type` (0 group, 1
-    /// transaction), so that its warning is logged once. `false` once
-    /// [`MAX_WARNED_COORDINATOR_KEYS`] keys were seen.
-    pub(crate) fn first_coordinator_request(&self, key_type: i8, key: &str) -> bool {
-        let mut warned = self.coordinator_warned.lock().unwrap_or_else(|e| e.into_inner());
-        if warned.len() >= MAX_WARNED_COORDINATOR_KEYS || warned.contains(&(key_type, key.to_string())) {
-            return false;
-        }
-        warned.insert((key_type, key.to_string()))
     }
 
     /// Re-opens every `<topic>-<partition>` directory of the data directory.
@@ -294,6 +278,11 @@ impl ClusterState {
     /// The group coordinator: consumer groups and committed offsets.
     pub fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    /// The transaction coordinator.
+    pub fn transactions(&self) -> &crate::txn::TransactionCoordinator {
+        &self.transactions
     }
 
     /// Read access to brokers, topics and leadership.

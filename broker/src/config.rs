@@ -44,6 +44,9 @@ pub struct ClusterConfig {
     /// The group coordinator's settings (`group.*`, `offset.metadata.max.bytes`,
     /// `offsets.topic.num.partitions`).
     pub groups: GroupsConfig,
+    /// `transaction.state.log.num.partitions` (50): partitions of `__transaction_state`, which
+    /// place transactional ids on coordinators.
+    pub transaction_state_partitions: i32,
 }
 
 impl Default for ClusterConfig {
@@ -62,6 +65,7 @@ impl Default for ClusterConfig {
             log: LogConfig::default(),
             validation: ValidationConfig::default(),
             groups: GroupsConfig::default(),
+            transaction_state_partitions: 50,
         }
     }
 }
@@ -162,6 +166,9 @@ impl ClusterConfig {
             "group.consumer.heartbeat.interval.ms" => {
                 self.groups.consumer_heartbeat_interval =
                     std::time::Duration::from_millis(positive("group.consumer.heartbeat.interval.ms", value)?)
+            }
+            "transaction.state.log.num.partitions" => {
+                self.transaction_state_partitions = positive("transaction.state.log.num.partitions", value)?
             }
             "group.consumer.max.size" => {
                 self.groups.consumer_max_size = positive("group.consumer.max.size", value)?

@@ -19,6 +19,7 @@ use crate::intercept::{self, After, Decision, RequestContext};
 use crate::response::Response;
 use crate::Result;
 
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -27,6 +28,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -289,6 +291,10 @@ pub async fn handle_request(
         RequestBody::CreatePartitions(r) => {
             Response::CreatePartitions(create_partitions::handle(ctx, version, r))
         }
+        RequestBody::AddPartitionsToTxn(r) => {
+            Response::AddPartitionsToTxn(add_partitions_to_txn::handle(ctx, version, r))
+        }
+        RequestBody::EndTxn(r) => Response::EndTxn(end_txn::handle(ctx, version, r)),
         RequestBody::UnsupportedApiVersions => {
             Response::UnsupportedApiVersions(unsupported_api_versions(ctx))
         }

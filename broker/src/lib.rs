@@ -7,6 +7,7 @@
 //! - [`config`]: [`ClusterConfig`] and per-topic [`TopicConfig`](config::TopicConfig).
 //! - [`server`]: listeners and the per-connection loop (any byte stream, not only TCP).
 //! - [`handlers`]: one module per API, in ApiKey order, and the frame-to-response path.
+//! - [`txn`]: the transaction coordinator (transactional ids, markers).
 //! - [`group`]: the group coordinator (classic consumer groups, committed offsets,
 //!   `__consumer_offsets`); the group handlers are thin calls into it.
 //! - [`response`]: [`Response`](response::Response), a handler's typed answer before encoding.
@@ -75,6 +76,7 @@ pub mod log_validator;
 pub mod response;
 pub mod server;
 pub mod storage;
+pub mod txn;
 
 pub use cluster::{Cluster, ClusterState};
 pub use config::ClusterConfig;

@@ -7,12 +7,12 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse,
-    CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse,
-    DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
-    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
-    MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse,
-    SyncGroupResponse,
+    AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
+    DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse,
+    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
+    ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse,
+    ProduceResponse, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
@@ -60,6 +60,10 @@ pub enum Response {
     CreatePartitions(CreatePartitionsResponse),
     /// DeleteGroups (ApiKey 42).
     DeleteGroups(DeleteGroupsResponse),
+    /// AddPartitionsToTxn (ApiKey 24).
+    AddPartitionsToTxn(AddPartitionsToTxnResponse),
+    /// EndTxn (ApiKey 26).
+    EndTxn(EndTxnResponse),
     /// OffsetDelete (ApiKey 47).
     OffsetDelete(OffsetDeleteResponse),
     /// ConsumerGroupHeartbeat (ApiKey 68).
@@ -96,6 +100,8 @@ impl Response {
             Response::ListGroups(_) => ApiKey::ListGroups,
             Response::DeleteGroups(_) => ApiKey::DeleteGroups,
             Response::OffsetDelete(_) => ApiKey::OffsetDelete,
+            Response::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
+            Response::EndTxn(_) => ApiKey::EndTxn,
             Response::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
             Response::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         }
@@ -125,6 +131,8 @@ impl Response {
             Response::ListGroups(r) => r.throttle_time_ms = ms,
             Response::DeleteGroups(r) => r.throttle_time_ms = ms,
             Response::OffsetDelete(r) => r.throttle_time_ms = ms,
+            Response::AddPartitionsToTxn(r) => r.throttle_time_ms = ms,
+            Response::EndTxn(r) => r.throttle_time_ms = ms,
             Response::ConsumerGroupHeartbeat(r) => r.throttle_time_ms = ms,
             Response::ConsumerGroupDescribe(r) => r.throttle_time_ms = ms,
         }
@@ -154,6 +162,8 @@ impl Response {
             Response::ListGroups(r) => encode(correlation_id, version, r),
             Response::DeleteGroups(r) => encode(correlation_id, version, r),
             Response::OffsetDelete(r) => encode(correlation_id, version, r),
+            Response::AddPartitionsToTxn(r) => encode(correlation_id, version, r),
+            Response::EndTxn(r) => encode(correlation_id, version, r),
             Response::ConsumerGroupHeartbeat(r) => encode(correlation_id, version, r),
             Response::ConsumerGroupDescribe(r) => encode(correlation_id, version, r),
             Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),

@@ -32,6 +32,29 @@ pub mod view;
 pub use builder::RecordBatchBuilder;
 pub use view::{Batches, Headers, Record, RecordBatch, RecordBatchMut, RecordIter};
 
+/// A transaction marker's control record key: version 0, then the type (0 abort, 1 commit),
+/// both int16 (Kafka's `EndTransactionMarker`).
+pub fn control_marker_key(commit: bool) -> [u8; 4] {
+    [0, 0, 0, u8::from(commit)]
+}
+
+/// A transaction marker's control record value: version 0 (int16), then the coordinator
+/// epoch (int32).
+pub fn control_marker_value(coordinator_epoch: i32) -> [u8; 6] {
+    let e = coordinator_epoch.to_be_bytes();
+    [0, 0, e[0], e[1], e[2], e[3]]
+}
+
+/// The marker type of a control record key: `Some(true)` commit, `Some(false)` abort, `None`
+/// for another control record (or a malformed key).
+pub fn control_marker_kind(key: &[u8]) -> Option<bool> {
+    match key {
+        [_, _, 0, 0, ..] => Some(false),
+        [_, _, 0, 1, ..] => Some(true),
+        _ => None,
+    }
+}
+
 /// Bytes before `batch_length`'s range starts (`base_offset` + `batch_length`): Kafka's
 /// `LOG_OVERHEAD`.
 pub const LOG_OVERHEAD: usize = 12;

@@ -21,12 +21,12 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest,
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest,
-    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
-    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, RequestHeader,
-    SyncGroupRequest,
+    AddPartitionsToTxnRequest, ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest,
+    ConsumerGroupHeartbeatRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
+    DeleteTopicsRequest, DescribeGroupsRequest, EndTxnRequest, FetchRequest, FindCoordinatorRequest,
+    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    ProduceRequest, RequestHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -100,6 +100,10 @@ pub enum RequestBody {
     DeleteTopics(DeleteTopicsRequest),
     /// InitProducerId (ApiKey 22).
     InitProducerId(InitProducerIdRequest),
+    /// AddPartitionsToTxn (ApiKey 24).
+    AddPartitionsToTxn(AddPartitionsToTxnRequest),
+    /// EndTxn (ApiKey 26).
+    EndTxn(EndTxnRequest),
     /// CreatePartitions (ApiKey 37).
     CreatePartitions(CreatePartitionsRequest),
     /// DeleteGroups (ApiKey 42).
@@ -136,6 +140,8 @@ impl RequestBody {
             RequestBody::CreateTopics(_) => ApiKey::CreateTopics,
             RequestBody::DeleteTopics(_) => ApiKey::DeleteTopics,
             RequestBody::InitProducerId(_) => ApiKey::InitProducerId,
+            RequestBody::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
+            RequestBody::EndTxn(_) => ApiKey::EndTxn,
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
@@ -213,6 +219,10 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::CreateTopics => RequestBody::CreateTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(decode_body(&mut buf, api_key, version)?),
         ApiKey::InitProducerId => RequestBody::InitProducerId(decode_body(&mut buf, api_key, version)?),
+        ApiKey::AddPartitionsToTxn => {
+            RequestBody::AddPartitionsToTxn(decode_body(&mut buf, api_key, version)?)
+        }
+        ApiKey::EndTxn => RequestBody::EndTxn(decode_body(&mut buf, api_key, version)?),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(decode_body(&mut buf, api_key, version)?),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(decode_body(&mut buf, api_key, version)?),
@@ -292,6 +302,8 @@ mod tests {
             RequestBody::CreateTopics(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteTopics(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::InitProducerId(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::AddPartitionsToTxn(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::EndTxn(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteGroups(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::OffsetDelete(b) => encode_request_frame(&mut dst, header, b),
@@ -375,6 +387,9 @@ mod tests {
     #[case::sync_group_v5(ApiKey::SyncGroup, 5)]
     #[case::describe_groups_v6(ApiKey::DescribeGroups, 6)]
     #[case::offset_delete_v0(ApiKey::OffsetDelete, 0)]
+    #[case::add_partitions_to_txn_v3(ApiKey::AddPartitionsToTxn, 3)]
+    #[case::add_partitions_to_txn_v5(ApiKey::AddPartitionsToTxn, 5)]
+    #[case::end_txn_v5(ApiKey::EndTxn, 5)]
     #[case::consumer_group_heartbeat_v0(ApiKey::ConsumerGroupHeartbeat, 0)]
     #[case::consumer_group_heartbeat_v1(ApiKey::ConsumerGroupHeartbeat, 1)]
     #[case::consumer_group_describe_v1(ApiKey::ConsumerGroupDescribe, 1)]

@@ -20,12 +20,12 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse,
-    CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse,
-    DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
-    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
-    MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse,
-    ResponseHeader, SyncGroupResponse,
+    AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
+    DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse,
+    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
+    ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse,
+    ProduceResponse, ResponseHeader, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -71,6 +71,8 @@ guarded_responses! {
     CreateTopicsResponse => CreateTopics,
     DeleteTopicsResponse => DeleteTopics,
     InitProducerIdResponse => InitProducerId,
+    AddPartitionsToTxnResponse => AddPartitionsToTxn,
+    EndTxnResponse => EndTxn,
     CreatePartitionsResponse => CreatePartitions,
     DeleteGroupsResponse => DeleteGroups,
     OffsetDeleteResponse => OffsetDelete,
@@ -237,6 +239,8 @@ mod tests {
             round_trip(samples::create_topics),
             round_trip(samples::delete_topics),
             round_trip(samples::init_producer_id),
+            round_trip(samples::add_partitions_to_txn),
+            round_trip(samples::end_txn),
             round_trip(samples::create_partitions),
             round_trip(samples::delete_groups),
             round_trip(samples::offset_delete),
@@ -330,6 +334,9 @@ mod tests {
         assert_every_truncation_fails(6, &samples::describe_groups(6));
         assert_every_truncation_fails(5, &samples::list_groups(5));
         assert_every_truncation_fails(0, &samples::offset_delete(0));
+        assert_every_truncation_fails(3, &samples::add_partitions_to_txn(3));
+        assert_every_truncation_fails(5, &samples::add_partitions_to_txn(5));
+        assert_every_truncation_fails(5, &samples::end_txn(5));
         assert_every_truncation_fails(1, &samples::consumer_group_heartbeat(1));
         assert_every_truncation_fails(0, &samples::consumer_group_heartbeat_error(0));
         assert_every_truncation_fails(1, &samples::consumer_group_describe(1));
@@ -502,6 +509,10 @@ mod tests {
             ApiKey::CreateTopics => decode_response::<CreateTopicsResponse>(frame, version).map(drop),
             ApiKey::DeleteTopics => decode_response::<DeleteTopicsResponse>(frame, version).map(drop),
             ApiKey::InitProducerId => decode_response::<InitProducerIdResponse>(frame, version).map(drop),
+            ApiKey::AddPartitionsToTxn => {
+                decode_response::<AddPartitionsToTxnResponse>(frame, version).map(drop)
+            }
+            ApiKey::EndTxn => decode_response::<EndTxnResponse>(frame, version).map(drop),
             ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
             ApiKey::DeleteGroups => decode_response::<DeleteGroupsResponse>(frame, version).map(drop),
             ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, version).map(drop),

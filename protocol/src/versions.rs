@@ -73,6 +73,8 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
     range(ApiKey::InitProducerId, 0, 5),
+    range(ApiKey::AddPartitionsToTxn, 0, 5),
+    range(ApiKey::EndTxn, 0, 5),
     range(ApiKey::CreatePartitions, 0, 3),
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::OffsetDelete, 0, 0),

@@ -32,24 +32,38 @@ pub(crate) fn partition_for(group: &str, partitions: i32) -> i32 {
 /// (Kafka does so at the first FindCoordinator for a group). Fails with
 /// COORDINATOR_NOT_AVAILABLE if it cannot be created.
 pub(crate) fn ensure_topic(state: &ClusterState) -> std::result::Result<i32, ErrorCode> {
-    if let Some(t) = state.metadata().topics.get(OFFSETS_TOPIC) {
+    ensure_internal_topic(
+        state,
+        OFFSETS_TOPIC,
+        state.config().groups.offsets_topic_partitions,
+    )
+}
+
+/// The partition count of internal topic `name` (compacted), creating it with `partitions`
+/// partitions first if it does not exist. Fails with COORDINATOR_NOT_AVAILABLE if it cannot be
+/// created.
+pub(crate) fn ensure_internal_topic(
+    state: &ClusterState,
+    name: &str,
+    partitions: i32,
+) -> std::result::Result<i32, ErrorCode> {
+    if let Some(t) = state.metadata().topics.get(name) {
         return Ok(t.partitions.len() as i32);
     }
-    let partitions = state.config().groups.offsets_topic_partitions;
     let config = TopicConfig {
         compacted: true,
         ..TopicConfig::default()
     };
-    match state.create_topic(OFFSETS_TOPIC, partitions, config) {
+    match state.create_topic(name, partitions, config) {
         Ok(_) => Ok(partitions),
         Err((ErrorCode::TopicAlreadyExists, _)) => state
             .metadata()
             .topics
-            .get(OFFSETS_TOPIC)
+            .get(name)
             .map(|t| t.partitions.len() as i32)
             .ok_or(ErrorCode::CoordinatorNotAvailable),
         Err((code, message)) => {
-            tracing::error!(%code, %message, "could not create {OFFSETS_TOPIC}");
+            tracing::error!(%code, %message, "could not create {name}");
             Err(ErrorCode::CoordinatorNotAvailable)
         }
     }

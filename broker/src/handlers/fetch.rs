@@ -14,8 +14,13 @@
 //!
 //! # Deviations from Kafka
 //! Fetch sessions (KIP-227) are not kept: every request is a full fetch and `session_id` is 0.
-//! No transactions, so the last stable offset is the high watermark and no aborted
-//! transactions are reported. `rack_id` and follower fetching are ignored.
+//! `rack_id` and follower fetching are ignored.
+//!
+//! # Transactions
+//! Every answer carries the partition's last stable offset (the first offset of its oldest
+//! open transaction, else the high watermark). A read_committed fetch returns batches below
+//! it only, with the aborted transactions (producer id, first offset) in what it returns, for
+//! the consumer to skip; control batches are returned as stored, as Kafka does.
 //!
 //! # Version notes
 //! v5 `log_start_offset`; v7 sessions; v9 `current_leader_epoch`; v11 `preferred_read_replica`;
@@ -26,9 +31,10 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
-    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
+use kafkit_protocol::record::Batches;
 use kafkit_protocol::ErrorCode;
 
 use super::HandlerContext;
@@ -79,19 +85,36 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: &FetchRequest) ->
             // Kafka sends an empty list of aborted transactions, not null, to a read_committed
             // fetch and for a partition it refuses before reading (unknown topic or partition).
             let read = match &name {
-                Some(name) => read_partition(ctx, version, name, fp, budget, total == 0),
+                Some(name) => read_partition(
+                    ctx,
+                    version,
+                    name,
+                    fp,
+                    budget,
+                    total == 0,
+                    request.isolation_level == READ_COMMITTED,
+                ),
                 None => Err(ErrorCode::UnknownTopicId),
             };
             match read {
-                Ok((records, hw, log_start)) => {
-                    data.high_watermark = hw;
-                    data.last_stable_offset = hw;
-                    data.log_start_offset = log_start;
-                    budget = budget.saturating_sub(records.len());
-                    total += records.len();
-                    data.records = Some(records);
+                Ok(read) => {
+                    data.high_watermark = read.high_watermark;
+                    data.last_stable_offset = read.last_stable_offset;
+                    data.log_start_offset = read.log_start_offset;
+                    budget = budget.saturating_sub(read.records.len());
+                    total += read.records.len();
+                    data.records = Some(read.records);
                     if request.isolation_level == READ_COMMITTED {
-                        data.aborted_transactions = Some(Vec::new());
+                        data.aborted_transactions = Some(
+                            read.aborted
+                                .into_iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect(),
+                        );
                     }
                 }
                 Err(code) => {
@@ -151,6 +174,16 @@ fn current_leader(ctx: &HandlerContext<'_>, topic: &str, partition: i32) -> Opti
         .map(|l| (l, p.leader_epoch))
 }
 
+/// What one partition's read found.
+struct PartitionRead {
+    records: Bytes,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+    aborted: Vec<crate::storage::producer_state::AbortedTxn>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn read_partition(
     ctx: &HandlerContext<'_>,
     version: i16,
@@ -158,7 +191,8 @@ fn read_partition(
     fp: &kafka_protocol::messages::fetch_request::FetchPartition,
     budget: usize,
     first_with_data: bool,
-) -> Result<(Bytes, i64, i64), ErrorCode> {
+    read_committed: bool,
+) -> Result<PartitionRead, ErrorCode> {
     let log = {
         let metadata = ctx.state.metadata();
         let p = metadata
@@ -183,9 +217,44 @@ fn read_partition(
         return Err(ErrorCode::OffsetOutOfRange);
     }
     let max = (fp.partition_max_bytes.max(0) as usize).min(budget);
-    let records = log.read(fp.fetch_offset, max, first_with_data).map_err(|e| {
-        tracing::warn!(topic, partition = fp.partition, error = %e, "fetch read failed");
-        e.error_code()
-    })?;
-    Ok((records.records, hw, log_start))
+    let lso = log.last_stable_offset();
+    if read_committed && fp.fetch_offset >= lso {
+        return Ok(PartitionRead {
+            records: Bytes::new(),
+            high_watermark: hw,
+            last_stable_offset: lso,
+            log_start_offset: log_start,
+            aborted: Vec::new(),
+        });
+    }
+    let mut records = log
+        .read(fp.fetch_offset, max, first_with_data)
+        .map_err(|e| {
+            tracing::warn!(topic, partition = fp.partition, error = %e, "fetch read failed");
+            e.error_code()
+        })?
+        .records;
+    let mut aborted = Vec::new();
+    if read_committed {
+        // Whole batches below the last stable offset only.
+        let mut end = 0;
+        let mut upper = fp.fetch_offset;
+        for batch in Batches::new(&records) {
+            let Ok(batch) = batch else { break };
+            if batch.base_offset() >= lso {
+                break;
+            }
+            end += batch.size_in_bytes();
+            upper = batch.last_offset() + 1;
+        }
+        records.truncate(end);
+        aborted = log.producer_state().aborted_between(fp.fetch_offset, upper);
+    }
+    Ok(PartitionRead {
+        records,
+        high_watermark: hw,
+        last_stable_offset: lso,
+        log_start_offset: log_start,
+        aborted,
+    })
 }

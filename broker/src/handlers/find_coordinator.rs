@@ -5,13 +5,9 @@
 //! which the first such request creates (as Kafka does); COORDINATOR_NOT_AVAILABLE while that
 //! partition has no leader. See [`crate::group`].
 //!
-//! For a transactional id (key type 1): COORDINATOR_NOT_AVAILABLE (retriable), as a Kafka
-//! cluster answers while its coordinator is not ready. Other key types are INVALID_REQUEST.
-//!
-//! # Deviations from Kafka
-//! Transactions are not implemented, so a transaction coordinator is never found. Most
-//! clients retry COORDINATOR_NOT_AVAILABLE for ever without telling their user, so the broker
-//! logs a warning the first time each transactional id asks (up to 1,024 ids).
+//! For a transactional id (key type 1): the node leading the id's partition of
+//! `__transaction_state`, created by the first such request. See [`crate::txn`]. Other key
+//! types are INVALID_REQUEST.
 //!
 //! # Version notes
 //! v4 batches keys (`coordinator_keys` / `coordinators`); v0-3 carry one key; v6 adds share
@@ -23,8 +19,6 @@ use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::ErrorCode;
 
 use super::{str_bytes, HandlerContext};
-
-const NO_TRANSACTIONS: &str = "kafkit does not implement transaction coordinators";
 
 /// One key's answer: the coordinator's node id, host and port, or an error and its message.
 type Answer = Result<(i32, String, i32), (ErrorCode, Option<String>)>;
@@ -79,34 +73,15 @@ pub fn handle(
 }
 
 fn locate(ctx: &HandlerContext<'_>, key_type: i8, key: &StrBytes) -> Answer {
-    match key_type {
-        0 => {
-            let node = ctx
-                .state
-                .groups()
-                .locate(ctx.state, key)
-                .map_err(|code| (code, None))?;
-            let metadata = ctx.state.metadata();
-            let broker = metadata
-                .broker(node)
-                .ok_or((ErrorCode::CoordinatorNotAvailable, None))?;
-            Ok((node, broker.host.clone(), broker.port))
-        }
-        1 => {
-            if ctx.state.first_coordinator_request(key_type, key) {
-                tracing::warn!(
-                    connection = ctx.connection_id,
-                    "FindCoordinator for transactional id {:?}: kafkit has no transaction \
-                     coordinator and answers COORDINATOR_NOT_AVAILABLE, which clients retry \
-                     without end: a transactional producer never starts",
-                    key.as_str()
-                );
-            }
-            Err((
-                ErrorCode::CoordinatorNotAvailable,
-                Some(NO_TRANSACTIONS.to_string()),
-            ))
-        }
-        _ => Err((ErrorCode::InvalidRequest, None)),
+    let node = match key_type {
+        0 => ctx.state.groups().locate(ctx.state, key),
+        1 => ctx.state.transactions().locate(ctx.state, key),
+        _ => return Err((ErrorCode::InvalidRequest, None)),
     }
+    .map_err(|code| (code, None))?;
+    let metadata = ctx.state.metadata();
+    let broker = metadata
+        .broker(node)
+        .ok_or((ErrorCode::CoordinatorNotAvailable, None))?;
+    Ok((node, broker.host.clone(), broker.port))
 }

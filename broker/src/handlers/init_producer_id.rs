@@ -8,10 +8,10 @@
 //! COORDINATOR_LOAD_IN_PROGRESS, as Kafka's while it waits for a block. A request with exactly one of producer id / epoch set is INVALID_REQUEST; an empty
 //! transactional id is INVALID_REQUEST.
 //!
-//! # Deviations from Kafka
-//! Transactions are not implemented: a non-empty `transactional_id` is answered
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as a Kafka cluster does for a producer not allowed to
-//! use transactions.
+//! A transactional producer gets its transactional id's producer id and a bumped epoch from
+//! the transaction coordinator ([`crate::txn`]), which fences the older producer and aborts
+//! its open transaction; `transaction_timeout_ms` above 15 minutes is
+//! INVALID_TRANSACTION_TIMEOUT; a node that does not coordinate the id answers NOT_COORDINATOR.
 //!
 //! # Version notes
 //! v2 is flexible; v3 adds `producer_id`/`producer_epoch` (KIP-360).
@@ -38,7 +38,22 @@ pub fn handle(
     }
     match request.transactional_id.as_ref().map(|t| t.0.as_str()) {
         Some("") => return fail(ErrorCode::InvalidRequest),
-        Some(_) => return fail(ErrorCode::TransactionalIdAuthorizationFailed),
+        Some(id) => {
+            let expected =
+                (request.producer_id.0 != -1).then_some((request.producer_id.0, request.producer_epoch));
+            return match ctx.state.transactions().init_producer(
+                ctx.state,
+                ctx.node_id,
+                id,
+                request.transaction_timeout_ms,
+                expected,
+            ) {
+                Ok((producer_id, epoch)) => InitProducerIdResponse::default()
+                    .with_producer_id(ProducerId(producer_id))
+                    .with_producer_epoch(epoch),
+                Err(code) => fail(code),
+            };
+        }
         None => {}
     }
     let producer_id = match ctx.state.allocate_producer_id() {

@@ -50,6 +50,7 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ListOffsetsReques
                 p.partition_index,
                 p.current_leader_epoch,
                 p.timestamp,
+                version >= 2 && request.isolation_level == 1,
             ) {
                 Ok((timestamp, offset, epoch)) => {
                     r.timestamp = timestamp;
@@ -74,6 +75,7 @@ fn lookup(
     partition: i32,
     current_leader_epoch: i32,
     timestamp: i64,
+    read_committed: bool,
 ) -> Result<(i64, i64, i32), ErrorCode> {
     let (log, leader_epoch) = {
         let metadata = ctx.state.metadata();
@@ -110,6 +112,8 @@ fn lookup(
             log.log_start_offset(),
             leader_epoch_at(&log, log.log_start_offset(), leader_epoch),
         )),
+        // read_committed consumers start at the last stable offset.
+        LATEST if read_committed => Ok((-1, log.last_stable_offset(), leader_epoch)),
         LATEST => Ok((-1, log.high_watermark(), leader_epoch)),
         // Nothing is tiered: Kafka answers no offset, without an error.
         LATEST_TIERED if version >= 9 => Ok((-1, -1, -1)),

@@ -12,11 +12,15 @@
 //! closed if any partition failed. With one copy of each log, acks=-1 completes as soon as the
 //! append returns (the high watermark is the log end offset).
 //!
+//! A transactional batch is appended only if its producer's open transaction (by the request's
+//! `transactional_id`) has the partition in it, as Kafka verifies it
+//! (`transaction.partition.verification.enable`): TRANSACTION_ABORTABLE otherwise,
+//! INVALID_PRODUCER_EPOCH for an older epoch, TRANSACTIONAL_ID_AUTHORIZATION_FAILED without a
+//! `transactional_id` (Kafka's answer too). A `transactional_id` on plain batches is ignored,
+//! as Kafka does.
+//!
 //! # Deviations from Kafka
-//! Transactions are not implemented: a request with a `transactional_id` and transactional
-//! batches is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, and
-//! transactional batches without one INVALID_TXN_STATE. A `transactional_id` on plain batches
-//! is ignored, as Kafka does. `timeout_ms` is not used, because no append waits for replicas.
+//! `timeout_ms` is not used, because no append waits for replicas.
 //!
 //! # Version notes
 //! v5 adds `log_start_offset`; v7 allows zstd; v8 `record_errors`/`error_message`; v9 flexible;
@@ -56,8 +60,6 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
     // Kafka checks the transactional id only of a request that carries transactional batches.
     let whole_request_error = if !matches!(acks, -1..=1) {
         Some(ErrorCode::InvalidRequiredAcks)
-    } else if request.transactional_id.is_some() && has_transactional_batches(&request) {
-        Some(ErrorCode::TransactionalIdAuthorizationFailed)
     } else {
         None
     };
@@ -65,6 +67,7 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
     let mut failed = false;
     let mut leaders_named = BTreeSet::new();
     let mut response = ProduceResponse::default();
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.0.to_string());
     for topic in request.topic_data {
         // v13 names topics by id: an unknown id fails each of its partitions.
         let name = super::topic_of(ctx, version, topic.topic_id, &topic.name);
@@ -83,6 +86,7 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
                     name,
                     partition.index,
                     partition.records.as_deref(),
+                    transactional_id.as_deref(),
                     now,
                 ),
             };
@@ -126,17 +130,6 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
     Outcome::Respond(response)
 }
 
-/// Whether any partition's first batch has the transactional attribute (Kafka's
-/// `ProduceRequest.hasTransactionalRecords`).
-fn has_transactional_batches(request: &ProduceRequest) -> bool {
-    request
-        .topic_data
-        .iter()
-        .flat_map(|t| &t.partition_data)
-        .filter_map(|p| p.records.as_deref())
-        .any(|records| matches!(Batches::new(records).next(), Some(Ok(b)) if b.is_transactional()))
-}
-
 fn error_partition(index: i32, code: ErrorCode) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
         .with_index(index)
@@ -152,6 +145,7 @@ fn produce_partition(
     topic: &str,
     index: i32,
     records: Option<&[u8]>,
+    transactional_id: Option<&str>,
     now: i64,
 ) -> PartitionProduceResponse {
     if INTERNAL_TOPICS.contains(&topic) {
@@ -197,8 +191,31 @@ fn produce_partition(
             m.set_max_timestamp(TimestampType::CreateTime, validated.max_timestamp);
         }
     }
-    let mut log = lock_log(&log);
-    match log.append_as_leader(&mut batch, leader_epoch, now) {
+    let transactional = Batches::new(&batch)
+        .next()
+        .and_then(|b| b.ok())
+        .filter(|b| b.is_transactional())
+        .map(|b| (b.producer_id(), b.producer_epoch()));
+    let appended = match (transactional, transactional_id) {
+        (None, _) => Ok(lock_log(&log).append_as_leader(&mut batch, leader_epoch, now)),
+        (Some(_), None) => Err(ErrorCode::TransactionalIdAuthorizationFailed),
+        (Some(producer), Some(id)) => {
+            ctx.state
+                .transactions()
+                .append_verified(id, producer, topic, index, || {
+                    lock_log(&log).append_as_leader(&mut batch, leader_epoch, now)
+                })
+        }
+    };
+    let appended = match appended {
+        Ok(appended) => appended,
+        Err(code) => {
+            tracing::debug!(topic, partition = index, %code, "transactional batch outside its transaction");
+            return error_partition(index, code);
+        }
+    };
+    let log = lock_log(&log);
+    match appended {
         Ok(info) => {
             let log_start_offset = log.log_start_offset();
             drop(log);

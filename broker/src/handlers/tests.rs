@@ -528,11 +528,11 @@ fn list_offsets_earliest_latest_and_by_timestamp(state: ClusterState) {
     assert_eq!(ask(t0 + 1000), (ErrorCode::None, -1, -1));
 }
 
-/// FindCoordinator: every key is answered COORDINATOR_NOT_AVAILABLE with kafkit's message (v4
-/// per key), and each (key type, key) is warned about once, up to a bound that a peer cannot
-/// grow past.
+/// FindCoordinator: groups are placed on `__consumer_offsets` and transactional ids on
+/// `__transaction_state`, each created by its first lookup with Kafka's 50 partitions (v4 per
+/// key); other key types are refused.
 #[rstest]
-fn find_coordinator_finds_groups_and_warns_once_per_transactional_id(state: ClusterState) {
+fn find_coordinator_finds_groups_and_transaction_coordinators(state: ClusterState) {
     use kafka_protocol::messages::FindCoordinatorRequest;
     let ctx = ctx(&state, 0);
     assert!(!state.metadata().topics.contains_key(crate::group::OFFSETS_TOPIC));
@@ -566,25 +566,22 @@ fn find_coordinator_finds_groups_and_warns_once_per_transactional_id(state: Clus
         leaders[crate::group::store::partition_for("g3", 50) as usize]
     );
 
-    // Transactional ids: not served, warned about once each.
+    // Transactional ids: on the leader of their __transaction_state partition.
     let txn = FindCoordinatorRequest::default()
         .with_key_type(1)
         .with_coordinator_keys(vec![StrBytes::from_static_str("t1")]);
     let response = find_coordinator::handle(&ctx, 4, txn);
+    assert_eq!(response.coordinators[0].error_code, 0);
+    let txn_leaders: Vec<i32> = state.metadata().topics[crate::txn::TRANSACTION_STATE_TOPIC]
+        .partitions
+        .iter()
+        .map(|p| p.leader.expect("leader"))
+        .collect();
+    assert_eq!(txn_leaders.len(), 50);
     assert_eq!(
-        response.coordinators[0].error_code,
-        ErrorCode::CoordinatorNotAvailable.code()
+        response.coordinators[0].node_id.0,
+        txn_leaders[crate::group::store::partition_for("t1", 50) as usize]
     );
-    assert!(response.coordinators[0]
-        .error_message
-        .as_deref()
-        .is_some_and(|m| m.contains("does not implement")));
-    assert!(!state.first_coordinator_request(1, "t1"));
-    assert!(state.first_coordinator_request(1, "t2"));
-    for i in 0..2 * cluster::MAX_WARNED_COORDINATOR_KEYS {
-        state.first_coordinator_request(1, &format!("k{i}"));
-    }
-    assert!(!state.first_coordinator_request(1, "one more"), "bounded");
 
     // Other key types are refused.
     let share = FindCoordinatorRequest::default()

@@ -19,11 +19,11 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::{
-    ApiVersionsResponse, BrokerId, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse,
-    CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse,
-    DescribeGroupsResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse,
-    JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse,
-    OffsetFetchResponse, ProducerId, SyncGroupResponse,
+    AddPartitionsToTxnResponse, ApiVersionsResponse, BrokerId, ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
+    DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, ProducerId, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::{ErrorCode, RequestBody};
@@ -222,6 +222,10 @@ fn group_error_response(body: &RequestBody, version: i16, code: i16) -> Option<R
         ),
         RequestBody::OffsetDelete(_) => {
             Response::OffsetDelete(OffsetDeleteResponse::default().with_error_code(code))
+        }
+        RequestBody::EndTxn(_) => Response::EndTxn(EndTxnResponse::default().with_error_code(code)),
+        RequestBody::AddPartitionsToTxn(_) => {
+            Response::AddPartitionsToTxn(AddPartitionsToTxnResponse::default().with_error_code(code))
         }
         RequestBody::ConsumerGroupHeartbeat(_) => {
             Response::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse::default().with_error_code(code))

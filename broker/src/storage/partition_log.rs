@@ -332,6 +332,53 @@ impl PartitionLog {
         })
     }
 
+    /// Appends a transaction marker for `producer_id` (a control batch of one COMMIT or ABORT
+    /// record with `coordinator_epoch`), as the transaction coordinator does at the end of a
+    /// transaction (Kafka's `appendAsLeader` with `AppendOrigin.COORDINATOR`): no sequence
+    /// checks; the producer's open transaction here ends, an abort is remembered for
+    /// read_committed fetches. Returns the marker's offset.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let mut builder = kafkit_protocol::RecordBatchBuilder::new(kafkit_protocol::Compression::None);
+        let key = kafkit_protocol::record::control_marker_key(commit);
+        let value = kafkit_protocol::record::control_marker_value(coordinator_epoch);
+        builder.append(now_ms, Some(&key), Some(&value), &[]);
+        builder.set_producer_state(producer_id, producer_epoch, -1);
+        builder.set_transactional(true);
+        builder.set_control(true);
+        let mut batch = builder.build()?.to_vec();
+        let offset = self.log_end_offset;
+        {
+            let mut stamp = RecordBatchMut::new(&mut batch)?;
+            stamp.set_base_offset(offset);
+            stamp.set_partition_leader_epoch(leader_epoch);
+        }
+        let view = RecordBatch::parse(&batch)?;
+        self.leader_epoch_cache.assign(leader_epoch, offset)?;
+        self.maybe_roll(batch.len() as u64, now_ms, offset, offset, now_ms)?;
+        self.active_segment_mut()?
+            .append(offset, now_ms, offset, &batch)?;
+        self.log_end_offset = offset + 1;
+        self.high_watermark = self.log_end_offset;
+        self.producer_state.update(&view);
+        Ok(offset)
+    }
+
+    /// The last stable offset: the first offset of the oldest open transaction, or the high
+    /// watermark when none is open. read_committed fetches stop here.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.producer_state
+            .first_unstable_offset()
+            .map_or(self.high_watermark, |o| o.min(self.high_watermark))
+    }
+
     fn active_segment_mut(&mut self) -> Result<&mut LogSegment> {
         // Invariant: a loaded log always has an active segment (load creates one if none).
         self.segments

@@ -12,10 +12,16 @@
 //! 4. same epoch: the base sequence must follow the last one (`i32::MAX` wraps to 0), unless
 //!    the producer is unknown (no stored epoch), in which case any sequence is accepted.
 //!
-//! Transactions (open transactions, `INVALID_TXN_STATE`) are out of scope: transactional
-//! batches are tracked like idempotent ones.
+//! Transactions: a producer's first transactional batch opens its transaction on the
+//! partition (its offset is the partition's first unstable offset until it ends); a control
+//! batch (a COMMIT or ABORT marker) ends it, and an aborted transaction is remembered with its
+//! offset range for read_committed fetches (Kafka's `ProducerStateManager.ongoingTxns` and the
+//! aborted-transaction index). Markers are never checked as client batches are: the
+//! coordinator writes them.
 
 use std::collections::{BTreeMap, VecDeque};
+
+use kafkit_protocol::record::control_marker_kind;
 
 use kafkit_protocol::record::NO_PRODUCER_EPOCH;
 use kafkit_protocol::RecordBatch;
@@ -87,6 +93,18 @@ impl ProducerStateEntry {
     }
 }
 
+/// A transaction that ended with an ABORT marker (Kafka's `AbortedTxn`), as Fetch's
+/// `aborted_transactions` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedTxn {
+    /// The producer.
+    pub producer_id: i64,
+    /// Offset of its first batch in the transaction.
+    pub first_offset: i64,
+    /// Offset of the ABORT marker.
+    pub last_offset: i64,
+}
+
 /// Idempotent-producer state of one partition.
 #[derive(Debug)]
 pub struct ProducerStateManager {
@@ -94,6 +112,10 @@ pub struct ProducerStateManager {
     partition: i32,
     /// Ordered by producer id, so snapshots are deterministic.
     producers: BTreeMap<i64, ProducerStateEntry>,
+    /// Open transactions: producer id to the offset of its first batch in them.
+    ongoing: BTreeMap<i64, i64>,
+    /// Aborted transactions, in marker order.
+    aborted: Vec<AbortedTxn>,
 }
 
 impl ProducerStateManager {
@@ -103,7 +125,30 @@ impl ProducerStateManager {
             topic: topic.into(),
             partition,
             producers: BTreeMap::new(),
+            ongoing: BTreeMap::new(),
+            aborted: Vec::new(),
         }
+    }
+
+    /// The first offset of the oldest open transaction, if any: the last stable offset when
+    /// it is below the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.values().min().copied()
+    }
+
+    /// Whether producer `producer_id` has an open transaction here.
+    pub fn in_transaction(&self, producer_id: i64) -> bool {
+        self.ongoing.contains_key(&producer_id)
+    }
+
+    /// The aborted transactions that overlap `[from, to)` (Kafka's
+    /// `collectAbortedTransactions`), for a read_committed fetch.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.aborted
+            .iter()
+            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .copied()
+            .collect()
     }
 
     /// The entry of a producer.
@@ -181,6 +226,13 @@ impl ProducerStateManager {
             return;
         }
         let producer_id = batch.producer_id();
+        if batch.is_control() {
+            self.end_transaction(batch);
+            return;
+        }
+        if batch.is_transactional() {
+            self.ongoing.entry(producer_id).or_insert(batch.base_offset());
+        }
         let entry = self
             .producers
             .entry(producer_id)
@@ -211,14 +263,47 @@ impl ProducerStateManager {
     /// unknown and any sequence is accepted from it. Returns how many were removed.
     pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
+        let ongoing = &self.ongoing;
+        self.producers.retain(|id, e| {
+            ongoing.contains_key(id) || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
         before - self.producers.len()
+    }
+
+    /// A marker: the producer's transaction on this partition ends (an abort is remembered);
+    /// its epoch moves to the marker's.
+    fn end_transaction(&mut self, batch: &RecordBatch<'_>) {
+        let producer_id = batch.producer_id();
+        let mut scratch = Vec::new();
+        let commit = batch
+            .records(&mut scratch, usize::MAX)
+            .ok()
+            .and_then(|mut records| records.next())
+            .and_then(|r| r.ok())
+            .and_then(|r| r.key.and_then(control_marker_kind));
+        let first = self.ongoing.remove(&producer_id);
+        if commit == Some(false) {
+            if let Some(first_offset) = first {
+                self.aborted.push(AbortedTxn {
+                    producer_id,
+                    first_offset,
+                    last_offset: batch.base_offset(),
+                });
+            }
+        }
+        if let Some(entry) = self.producers.get_mut(&producer_id) {
+            if entry.producer_epoch != batch.producer_epoch() {
+                entry.producer_epoch = batch.producer_epoch();
+                entry.batch_metadata.clear();
+            }
+        }
     }
 
     /// Drops all state (before a rebuild).
     pub(crate) fn clear(&mut self) {
         self.producers.clear();
+        self.ongoing.clear();
+        self.aborted.clear();
     }
 }
 

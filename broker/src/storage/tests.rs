@@ -5,3 +5,4 @@ mod fixtures;
 mod producer;
 mod read;
 mod recovery;
+mod transactions;

@@ -42,6 +42,7 @@ pub struct RecordBatchBuilder {
     producer_epoch: i16,
     base_sequence: i32,
     transactional: bool,
+    control: bool,
 }
 
 impl RecordBatchBuilder {
@@ -66,6 +67,7 @@ impl RecordBatchBuilder {
             producer_epoch: NO_PRODUCER_EPOCH,
             base_sequence: NO_SEQUENCE,
             transactional: false,
+            control: false,
         }
     }
 
@@ -88,6 +90,7 @@ impl RecordBatchBuilder {
         self.producer_epoch = NO_PRODUCER_EPOCH;
         self.base_sequence = NO_SEQUENCE;
         self.transactional = false;
+        self.control = false;
     }
 
     /// The codec batches are built with.
@@ -125,6 +128,13 @@ impl RecordBatchBuilder {
     /// Marks the batch transactional (attributes bit 4).
     pub fn set_transactional(&mut self, transactional: bool) {
         self.transactional = transactional;
+    }
+
+    /// Marks the batch a control batch (attributes bit 5): a transaction marker, whose one
+    /// record's key and value are [`control_marker_key`](crate::record::control_marker_key) and
+    /// [`control_marker_value`](crate::record::control_marker_value).
+    pub fn set_control(&mut self, control: bool) {
+        self.control = control;
     }
 
     /// The exact number of bytes a record takes in a batch (its length varint included), for a
@@ -244,6 +254,9 @@ impl RecordBatchBuilder {
         let mut attrs = i16::from(self.compression.id());
         if self.transactional {
             attrs |= attributes::TRANSACTIONAL;
+        }
+        if self.control {
+            attrs |= attributes::CONTROL;
         }
         let header = HeaderFields {
             attributes: attrs,

@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use kafka_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
 use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
 use kafka_protocol::messages::consumer_group_describe_request::ConsumerGroupDescribeRequest;
 use kafka_protocol::messages::consumer_group_heartbeat_request::{
@@ -19,6 +22,7 @@ use kafka_protocol::messages::create_topics_request::{
 use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
 use kafka_protocol::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
 use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
+use kafka_protocol::messages::end_txn_request::EndTxnRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::heartbeat_request::HeartbeatRequest;
@@ -101,6 +105,8 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::CreateTopics => RequestBody::CreateTopics(create_topics(flex)),
         ApiKey::DeleteTopics => RequestBody::DeleteTopics(delete_topics(v, flex)),
         ApiKey::InitProducerId => RequestBody::InitProducerId(init_producer_id(v, flex)),
+        ApiKey::AddPartitionsToTxn => RequestBody::AddPartitionsToTxn(add_partitions_to_txn(v, flex)),
+        ApiKey::EndTxn => RequestBody::EndTxn(end_txn(flex)),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(delete_groups(flex)),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(offset_delete()),
@@ -627,4 +633,51 @@ fn consumer_group_describe() -> ConsumerGroupDescribeRequest {
         .with_group_ids(vec![group("group-1"), group("group-2")])
         .with_include_authorized_operations(true)
         .with_unknown_tagged_fields(tags(true))
+}
+
+fn add_partitions_to_txn(v: i16, flex: bool) -> AddPartitionsToTxnRequest {
+    let topics = || {
+        vec![
+            AddPartitionsToTxnTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![0, 2])
+                .with_unknown_tagged_fields(tags(flex)),
+            AddPartitionsToTxnTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![1]),
+        ]
+    };
+    if v >= 4 {
+        AddPartitionsToTxnRequest::default()
+            .with_transactions(vec![
+                AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(TransactionalId(s("txn-1")))
+                    .with_producer_id(ProducerId(4000))
+                    .with_producer_epoch(3)
+                    .with_verify_only(true)
+                    .with_topics(topics())
+                    .with_unknown_tagged_fields(tags(flex)),
+                AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(TransactionalId(s("txn-2")))
+                    .with_producer_id(ProducerId(4001))
+                    .with_topics(topics()),
+            ])
+            .with_unknown_tagged_fields(tags(flex))
+    } else {
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(s("txn-1")))
+            .with_v3_and_below_producer_id(ProducerId(4000))
+            .with_v3_and_below_producer_epoch(3)
+            .with_v3_and_below_topics(topics())
+            .with_unknown_tagged_fields(tags(flex))
+    }
+}
+
+fn end_txn(flex: bool) -> EndTxnRequest {
+    EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(s("txn-1")))
+        .with_producer_id(ProducerId(4000))
+        .with_producer_epoch(3)
+        .with_committed(true)
+        .with_unknown_tagged_fields(tags(flex))
 }

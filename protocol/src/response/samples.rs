@@ -3,6 +3,10 @@
 //! included), and unknown tagged fields in flexible versions.
 
 use bytes::Bytes;
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
+    AddPartitionsToTxnTopicResult,
+};
 use kafka_protocol::messages::api_versions_response::{
     ApiVersion, ApiVersionsResponse, FinalizedFeatureKey, SupportedFeatureKey,
 };
@@ -23,6 +27,7 @@ use kafka_protocol::messages::delete_topics_response::{DeletableTopicResult, Del
 use kafka_protocol::messages::describe_groups_response::{
     DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
 };
+use kafka_protocol::messages::end_txn_response::EndTxnResponse;
 use kafka_protocol::messages::fetch_response::{
     self, AbortedTransaction, EpochEndOffset, FetchResponse, FetchableTopicResponse, PartitionData,
     SnapshotId,
@@ -54,7 +59,7 @@ use kafka_protocol::messages::produce_response::{
     TopicProduceResponse,
 };
 use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
-use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId};
+use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId, TransactionalId};
 
 use crate::request::samples::{group, member_metadata, records, s, tags, topic, TOPIC_ID};
 
@@ -825,4 +830,51 @@ pub(crate) fn consumer_group_describe(v: i16) -> ConsumerGroupDescribeResponse {
                 .with_assignor_name(s("")),
         ])
         .with_unknown_tagged_fields(tags(true))
+}
+
+pub(crate) fn add_partitions_to_txn(v: i16) -> AddPartitionsToTxnResponse {
+    let flex = flexible(ApiKey::AddPartitionsToTxn, v);
+    let topics = || {
+        vec![
+            AddPartitionsToTxnTopicResult::default()
+                .with_name(topic("orders"))
+                .with_results_by_partition(vec![
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(0)
+                        .with_unknown_tagged_fields(tags(flex)),
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(2)
+                        .with_partition_error_code(51),
+                ])
+                .with_unknown_tagged_fields(tags(flex)),
+            AddPartitionsToTxnTopicResult::default().with_name(topic("audit")),
+        ]
+    };
+    let response = AddPartitionsToTxnResponse::default()
+        .with_throttle_time_ms(13)
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 4 {
+        response.with_error_code(0).with_results_by_transaction(vec![
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(TransactionalId(s("txn-1")))
+                .with_topic_results(topics())
+                .with_unknown_tagged_fields(tags(flex)),
+            AddPartitionsToTxnResult::default().with_transactional_id(TransactionalId(s("txn-2"))),
+        ])
+    } else {
+        response.with_results_by_topic_v3_and_below(topics())
+    }
+}
+
+pub(crate) fn end_txn(v: i16) -> EndTxnResponse {
+    let flex = flexible(ApiKey::EndTxn, v);
+    let response = EndTxnResponse::default()
+        .with_throttle_time_ms(13)
+        .with_error_code(48)
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 5 {
+        response.with_producer_id(ProducerId(4000)).with_producer_epoch(4)
+    } else {
+        response
+    }
 }

@@ -7,7 +7,7 @@
 use kafka_protocol::messages::ApiKey;
 
 use super::Kind::{Array, Bool, Bytes, ClassicStr, Int16, Int32, Int64, Int8, Str, Struct, Uuid};
-use super::{f, Field, Shape};
+use super::{f, Field, Kind, Shape};
 
 /// Request header v1 (v2, flexible, adds a tagged-field section). `client_id` stays an int16
 /// string in v2 so that a broker can always read it.
@@ -45,6 +45,8 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
         ApiKey::DeleteGroups => &DELETE_GROUPS,
         ApiKey::OffsetDelete => &OFFSET_DELETE,
+        ApiKey::AddPartitionsToTxn => &ADD_PARTITIONS_TO_TXN,
+        ApiKey::EndTxn => &END_TXN,
         ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
@@ -436,5 +438,43 @@ const CONSUMER_GROUP_DESCRIBE: Shape = Shape {
     fields: &[
         f("group_ids", Array(&Str)),
         f("include_authorized_operations", Bool),
+    ],
+};
+
+/// A topic and its partitions in AddPartitionsToTxn.
+const TXN_TOPICS: Kind = Array(&Struct(&[f("name", Str), f("partitions", Array(&Int32))]));
+
+/// AddPartitionsToTxn, versions 0..=5, flexible from 3; batched transactions from 4 (KIP-890).
+const ADD_PARTITIONS_TO_TXN: Shape = Shape {
+    name: "AddPartitionsToTxn request",
+    flexible_from: 3,
+    fields: &[
+        f(
+            "transactions",
+            Array(&Struct(&[
+                f("transactional_id", Str),
+                f("producer_id", Int64),
+                f("producer_epoch", Int16),
+                f("verify_only", Bool),
+                f("topics", TXN_TOPICS),
+            ])),
+        )
+        .since(4),
+        f("v3_and_below_transactional_id", Str).until(3),
+        f("v3_and_below_producer_id", Int64).until(3),
+        f("v3_and_below_producer_epoch", Int16).until(3),
+        f("v3_and_below_topics", TXN_TOPICS).until(3),
+    ],
+};
+
+/// EndTxn, versions 0..=5, flexible from 3.
+const END_TXN: Shape = Shape {
+    name: "EndTxn request",
+    flexible_from: 3,
+    fields: &[
+        f("transactional_id", Str),
+        f("producer_id", Int64),
+        f("producer_epoch", Int16),
+        f("committed", Bool),
     ],
 };

@@ -40,6 +40,8 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
         ApiKey::DeleteGroups => &DELETE_GROUPS,
         ApiKey::OffsetDelete => &OFFSET_DELETE,
+        ApiKey::AddPartitionsToTxn => &ADD_PARTITIONS_TO_TXN,
+        ApiKey::EndTxn => &END_TXN,
         ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
@@ -616,5 +618,48 @@ const CONSUMER_GROUP_DESCRIBE: Shape = Shape {
                 f("authorized_operations", Int32),
             ])),
         ),
+    ],
+};
+
+/// A topic's per-partition answers in AddPartitionsToTxn.
+const TXN_TOPIC_RESULTS: super::Kind = Array(&Struct(&[
+    f("name", Str),
+    f(
+        "results_by_partition",
+        Array(&Struct(&[
+            f("partition_index", Int32),
+            f("partition_error_code", Int16),
+        ])),
+    ),
+]));
+
+/// AddPartitionsToTxn, versions 0..=5, flexible from 3; per transaction from 4.
+const ADD_PARTITIONS_TO_TXN: Shape = Shape {
+    name: "AddPartitionsToTxn response",
+    flexible_from: 3,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("error_code", Int16).since(4),
+        f(
+            "results_by_transaction",
+            Array(&Struct(&[
+                f("transactional_id", Str),
+                f("topic_results", TXN_TOPIC_RESULTS),
+            ])),
+        )
+        .since(4),
+        f("results_by_topic_v3_and_below", TXN_TOPIC_RESULTS).until(3),
+    ],
+};
+
+/// EndTxn, versions 0..=5, flexible from 3; v5 answers the producer id and epoch.
+const END_TXN: Shape = Shape {
+    name: "EndTxn response",
+    flexible_from: 3,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("error_code", Int16),
+        f("producer_id", Int64).since(5),
+        f("producer_epoch", Int16).since(5),
     ],
 };

@@ -415,7 +415,7 @@ async fn find_coordinator(ctx: &mut Ctx<'_>, key_type: i8, key: String) -> CaseR
 }
 
 /// FindCoordinator for one key, asked again while the answer is COORDINATOR_NOT_AVAILABLE.
-async fn locate_coordinator(
+pub(crate) async fn locate_coordinator(
     ctx: &mut Ctx<'_>,
     key_type: i8,
     key: String,

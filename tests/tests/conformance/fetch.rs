@@ -64,7 +64,7 @@ async fn three_batches(ctx: &mut Ctx<'_>, partitions: i32) -> Result<String, cra
 
 /// A Fetch of `partitions` (partition, offset, partition max bytes) and what it answered.
 #[allow(clippy::too_many_arguments)]
-async fn fetch(
+pub(crate) async fn fetch(
     ctx: &mut Ctx<'_>,
     prefix: &str,
     topic: &str,
@@ -224,7 +224,7 @@ async fn fetch_waits_for_min_bytes(ctx: &mut Ctx<'_>) -> CaseResult {
 }
 
 /// ListOffsets of `(partition, timestamp)` at `isolation_level`.
-async fn list_offsets(
+pub(crate) async fn list_offsets(
     ctx: &mut Ctx<'_>,
     prefix: &str,
     topic: &str,

@@ -28,6 +28,7 @@ mod kip848;
 mod metadata;
 mod produce;
 mod records;
+mod txn;
 
 use std::collections::BTreeSet;
 
@@ -281,6 +282,7 @@ async fn kafkit_answers_as_kafka_does() -> Result<(), harness::BoxError> {
         admin::cases(),
         groups::cases(),
         kip848::cases(),
+        txn::cases(),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,31 @@
+//! The transaction coordinator (KIP-98, as Kafka's `TransactionCoordinator` does it for
+//! transaction version 1): transactional ids, their producer ids and epochs, the partitions
+//! each ongoing transaction wrote to, and the COMMIT or ABORT markers that end it.
+//!
+//! # Design
+//! - One [`TransactionCoordinator`] per cluster, in [`ClusterState`](crate::ClusterState),
+//!   its state behind one mutex, as the group coordinator's.
+//! - The coordinator of a transactional id is the leader of partition
+//!   `abs(hash(id)) % transaction.state.log.num.partitions` of `__transaction_state` (created
+//!   at the first FindCoordinator for a transactional id), as in Kafka.
+//! - EndTxn writes the markers into every partition of the transaction before it answers:
+//!   all nodes share one log per partition, so PrepareCommit/PrepareAbort complete at once
+//!   (Kafka sends WriteTxnMarkers to each partition leader and completes asynchronously).
+//!
+//! # Deviations from Kafka (what is left of issue #14)
+//! - Transaction state is not written to `__transaction_state`: after a restart the
+//!   coordinator knows no transactional id (producers initialize again), and a transaction
+//!   left open by the restart keeps its partitions' last stable offset where it began.
+//! - Transactions are not aborted when they outlive `transaction.timeout.ms`.
+//! - AddOffsetsToTxn, TxnOffsetCommit, DescribeTransactions and ListTransactions are not
+//!   served yet; nor is transaction version 2 (KIP-890 part 2), which kafkit does not advertise.
+//!
+//! # Layout
+//! - `coordinator.rs`: [`TransactionCoordinator`] and each transaction's state machine.
+
+mod coordinator;
+
+pub use coordinator::{TransactionCoordinator, TxnState, TxnSummary};
+
+/// The topic transactional ids are placed by.
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";

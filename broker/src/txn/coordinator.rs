@@ -1,0 +1,389 @@
+//! [`TransactionCoordinator`]: every transactional id of the cluster and its transaction.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use kafkit_protocol::ErrorCode;
+
+use super::TRANSACTION_STATE_TOPIC;
+use crate::cluster::{lock_log, ClusterState};
+use crate::group::store;
+
+/// Kafka's transaction states (`TransactionState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnState {
+    /// No transaction yet, or the producer was just initialized.
+    Empty,
+    /// Partitions were added: a transaction is open.
+    Ongoing,
+    /// Markers are being written for a commit.
+    PrepareCommit,
+    /// Markers are being written for an abort.
+    PrepareAbort,
+    /// The last transaction committed.
+    CompleteCommit,
+    /// The last transaction aborted.
+    CompleteAbort,
+}
+
+impl TxnState {
+    /// Kafka's name for the state.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TxnMetadata {
+    producer_id: i64,
+    producer_epoch: i16,
+    timeout_ms: i32,
+    state: TxnState,
+    partitions: BTreeSet<(String, i32)>,
+}
+
+/// A transactional id as the test kit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnSummary {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Producer epoch.
+    pub producer_epoch: i16,
+    /// State.
+    pub state: TxnState,
+    /// `transaction.timeout.ms` the producer asked for.
+    pub timeout_ms: i32,
+    /// The partitions of the open transaction.
+    pub partitions: Vec<(String, i32)>,
+}
+
+/// The cluster's transactional ids.
+#[derive(Debug, Default)]
+pub struct TransactionCoordinator {
+    inner: Mutex<HashMap<String, TxnMetadata>>,
+}
+
+/// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask for.
+const MAX_TIMEOUT_MS: i32 = 900_000;
+
+/// A per-partition answer of AddPartitionsToTxn.
+pub type PartitionResults = Vec<(String, Vec<(i32, ErrorCode)>)>;
+
+impl TransactionCoordinator {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, TxnMetadata>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The node coordinating `transactional_id`: the leader of its partition of
+    /// `__transaction_state`, created first if needed.
+    pub fn locate(&self, state: &ClusterState, transactional_id: &str) -> Result<i32, ErrorCode> {
+        let partitions = store::ensure_internal_topic(
+            state,
+            TRANSACTION_STATE_TOPIC,
+            state.config().transaction_state_partitions,
+        )?;
+        let index = store::partition_for(transactional_id, partitions);
+        let metadata = state.metadata();
+        metadata
+            .partition(TRANSACTION_STATE_TOPIC, index)
+            .and_then(|p| p.leader)
+            .filter(|&l| metadata.is_up(l))
+            .ok_or(ErrorCode::CoordinatorNotAvailable)
+    }
+
+    fn check_coordinator(
+        state: &ClusterState,
+        node_id: i32,
+        transactional_id: &str,
+    ) -> Result<(), ErrorCode> {
+        let metadata = state.metadata();
+        let Some(topic) = metadata.topics.get(TRANSACTION_STATE_TOPIC) else {
+            return Err(ErrorCode::NotCoordinator);
+        };
+        let index = store::partition_for(transactional_id, topic.partitions.len() as i32);
+        let leads = metadata
+            .partition(TRANSACTION_STATE_TOPIC, index)
+            .is_some_and(|p| p.leader == Some(node_id));
+        if leads && metadata.is_up(node_id) {
+            Ok(())
+        } else {
+            Err(ErrorCode::NotCoordinator)
+        }
+    }
+
+    /// InitProducerId with a transactional id: a new producer id at epoch 0 for a new id;
+    /// for a known one the epoch is bumped (fencing the older producer), after an open
+    /// transaction is aborted. KIP-360: a producer id and epoch that are not the current ones
+    /// are PRODUCER_FENCED.
+    pub fn init_producer(
+        &self,
+        state: &ClusterState,
+        node_id: i32,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), ErrorCode> {
+        if timeout_ms <= 0 || timeout_ms > MAX_TIMEOUT_MS {
+            return Err(ErrorCode::InvalidTransactionTimeout);
+        }
+        Self::check_coordinator(state, node_id, transactional_id)?;
+        let mut inner = self.lock();
+        let Some(meta) = inner.get_mut(transactional_id) else {
+            let producer_id = state
+                .allocate_producer_id()
+                .map_err(|_| ErrorCode::CoordinatorLoadInProgress)?;
+            inner.insert(
+                transactional_id.to_string(),
+                TxnMetadata {
+                    producer_id,
+                    producer_epoch: 0,
+                    timeout_ms,
+                    state: TxnState::Empty,
+                    partitions: BTreeSet::new(),
+                },
+            );
+            return Ok((producer_id, 0));
+        };
+        if let Some((pid, epoch)) = expected {
+            if pid != meta.producer_id || epoch != meta.producer_epoch {
+                return Err(ErrorCode::ProducerFenced);
+            }
+        }
+        if meta.producer_epoch >= i16::MAX - 1 {
+            meta.producer_id = state
+                .allocate_producer_id()
+                .map_err(|_| ErrorCode::CoordinatorLoadInProgress)?;
+            meta.producer_epoch = 0;
+        } else {
+            meta.producer_epoch += 1;
+        }
+        if meta.state == TxnState::Ongoing {
+            tracing::info!(
+                transactional_id,
+                "aborting the open transaction of a fenced producer"
+            );
+            write_markers(state, meta, false)?;
+            meta.state = TxnState::CompleteAbort;
+        }
+        meta.timeout_ms = timeout_ms;
+        meta.partitions.clear();
+        if meta.state != TxnState::CompleteAbort {
+            meta.state = TxnState::Empty;
+        }
+        Ok((meta.producer_id, meta.producer_epoch))
+    }
+
+    /// AddPartitionsToTxn for one transaction. With `verify_only` (KIP-890, from brokers)
+    /// nothing is added: each partition is NONE if it is in the open transaction, else
+    /// INVALID_TXN_STATE.
+    pub fn add_partitions(
+        &self,
+        state: &ClusterState,
+        node_id: i32,
+        transactional_id: &str,
+        producer: (i64, i16),
+        topics: &[(String, Vec<i32>)],
+        verify_only: bool,
+    ) -> PartitionResults {
+        let all = |code: ErrorCode| per_partition(topics, |_, _| code);
+        if let Err(code) = Self::check_coordinator(state, node_id, transactional_id) {
+            return all(code);
+        }
+        let mut inner = self.lock();
+        let Some(meta) = inner.get_mut(transactional_id) else {
+            return all(ErrorCode::InvalidProducerIdMapping);
+        };
+        if let Err(code) = check_producer(meta, producer) {
+            return all(code);
+        }
+        if verify_only {
+            let ongoing = meta.state == TxnState::Ongoing;
+            return per_partition(topics, |t, p| {
+                if ongoing && meta.partitions.contains(&(t.to_string(), p)) {
+                    ErrorCode::None
+                } else {
+                    ErrorCode::InvalidTxnState
+                }
+            });
+        }
+        if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            return all(ErrorCode::ConcurrentTransactions);
+        }
+        let unknown: Vec<(String, i32)> = {
+            let metadata = state.metadata();
+            topics
+                .iter()
+                .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+                .filter(|(t, p)| metadata.partition(t, *p).is_none())
+                .collect()
+        };
+        if !unknown.is_empty() {
+            return per_partition(topics, |t, p| {
+                if unknown.contains(&(t.to_string(), p)) {
+                    ErrorCode::UnknownTopicOrPartition
+                } else {
+                    ErrorCode::OperationNotAttempted
+                }
+            });
+        }
+        if meta.state != TxnState::Ongoing {
+            meta.partitions.clear();
+        }
+        for (t, ps) in topics {
+            for p in ps {
+                meta.partitions.insert((t.clone(), *p));
+            }
+        }
+        meta.state = TxnState::Ongoing;
+        all(ErrorCode::None)
+    }
+
+    /// EndTxn: writes a COMMIT or ABORT marker into every partition of the open transaction.
+    /// A retried EndTxn of a transaction that already ended the same way is NONE; any other
+    /// state is INVALID_TXN_STATE.
+    pub fn end_transaction(
+        &self,
+        state: &ClusterState,
+        node_id: i32,
+        transactional_id: &str,
+        producer: (i64, i16),
+        commit: bool,
+    ) -> Result<(i64, i16), ErrorCode> {
+        Self::check_coordinator(state, node_id, transactional_id)?;
+        let mut inner = self.lock();
+        let meta = inner
+            .get_mut(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        check_producer(meta, producer)?;
+        match (meta.state, commit) {
+            (TxnState::Ongoing, _) => {
+                meta.state = if commit {
+                    TxnState::PrepareCommit
+                } else {
+                    TxnState::PrepareAbort
+                };
+                let written = write_markers(state, meta, commit);
+                meta.state = match (&written, commit) {
+                    (Ok(()), true) => TxnState::CompleteCommit,
+                    (Ok(()), false) => TxnState::CompleteAbort,
+                    (Err(_), _) => TxnState::Ongoing,
+                };
+                written?;
+                meta.partitions.clear();
+            }
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {}
+            (TxnState::PrepareCommit | TxnState::PrepareAbort, _) => {
+                return Err(ErrorCode::ConcurrentTransactions)
+            }
+            _ => return Err(ErrorCode::InvalidTxnState),
+        }
+        Ok((meta.producer_id, meta.producer_epoch))
+    }
+
+    /// Runs `append` if a transactional batch of `producer` for `topic`/`partition` may be
+    /// appended: its producer has an open transaction with the partition in it (Kafka's
+    /// verification, `transaction.partition.verification.enable`). TRANSACTION_ABORTABLE
+    /// otherwise (INVALID_TXN_STATE for an unknown transactional id); INVALID_PRODUCER_EPOCH
+    /// for an older epoch. The coordinator's lock is held
+    /// while `append` runs, so no marker can end the transaction between the check and the
+    /// append.
+    pub fn append_verified<T>(
+        &self,
+        transactional_id: &str,
+        producer: (i64, i16),
+        topic: &str,
+        partition: i32,
+        append: impl FnOnce() -> T,
+    ) -> Result<T, ErrorCode> {
+        let inner = self.lock();
+        let meta = inner.get(transactional_id).ok_or(ErrorCode::InvalidTxnState)?;
+        if meta.producer_id != producer.0 {
+            return Err(ErrorCode::InvalidProducerIdMapping);
+        }
+        if producer.1 < meta.producer_epoch {
+            return Err(ErrorCode::InvalidProducerEpoch);
+        }
+        let added =
+            meta.state == TxnState::Ongoing && meta.partitions.contains(&(topic.to_string(), partition));
+        if added {
+            Ok(append())
+        } else {
+            // Kafka 4's answer when verification finds the partition outside the transaction:
+            // the producer aborts and goes on.
+            Err(ErrorCode::TransactionAbortable)
+        }
+    }
+
+    /// A transactional id's state (for tests and the test kit).
+    pub fn transaction(&self, transactional_id: &str) -> Option<TxnSummary> {
+        self.lock().get(transactional_id).map(|m| TxnSummary {
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            state: m.state,
+            timeout_ms: m.timeout_ms,
+            partitions: m.partitions.iter().cloned().collect(),
+        })
+    }
+}
+
+/// Each partition of `topics` with the code `code_of` gives it.
+fn per_partition(
+    topics: &[(String, Vec<i32>)],
+    code_of: impl Fn(&str, i32) -> ErrorCode,
+) -> PartitionResults {
+    topics
+        .iter()
+        .map(|(t, ps)| (t.clone(), ps.iter().map(|p| (*p, code_of(t, *p))).collect()))
+        .collect()
+}
+
+/// The producer id must be the transactional id's; an older epoch is fenced.
+fn check_producer(meta: &TxnMetadata, (producer_id, epoch): (i64, i16)) -> Result<(), ErrorCode> {
+    if producer_id != meta.producer_id {
+        return Err(ErrorCode::InvalidProducerIdMapping);
+    }
+    if epoch < meta.producer_epoch {
+        return Err(ErrorCode::ProducerFenced);
+    }
+    if epoch > meta.producer_epoch {
+        return Err(ErrorCode::InvalidProducerEpoch);
+    }
+    Ok(())
+}
+
+/// Writes the transaction's marker into each of its partitions, in their current leader
+/// epochs (coordinator epoch 0). NOT_COORDINATOR if a partition cannot be written.
+fn write_markers(state: &ClusterState, meta: &TxnMetadata, commit: bool) -> Result<(), ErrorCode> {
+    let now = crate::handlers::now_ms();
+    for (topic, partition) in &meta.partitions {
+        let (log, leader_epoch) = {
+            let metadata = state.metadata();
+            match metadata.partition(topic, *partition) {
+                Some(p) => (p.log.clone(), p.leader_epoch),
+                // A deleted topic has nothing to mark.
+                None => continue,
+            }
+        };
+        let written = lock_log(&log).append_marker(
+            meta.producer_id,
+            meta.producer_epoch,
+            commit,
+            0,
+            leader_epoch,
+            now,
+        );
+        if let Err(e) = written {
+            tracing::error!(topic, partition, error = %e, "could not write a transaction marker");
+            return Err(ErrorCode::NotCoordinator);
+        }
+    }
+    state.appended().notify_waiters();
+    Ok(())
+}
