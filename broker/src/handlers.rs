@@ -19,6 +19,7 @@ use crate::intercept::{self, After, Decision, RequestContext};
 use crate::response::Response;
 use crate::Result;
 
+pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod consumer_group_describe;
@@ -43,6 +44,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 /// What a handler needs to know about where a request arrived.
 #[derive(Debug, Clone, Copy)]
@@ -295,6 +297,12 @@ pub async fn handle_request(
             Response::AddPartitionsToTxn(add_partitions_to_txn::handle(ctx, version, r))
         }
         RequestBody::EndTxn(r) => Response::EndTxn(end_txn::handle(ctx, version, r)),
+        RequestBody::AddOffsetsToTxn(r) => {
+            Response::AddOffsetsToTxn(add_offsets_to_txn::handle(ctx, version, r))
+        }
+        RequestBody::TxnOffsetCommit(r) => {
+            Response::TxnOffsetCommit(txn_offset_commit::handle(ctx, version, r))
+        }
         RequestBody::UnsupportedApiVersions => {
             Response::UnsupportedApiVersions(unsupported_api_versions(ctx))
         }

@@ -7,12 +7,12 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse,
-    ConsumerGroupHeartbeatResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
-    DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse,
-    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
-    ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse,
-    ProduceResponse, SyncGroupResponse,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse,
+    ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, CreatePartitionsResponse,
+    CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse,
+    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
+    LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse, SyncGroupResponse, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
@@ -64,6 +64,10 @@ pub enum Response {
     AddPartitionsToTxn(AddPartitionsToTxnResponse),
     /// EndTxn (ApiKey 26).
     EndTxn(EndTxnResponse),
+    /// AddOffsetsToTxn (ApiKey 25).
+    AddOffsetsToTxn(AddOffsetsToTxnResponse),
+    /// TxnOffsetCommit (ApiKey 28).
+    TxnOffsetCommit(TxnOffsetCommitResponse),
     /// OffsetDelete (ApiKey 47).
     OffsetDelete(OffsetDeleteResponse),
     /// ConsumerGroupHeartbeat (ApiKey 68).
@@ -102,6 +106,8 @@ impl Response {
             Response::OffsetDelete(_) => ApiKey::OffsetDelete,
             Response::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
             Response::EndTxn(_) => ApiKey::EndTxn,
+            Response::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
+            Response::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
             Response::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
             Response::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         }
@@ -133,6 +139,8 @@ impl Response {
             Response::OffsetDelete(r) => r.throttle_time_ms = ms,
             Response::AddPartitionsToTxn(r) => r.throttle_time_ms = ms,
             Response::EndTxn(r) => r.throttle_time_ms = ms,
+            Response::AddOffsetsToTxn(r) => r.throttle_time_ms = ms,
+            Response::TxnOffsetCommit(r) => r.throttle_time_ms = ms,
             Response::ConsumerGroupHeartbeat(r) => r.throttle_time_ms = ms,
             Response::ConsumerGroupDescribe(r) => r.throttle_time_ms = ms,
         }
@@ -164,6 +172,8 @@ impl Response {
             Response::OffsetDelete(r) => encode(correlation_id, version, r),
             Response::AddPartitionsToTxn(r) => encode(correlation_id, version, r),
             Response::EndTxn(r) => encode(correlation_id, version, r),
+            Response::AddOffsetsToTxn(r) => encode(correlation_id, version, r),
+            Response::TxnOffsetCommit(r) => encode(correlation_id, version, r),
             Response::ConsumerGroupHeartbeat(r) => encode(correlation_id, version, r),
             Response::ConsumerGroupDescribe(r) => encode(correlation_id, version, r),
             Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),

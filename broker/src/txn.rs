@@ -17,8 +17,11 @@
 //!   coordinator knows no transactional id (producers initialize again), and a transaction
 //!   left open by the restart keeps its partitions' last stable offset where it began.
 //! - Transactions are not aborted when they outlive `transaction.timeout.ms`.
-//! - AddOffsetsToTxn, TxnOffsetCommit, DescribeTransactions and ListTransactions are not
-//!   served yet; nor is transaction version 2 (KIP-890 part 2), which kafkit does not advertise.
+//! - Offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit) are held by the
+//!   group coordinator and written as plain offset records when the transaction commits
+//!   (Kafka writes transactional records at once); see `group/coordinator/txn_offsets.rs`.
+//! - DescribeTransactions and ListTransactions are not served yet; nor is transaction
+//!   version 2 (KIP-890 part 2), which kafkit does not advertise.
 //!
 //! # Layout
 //! - `coordinator.rs`: [`TransactionCoordinator`] and each transaction's state machine.

@@ -144,3 +144,141 @@ async fn committed_and_aborted_transactions_as_read_committed_and_uncommitted_co
     .expect("transactions");
     cluster.shutdown().await.expect("shutdown");
 }
+
+/// Exactly once, consume-process-produce: a read_committed member of a group reads the input,
+/// a transactional producer writes one output record per input record and commits the
+/// consumer's offsets in the same transaction (AddOffsetsToTxn, TxnOffsetCommit). An aborted
+/// round leaves neither its output nor its offsets; the committed round leaves both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_commit_with_the_transaction_or_not_at_all() {
+    let mut config = ClusterConfig::default();
+    config.groups.initial_rebalance_delay = Duration::ZERO;
+    let cluster = Cluster::start(config).await.expect("cluster");
+    let state = cluster.state().clone();
+    for name in ["input", "output"] {
+        state
+            .create_topic(name, 1, TopicConfig::default())
+            .expect("topic");
+    }
+    let bootstrap = cluster.bootstrap_servers();
+    tokio::task::spawn_blocking(move || {
+        let plain: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create()
+            .expect("producer");
+        for i in 0..10 {
+            plain
+                .send(BaseRecord::to("input").key("k").payload(&format!("in{i}")))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        plain.flush(Duration::from_secs(10)).expect("flush");
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "eos")
+            .set("isolation.level", "read_committed")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&["input"]).expect("subscribe");
+        let p = producer(&bootstrap, "eos-tx");
+        let round = |commit: bool, n: usize| {
+            let mut read = Vec::new();
+            let start = Instant::now();
+            while read.len() < n && start.elapsed() < Duration::from_secs(30) {
+                if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                    read.push(
+                        m.expect("message")
+                            .payload()
+                            .map(|v| v.to_vec())
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            assert_eq!(read.len(), n);
+            p.begin_transaction().expect("begin");
+            for v in &read {
+                let out = format!("out-{}", String::from_utf8_lossy(v));
+                p.send(BaseRecord::to("output").key("k").payload(&out))
+                    .map_err(|(e, _)| e)
+                    .expect("send");
+            }
+            let positions = consumer.position().expect("position");
+            let metadata = consumer.group_metadata().expect("group metadata");
+            p.send_offsets_to_transaction(&positions, &metadata, Duration::from_secs(30))
+                .expect("send offsets");
+            if commit {
+                p.commit_transaction(Duration::from_secs(30)).expect("commit");
+            } else {
+                p.flush(Duration::from_secs(10)).expect("flush");
+                p.abort_transaction(Duration::from_secs(30)).expect("abort");
+                // The consumer goes back to the last committed offsets, as an application
+                // does after an abort.
+                let committed = consumer.committed(Duration::from_secs(10)).expect("committed");
+                let mut rewind = TopicPartitionList::new();
+                for e in committed.elements() {
+                    let offset = match e.offset() {
+                        rdkafka::Offset::Offset(o) => rdkafka::Offset::Offset(o),
+                        _ => rdkafka::Offset::Beginning,
+                    };
+                    rewind
+                        .add_partition_offset(e.topic(), e.partition(), offset)
+                        .expect("rewind");
+                }
+                for e in rewind.elements() {
+                    consumer
+                        .seek(e.topic(), e.partition(), e.offset(), Duration::from_secs(10))
+                        .expect("seek");
+                }
+            }
+        };
+        round(true, 4);
+        assert_eq!(
+            state.groups().committed("eos", "input", 0).map(|c| c.offset),
+            Some(4)
+        );
+        round(false, 3);
+        assert_eq!(
+            state.groups().committed("eos", "input", 0).map(|c| c.offset),
+            Some(4),
+            "an aborted transaction commits no offsets"
+        );
+        round(true, 6);
+        assert_eq!(
+            state.groups().committed("eos", "input", 0).map(|c| c.offset),
+            Some(10)
+        );
+        let output: Vec<String> = {
+            let c: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("group.id", "checker")
+                .set("isolation.level", "read_committed")
+                .set("auto.offset.reset", "earliest")
+                .create()
+                .expect("consumer");
+            c.subscribe(&["output"]).expect("subscribe");
+            let mut out = Vec::new();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                match c.poll(Duration::from_millis(200)) {
+                    Some(Ok(m)) => {
+                        out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string())
+                    }
+                    Some(Err(e)) => panic!("{e}"),
+                    None if out.len() >= 10 => break,
+                    None => {}
+                }
+            }
+            out
+        };
+        let expected: Vec<String> = (0..10).map(|i| format!("out-in{i}")).collect();
+        assert_eq!(
+            output, expected,
+            "every input once in the output, none of the aborted round"
+        );
+    })
+    .await
+    .expect("eos");
+    cluster.shutdown().await.expect("shutdown");
+}

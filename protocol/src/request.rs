@@ -21,12 +21,13 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, ApiKey, ApiVersionsRequest, ConsumerGroupDescribeRequest,
-    ConsumerGroupHeartbeatRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
-    DeleteTopicsRequest, DescribeGroupsRequest, EndTxnRequest, FetchRequest, FindCoordinatorRequest,
-    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
-    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
-    ProduceRequest, RequestHeader, SyncGroupRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, ApiVersionsRequest,
+    ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, CreatePartitionsRequest,
+    CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest, DescribeGroupsRequest, EndTxnRequest,
+    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, SyncGroupRequest,
+    TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -102,8 +103,12 @@ pub enum RequestBody {
     InitProducerId(InitProducerIdRequest),
     /// AddPartitionsToTxn (ApiKey 24).
     AddPartitionsToTxn(AddPartitionsToTxnRequest),
+    /// AddOffsetsToTxn (ApiKey 25).
+    AddOffsetsToTxn(AddOffsetsToTxnRequest),
     /// EndTxn (ApiKey 26).
     EndTxn(EndTxnRequest),
+    /// TxnOffsetCommit (ApiKey 28).
+    TxnOffsetCommit(TxnOffsetCommitRequest),
     /// CreatePartitions (ApiKey 37).
     CreatePartitions(CreatePartitionsRequest),
     /// DeleteGroups (ApiKey 42).
@@ -142,6 +147,8 @@ impl RequestBody {
             RequestBody::InitProducerId(_) => ApiKey::InitProducerId,
             RequestBody::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
             RequestBody::EndTxn(_) => ApiKey::EndTxn,
+            RequestBody::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
+            RequestBody::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
@@ -223,6 +230,8 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
             RequestBody::AddPartitionsToTxn(decode_body(&mut buf, api_key, version)?)
         }
         ApiKey::EndTxn => RequestBody::EndTxn(decode_body(&mut buf, api_key, version)?),
+        ApiKey::AddOffsetsToTxn => RequestBody::AddOffsetsToTxn(decode_body(&mut buf, api_key, version)?),
+        ApiKey::TxnOffsetCommit => RequestBody::TxnOffsetCommit(decode_body(&mut buf, api_key, version)?),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(decode_body(&mut buf, api_key, version)?),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(decode_body(&mut buf, api_key, version)?),
@@ -304,6 +313,8 @@ mod tests {
             RequestBody::InitProducerId(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::AddPartitionsToTxn(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::EndTxn(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::AddOffsetsToTxn(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::TxnOffsetCommit(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteGroups(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::OffsetDelete(b) => encode_request_frame(&mut dst, header, b),
@@ -390,6 +401,9 @@ mod tests {
     #[case::add_partitions_to_txn_v3(ApiKey::AddPartitionsToTxn, 3)]
     #[case::add_partitions_to_txn_v5(ApiKey::AddPartitionsToTxn, 5)]
     #[case::end_txn_v5(ApiKey::EndTxn, 5)]
+    #[case::add_offsets_to_txn_v4(ApiKey::AddOffsetsToTxn, 4)]
+    #[case::txn_offset_commit_v2(ApiKey::TxnOffsetCommit, 2)]
+    #[case::txn_offset_commit_v5(ApiKey::TxnOffsetCommit, 5)]
     #[case::consumer_group_heartbeat_v0(ApiKey::ConsumerGroupHeartbeat, 0)]
     #[case::consumer_group_heartbeat_v1(ApiKey::ConsumerGroupHeartbeat, 1)]
     #[case::consumer_group_describe_v1(ApiKey::ConsumerGroupDescribe, 1)]

@@ -20,12 +20,13 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse, ConsumerGroupDescribeResponse,
-    ConsumerGroupHeartbeatResponse, CreatePartitionsResponse, CreateTopicsResponse, DeleteGroupsResponse,
-    DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse,
-    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse,
-    ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse,
-    ProduceResponse, ResponseHeader, SyncGroupResponse,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse,
+    ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, CreatePartitionsResponse,
+    CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse,
+    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
+    LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse, ResponseHeader, SyncGroupResponse,
+    TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -73,6 +74,8 @@ guarded_responses! {
     InitProducerIdResponse => InitProducerId,
     AddPartitionsToTxnResponse => AddPartitionsToTxn,
     EndTxnResponse => EndTxn,
+    AddOffsetsToTxnResponse => AddOffsetsToTxn,
+    TxnOffsetCommitResponse => TxnOffsetCommit,
     CreatePartitionsResponse => CreatePartitions,
     DeleteGroupsResponse => DeleteGroups,
     OffsetDeleteResponse => OffsetDelete,
@@ -240,7 +243,9 @@ mod tests {
             round_trip(samples::delete_topics),
             round_trip(samples::init_producer_id),
             round_trip(samples::add_partitions_to_txn),
+            round_trip(samples::add_offsets_to_txn),
             round_trip(samples::end_txn),
+            round_trip(samples::txn_offset_commit),
             round_trip(samples::create_partitions),
             round_trip(samples::delete_groups),
             round_trip(samples::offset_delete),
@@ -337,6 +342,8 @@ mod tests {
         assert_every_truncation_fails(3, &samples::add_partitions_to_txn(3));
         assert_every_truncation_fails(5, &samples::add_partitions_to_txn(5));
         assert_every_truncation_fails(5, &samples::end_txn(5));
+        assert_every_truncation_fails(4, &samples::add_offsets_to_txn(4));
+        assert_every_truncation_fails(5, &samples::txn_offset_commit(5));
         assert_every_truncation_fails(1, &samples::consumer_group_heartbeat(1));
         assert_every_truncation_fails(0, &samples::consumer_group_heartbeat_error(0));
         assert_every_truncation_fails(1, &samples::consumer_group_describe(1));
@@ -513,6 +520,8 @@ mod tests {
                 decode_response::<AddPartitionsToTxnResponse>(frame, version).map(drop)
             }
             ApiKey::EndTxn => decode_response::<EndTxnResponse>(frame, version).map(drop),
+            ApiKey::AddOffsetsToTxn => decode_response::<AddOffsetsToTxnResponse>(frame, version).map(drop),
+            ApiKey::TxnOffsetCommit => decode_response::<TxnOffsetCommitResponse>(frame, version).map(drop),
             ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
             ApiKey::DeleteGroups => decode_response::<DeleteGroupsResponse>(frame, version).map(drop),
             ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, version).map(drop),

@@ -94,6 +94,8 @@ fn groups_of(request: &Request) -> Vec<&str> {
         RequestBody::LeaveGroup(r) => vec![&r.group_id.0],
         RequestBody::OffsetCommit(r) => vec![&r.group_id.0],
         RequestBody::OffsetDelete(r) => vec![&r.group_id.0],
+        RequestBody::TxnOffsetCommit(r) => vec![&r.group_id.0],
+        RequestBody::AddOffsetsToTxn(r) => vec![&r.group_id.0],
         RequestBody::ConsumerGroupHeartbeat(r) => vec![&r.group_id.0],
         RequestBody::ConsumerGroupDescribe(r) => r.group_ids.iter().map(|g| g.0.as_str()).collect(),
         RequestBody::OffsetFetch(r) if request.version() >= 8 => {

@@ -27,6 +27,7 @@ use crate::cluster::ClusterState;
 use crate::Result;
 
 mod kip848;
+mod txn_offsets;
 
 /// The cluster's groups and committed offsets.
 #[derive(Debug, Default)]
@@ -45,6 +46,9 @@ struct Groups {
     consumers: HashMap<String, ConsumerGroup>,
     /// Committed offsets by group, then topic and partition.
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+    /// Offsets committed in transactions not yet ended (TxnOffsetCommit), by group and
+    /// producer id.
+    pending_txn: HashMap<(String, i64), BTreeMap<(String, i32), OffsetValue>>,
 }
 
 impl Groups {
@@ -1216,6 +1220,30 @@ fn check_commit(inner: &mut Groups, request: &CommitOffsets) -> std::result::Res
         return Err(ErrorCode::RebalanceInProgress);
     }
     Ok(())
+}
+
+/// The member checks of a commit that names a generation (TxnOffsetCommit v3+): the member
+/// must be in the group at that generation (classic) or member epoch (KIP-848).
+fn check_member_of(inner: &Groups, request: &CommitOffsets) -> std::result::Result<(), ErrorCode> {
+    if let Some(group) = inner.consumers.get(&request.group_id) {
+        let member = group
+            .members
+            .get(&request.member_id)
+            .ok_or(ErrorCode::UnknownMemberId)?;
+        return if member.epoch == request.generation {
+            Ok(())
+        } else {
+            Err(ErrorCode::StaleMemberEpoch)
+        };
+    }
+    match inner.groups.get(&request.group_id) {
+        Some(group) => group.check_member(
+            &request.member_id,
+            request.instance_id.as_deref(),
+            request.generation,
+        ),
+        None => Err(ErrorCode::IllegalGeneration),
+    }
 }
 
 /// Kafka's OffsetCommit checks for a KIP-848 group (`ConsumerGroup.validateOffsetCommit`):

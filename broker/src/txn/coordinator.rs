@@ -47,6 +47,8 @@ struct TxnMetadata {
     timeout_ms: i32,
     state: TxnState,
     partitions: BTreeSet<(String, i32)>,
+    /// Groups whose offsets the transaction commits (AddOffsetsToTxn).
+    groups: BTreeSet<String>,
 }
 
 /// A transactional id as the test kit sees it.
@@ -147,6 +149,7 @@ impl TransactionCoordinator {
                     timeout_ms,
                     state: TxnState::Empty,
                     partitions: BTreeSet::new(),
+                    groups: BTreeSet::new(),
                 },
             );
             return Ok((producer_id, 0));
@@ -174,6 +177,7 @@ impl TransactionCoordinator {
         }
         meta.timeout_ms = timeout_ms;
         meta.partitions.clear();
+        meta.groups.clear();
         if meta.state != TxnState::CompleteAbort {
             meta.state = TxnState::Empty;
         }
@@ -235,6 +239,7 @@ impl TransactionCoordinator {
         }
         if meta.state != TxnState::Ongoing {
             meta.partitions.clear();
+            meta.groups.clear();
         }
         for (t, ps) in topics {
             for p in ps {
@@ -243,6 +248,58 @@ impl TransactionCoordinator {
         }
         meta.state = TxnState::Ongoing;
         all(ErrorCode::None)
+    }
+
+    /// AddOffsetsToTxn: the transaction will commit offsets of `group`; the group's partition
+    /// of `__consumer_offsets` joins the transaction (and gets its marker).
+    pub fn add_offsets(
+        &self,
+        state: &ClusterState,
+        node_id: i32,
+        transactional_id: &str,
+        producer: (i64, i16),
+        group: &str,
+    ) -> Result<(), ErrorCode> {
+        Self::check_coordinator(state, node_id, transactional_id)?;
+        let offsets_partitions = store::ensure_topic(state)?;
+        let mut inner = self.lock();
+        let meta = inner
+            .get_mut(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        check_producer(meta, producer)?;
+        if matches!(meta.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            return Err(ErrorCode::ConcurrentTransactions);
+        }
+        if meta.state != TxnState::Ongoing {
+            meta.partitions.clear();
+            meta.groups.clear();
+        }
+        let partition = store::partition_for(group, offsets_partitions);
+        meta.partitions
+            .insert((store::OFFSETS_TOPIC.to_string(), partition));
+        meta.groups.insert(group.to_string());
+        meta.state = TxnState::Ongoing;
+        Ok(())
+    }
+
+    /// Whether `producer` has an open transaction that commits offsets of `group`
+    /// (TxnOffsetCommit's check).
+    pub fn commits_offsets_of(
+        &self,
+        transactional_id: &str,
+        producer: (i64, i16),
+        group: &str,
+    ) -> Result<(), ErrorCode> {
+        let inner = self.lock();
+        let meta = inner
+            .get(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        check_producer(meta, producer)?;
+        if meta.state == TxnState::Ongoing && meta.groups.contains(group) {
+            Ok(())
+        } else {
+            Err(ErrorCode::InvalidTxnState)
+        }
     }
 
     /// EndTxn: writes a COMMIT or ABORT marker into every partition of the open transaction.
@@ -277,6 +334,7 @@ impl TransactionCoordinator {
                 };
                 written?;
                 meta.partitions.clear();
+                meta.groups.clear();
             }
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {}
             (TxnState::PrepareCommit | TxnState::PrepareAbort, _) => {
@@ -383,6 +441,13 @@ fn write_markers(state: &ClusterState, meta: &TxnMetadata, commit: bool) -> Resu
             tracing::error!(topic, partition, error = %e, "could not write a transaction marker");
             return Err(ErrorCode::NotCoordinator);
         }
+    }
+    // The offsets the transaction committed become visible (or are dropped), as the marker
+    // in `__consumer_offsets` decides.
+    for group in &meta.groups {
+        state
+            .groups()
+            .complete_transaction(state, group, meta.producer_id, commit);
     }
     state.appended().notify_waiters();
     Ok(())

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use kafka_protocol::messages::add_offsets_to_txn_request::AddOffsetsToTxnRequest;
 use kafka_protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
 };
@@ -45,6 +46,9 @@ use kafka_protocol::messages::offset_fetch_request::{
 };
 use kafka_protocol::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use kafka_protocol::messages::sync_group_request::{SyncGroupRequest, SyncGroupRequestAssignment};
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::{ApiKey, BrokerId, GroupId, ProducerId, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -107,6 +111,8 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::InitProducerId => RequestBody::InitProducerId(init_producer_id(v, flex)),
         ApiKey::AddPartitionsToTxn => RequestBody::AddPartitionsToTxn(add_partitions_to_txn(v, flex)),
         ApiKey::EndTxn => RequestBody::EndTxn(end_txn(flex)),
+        ApiKey::AddOffsetsToTxn => RequestBody::AddOffsetsToTxn(add_offsets_to_txn(flex)),
+        ApiKey::TxnOffsetCommit => RequestBody::TxnOffsetCommit(txn_offset_commit(v, flex)),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(delete_groups(flex)),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(offset_delete()),
@@ -680,4 +686,46 @@ fn end_txn(flex: bool) -> EndTxnRequest {
         .with_producer_epoch(3)
         .with_committed(true)
         .with_unknown_tagged_fields(tags(flex))
+}
+
+fn add_offsets_to_txn(flex: bool) -> AddOffsetsToTxnRequest {
+    AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(s("txn-1")))
+        .with_producer_id(ProducerId(4000))
+        .with_producer_epoch(3)
+        .with_group_id(group("group-1"))
+        .with_unknown_tagged_fields(tags(flex))
+}
+
+fn txn_offset_commit(v: i16, flex: bool) -> TxnOffsetCommitRequest {
+    let partition = |index, offset| {
+        TxnOffsetCommitRequestPartition::default()
+            .with_partition_index(index)
+            .with_committed_offset(offset)
+            .with_committed_leader_epoch(if v >= 2 { 5 } else { -1 })
+            .with_committed_metadata(Some(s("meta")))
+            .with_unknown_tagged_fields(tags(flex))
+    };
+    let mut request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s("txn-1")))
+        .with_group_id(group("group-1"))
+        .with_producer_id(ProducerId(4000))
+        .with_producer_epoch(3)
+        .with_topics(vec![
+            TxnOffsetCommitRequestTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![partition(0, 10), partition(1, 20)])
+                .with_unknown_tagged_fields(tags(flex)),
+            TxnOffsetCommitRequestTopic::default()
+                .with_name(topic("audit"))
+                .with_partitions(vec![partition(2, 30)]),
+        ])
+        .with_unknown_tagged_fields(tags(flex));
+    if v >= 3 {
+        request = request
+            .with_generation_id(4)
+            .with_member_id(s("member-1"))
+            .with_group_instance_id(Some(s("instance-1")));
+    }
+    request
 }

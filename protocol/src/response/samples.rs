@@ -3,6 +3,7 @@
 //! included), and unknown tagged fields in flexible versions.
 
 use bytes::Bytes;
+use kafka_protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
     AddPartitionsToTxnTopicResult,
@@ -59,6 +60,9 @@ use kafka_protocol::messages::produce_response::{
     TopicProduceResponse,
 };
 use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::{ApiKey, BrokerId, ProducerId, TransactionalId};
 
 use crate::request::samples::{group, member_metadata, records, s, tags, topic, TOPIC_ID};
@@ -877,4 +881,32 @@ pub(crate) fn end_txn(v: i16) -> EndTxnResponse {
     } else {
         response
     }
+}
+
+pub(crate) fn add_offsets_to_txn(v: i16) -> AddOffsetsToTxnResponse {
+    AddOffsetsToTxnResponse::default()
+        .with_throttle_time_ms(13)
+        .with_error_code(51)
+        .with_unknown_tagged_fields(tags(flexible(ApiKey::AddOffsetsToTxn, v)))
+}
+
+pub(crate) fn txn_offset_commit(v: i16) -> TxnOffsetCommitResponse {
+    let flex = flexible(ApiKey::TxnOffsetCommit, v);
+    TxnOffsetCommitResponse::default()
+        .with_throttle_time_ms(13)
+        .with_topics(vec![
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(0)
+                        .with_unknown_tagged_fields(tags(flex)),
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_error_code(22),
+                ])
+                .with_unknown_tagged_fields(tags(flex)),
+            TxnOffsetCommitResponseTopic::default().with_name(topic("audit")),
+        ])
+        .with_unknown_tagged_fields(tags(flex))
 }

@@ -47,6 +47,8 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::OffsetDelete => &OFFSET_DELETE,
         ApiKey::AddPartitionsToTxn => &ADD_PARTITIONS_TO_TXN,
         ApiKey::EndTxn => &END_TXN,
+        ApiKey::AddOffsetsToTxn => &ADD_OFFSETS_TO_TXN,
+        ApiKey::TxnOffsetCommit => &TXN_OFFSET_COMMIT,
         ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
@@ -476,5 +478,47 @@ const END_TXN: Shape = Shape {
         f("producer_id", Int64),
         f("producer_epoch", Int16),
         f("committed", Bool),
+    ],
+};
+
+/// AddOffsetsToTxn, versions 0..=4, flexible from 3.
+const ADD_OFFSETS_TO_TXN: Shape = Shape {
+    name: "AddOffsetsToTxn request",
+    flexible_from: 3,
+    fields: &[
+        f("transactional_id", Str),
+        f("producer_id", Int64),
+        f("producer_epoch", Int16),
+        f("group_id", Str),
+    ],
+};
+
+/// TxnOffsetCommit, versions 0..=5, flexible from 3.
+const TXN_OFFSET_COMMIT: Shape = Shape {
+    name: "TxnOffsetCommit request",
+    flexible_from: 3,
+    fields: &[
+        f("transactional_id", Str),
+        f("group_id", Str),
+        f("producer_id", Int64),
+        f("producer_epoch", Int16),
+        f("generation_id", Int32).since(3),
+        f("member_id", Str).since(3),
+        f("group_instance_id", Str).since(3),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f(
+                    "partitions",
+                    Array(&Struct(&[
+                        f("partition_index", Int32),
+                        f("committed_offset", Int64),
+                        f("committed_leader_epoch", Int32).since(2),
+                        f("committed_metadata", Str),
+                    ])),
+                ),
+            ])),
+        ),
     ],
 };

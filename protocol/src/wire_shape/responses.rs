@@ -42,6 +42,8 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::OffsetDelete => &OFFSET_DELETE,
         ApiKey::AddPartitionsToTxn => &ADD_PARTITIONS_TO_TXN,
         ApiKey::EndTxn => &END_TXN,
+        ApiKey::AddOffsetsToTxn => &ADD_OFFSETS_TO_TXN,
+        ApiKey::TxnOffsetCommit => &TXN_OFFSET_COMMIT,
         ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
@@ -661,5 +663,31 @@ const END_TXN: Shape = Shape {
         f("error_code", Int16),
         f("producer_id", Int64).since(5),
         f("producer_epoch", Int16).since(5),
+    ],
+};
+
+/// AddOffsetsToTxn, versions 0..=4, flexible from 3.
+const ADD_OFFSETS_TO_TXN: Shape = Shape {
+    name: "AddOffsetsToTxn response",
+    flexible_from: 3,
+    fields: &[f("throttle_time_ms", Int32), f("error_code", Int16)],
+};
+
+/// TxnOffsetCommit, versions 0..=5, flexible from 3.
+const TXN_OFFSET_COMMIT: Shape = Shape {
+    name: "TxnOffsetCommit response",
+    flexible_from: 3,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f(
+            "topics",
+            Array(&Struct(&[
+                f("name", Str),
+                f(
+                    "partitions",
+                    Array(&Struct(&[f("partition_index", Int32), f("error_code", Int16)])),
+                ),
+            ])),
+        ),
     ],
 };

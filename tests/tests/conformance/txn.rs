@@ -5,9 +5,12 @@
 
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, ApiKey, EndTxnRequest, InitProducerIdRequest, ProduceRequest, ProducerId,
-    TransactionalId,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, EndTxnRequest, GroupId, InitProducerIdRequest,
+    OffsetFetchRequest, ProduceRequest, ProducerId, TransactionalId, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::{Compression, RecordBatchBuilder};
@@ -18,7 +21,7 @@ use crate::harness::{now_ms, topic_name, Case, CaseResult, Ctx};
 use crate::produce::see_produce;
 
 pub fn cases() -> Vec<Case> {
-    crate::cases![txn_commit_and_abort, txn_coordinator_errors]
+    crate::cases![txn_commit_and_abort, txn_coordinator_errors, txn_offsets]
 }
 
 /// The versions a transaction-version-1 producer (Java's before KIP-890 part 2, librdkafka)
@@ -315,5 +318,124 @@ async fn txn_coordinator_errors(ctx: &mut Ctx<'_>) -> CaseResult {
             );
         }
     }
+    Ok(())
+}
+
+async fn add_offsets(ctx: &mut Ctx<'_>, at: &str, id: &str, producer: (i64, i16), group: &str) -> CaseResult {
+    let request = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(sb(id)))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_group_id(GroupId(sb(group)));
+    let mut tries = 0;
+    let r = loop {
+        let r = ctx.client().await?.send(3, &request).await?;
+        tries += 1;
+        if r.error_code != CONCURRENT_TRANSACTIONS || tries == 50 {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    ctx.code(format!("{at}.error"), r.error_code);
+    Ok(())
+}
+
+async fn txn_offset_commit(
+    ctx: &mut Ctx<'_>,
+    at: &str,
+    id: &str,
+    producer: (i64, i16),
+    group: &str,
+    topic: &str,
+    offset: i64,
+) -> CaseResult {
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(sb(id)))
+        .with_group_id(GroupId(sb(group)))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_generation_id(-1)
+        .with_member_id(sb(""))
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(vec![
+                TxnOffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(offset)
+                    .with_committed_leader_epoch(-1)
+                    .with_committed_metadata(Some(sb("txn"))),
+                TxnOffsetCommitRequestPartition::default()
+                    .with_partition_index(9)
+                    .with_committed_offset(offset),
+            ])]);
+    let r = ctx.client().await?.send(3, &request).await?;
+    for t in &r.topics {
+        for p in &t.partitions {
+            ctx.code(format!("{at}.p{}", p.partition_index), p.error_code);
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_offset(ctx: &mut Ctx<'_>, at: &str, group: &str, topic: &str) -> CaseResult {
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(sb(group)))
+        .with_topics(Some(vec![
+            kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partition_indexes(vec![0]),
+        ]));
+    let r = ctx.client().await?.send(7, &request).await?;
+    ctx.code(format!("{at}.error"), r.error_code);
+    for t in &r.topics {
+        for p in &t.partitions {
+            ctx.see(format!("{at}.p{}.offset", p.partition_index), p.committed_offset);
+            ctx.text(
+                format!("{at}.p{}.metadata", p.partition_index),
+                p.metadata.as_deref(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Offsets committed in a transaction: invisible until the commit, then visible; an aborted
+/// transaction's are never visible; TxnOffsetCommit without AddOffsetsToTxn.
+async fn txn_offsets(ctx: &mut Ctx<'_>) -> CaseResult {
+    let topic = ctx.create_topic("t", 1, &[]).await?;
+    let id = ctx.topic_name("txn");
+    let group = ctx.topic_name("g");
+    crate::groups::coordinator(ctx, &group).await?;
+    let producer = init(ctx, "init", &id).await?;
+    add_offsets(ctx, "add_offsets", &id, producer, &group).await?;
+    txn_offset_commit(ctx, "commit_offsets", &id, producer, &group, &topic, 5).await?;
+    fetch_offset(ctx, "before_end", &group, &topic).await?;
+    end(ctx, "commit", &id, producer, true).await?;
+    // Kafka materializes them once the marker is written: wait for it (up to 5 s).
+    for _ in 0..50 {
+        let request = OffsetFetchRequest::default()
+            .with_group_id(GroupId(sb(&group)))
+            .with_topics(Some(vec![
+                kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(topic_name(&topic))
+                    .with_partition_indexes(vec![0]),
+            ]));
+        let r = ctx.client().await?.send(7, &request).await?;
+        if r.topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .any(|p| p.committed_offset == 5)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    fetch_offset(ctx, "after_commit", &group, &topic).await?;
+    add_offsets(ctx, "add_offsets_again", &id, producer, &group).await?;
+    txn_offset_commit(ctx, "commit_offsets_aborted", &id, producer, &group, &topic, 8).await?;
+    end(ctx, "abort", &id, producer, false).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    fetch_offset(ctx, "after_abort", &group, &topic).await?;
+    txn_offset_commit(ctx, "without_add_offsets", &id, producer, &group, &topic, 9).await?;
     Ok(())
 }
