@@ -554,38 +554,18 @@ impl GroupCoordinator {
             return all(code);
         }
         let now = now_ms();
-        let mut answers: PartitionCodes = Vec::with_capacity(request.topics.len());
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
-        for (topic, partitions) in &request.topics {
-            let count = partition_count_of(state, topic);
-            let mut codes = Vec::with_capacity(partitions.len());
-            for (index, offset, leader_epoch, metadata) in partitions {
-                let metadata = metadata.clone().unwrap_or_default();
-                let code = if !(0..count).contains(index) {
-                    ErrorCode::UnknownTopicOrPartition
-                } else if metadata.len() > config.offset_metadata_max_bytes {
-                    ErrorCode::OffsetMetadataTooLarge
-                } else {
-                    let value = OffsetValue {
-                        offset: *offset,
-                        leader_epoch: *leader_epoch,
-                        metadata,
-                        commit_timestamp: now,
-                    };
-                    let key = OffsetsKey::Offset {
-                        group: request.group_id.clone(),
-                        topic: topic.clone(),
-                        partition: *index,
-                    };
-                    records.push((key.encode(), Some(value.encode())));
-                    accepted.push(((topic.clone(), *index), value));
-                    ErrorCode::None
+        let (mut answers, accepted) = check_offsets(state, config, request.topics.as_slice(), now);
+        let records: Vec<_> = accepted
+            .iter()
+            .map(|((topic, index), value)| {
+                let key = OffsetsKey::Offset {
+                    group: request.group_id.clone(),
+                    topic: topic.clone(),
+                    partition: *index,
                 };
-                codes.push((*index, code));
-            }
-            answers.push((topic.clone(), codes));
-        }
+                (key.encode(), Some(value.encode()))
+            })
+            .collect();
         if let Err(code) = store::append(state, partition, &records) {
             for (_, codes) in &mut answers {
                 for (_, c) in codes.iter_mut().filter(|(_, c)| *c == ErrorCode::None) {
@@ -1220,6 +1200,45 @@ fn check_commit(inner: &mut Groups, request: &CommitOffsets) -> std::result::Res
         return Err(ErrorCode::RebalanceInProgress);
     }
     Ok(())
+}
+
+/// Offsets accepted for commit, checked per partition as Kafka does (the partition exists,
+/// the metadata is within `offset.metadata.max.bytes`): each partition's code, and the
+/// accepted values.
+type AcceptedOffsets = Vec<((String, i32), OffsetValue)>;
+
+pub(super) fn check_offsets(
+    state: &ClusterState,
+    config: &super::GroupsConfig,
+    topics: &[(String, Vec<OffsetToCommit>)],
+    now: i64,
+) -> (PartitionCodes, AcceptedOffsets) {
+    let mut answers: PartitionCodes = Vec::with_capacity(topics.len());
+    let mut accepted = Vec::new();
+    for (topic, partitions) in topics {
+        let count = partition_count_of(state, topic);
+        let mut codes = Vec::with_capacity(partitions.len());
+        for (index, offset, leader_epoch, metadata) in partitions {
+            let metadata = metadata.clone().unwrap_or_default();
+            let code = if !(0..count).contains(index) {
+                ErrorCode::UnknownTopicOrPartition
+            } else if metadata.len() > config.offset_metadata_max_bytes {
+                ErrorCode::OffsetMetadataTooLarge
+            } else {
+                let value = OffsetValue {
+                    offset: *offset,
+                    leader_epoch: *leader_epoch,
+                    metadata,
+                    commit_timestamp: now,
+                };
+                accepted.push(((topic.clone(), *index), value));
+                ErrorCode::None
+            };
+            codes.push((*index, code));
+        }
+        answers.push((topic.clone(), codes));
+    }
+    (answers, accepted)
 }
 
 /// The member checks of a commit that names a generation (TxnOffsetCommit v3+): the member

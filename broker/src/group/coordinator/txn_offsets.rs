@@ -11,10 +11,10 @@
 
 use kafkit_protocol::ErrorCode;
 
-use super::{check_member_of, partition_count_of, GroupCoordinator, PartitionCodes};
+use super::{check_member_of, check_offsets, GroupCoordinator, PartitionCodes};
 use crate::cluster::ClusterState;
 use crate::group::classic::ClassicGroup;
-use crate::group::records::{OffsetValue, OffsetsKey};
+use crate::group::records::OffsetsKey;
 use crate::group::{now_ms, store, CommitOffsets};
 
 impl GroupCoordinator {
@@ -48,36 +48,7 @@ impl GroupCoordinator {
                 return all(code);
             }
         }
-        let now = now_ms();
-        let mut answers: PartitionCodes = Vec::with_capacity(request.topics.len());
-        let mut held = Vec::new();
-        for (topic, partitions) in &request.topics {
-            let count = partition_count_of(state, topic);
-            let codes = partitions
-                .iter()
-                .map(|(index, offset, leader_epoch, metadata)| {
-                    let metadata = metadata.clone().unwrap_or_default();
-                    let code = if !(0..count).contains(index) {
-                        ErrorCode::UnknownTopicOrPartition
-                    } else if metadata.len() > config.offset_metadata_max_bytes {
-                        ErrorCode::OffsetMetadataTooLarge
-                    } else {
-                        held.push((
-                            (topic.clone(), *index),
-                            OffsetValue {
-                                offset: *offset,
-                                leader_epoch: *leader_epoch,
-                                metadata,
-                                commit_timestamp: now,
-                            },
-                        ));
-                        ErrorCode::None
-                    };
-                    (*index, code)
-                })
-                .collect();
-            answers.push((topic.clone(), codes));
-        }
+        let (answers, held) = check_offsets(state, config, &request.topics, now_ms());
         inner
             .pending_txn
             .entry((request.group_id.clone(), producer_id))
