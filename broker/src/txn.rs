@@ -8,6 +8,8 @@
 //! - The coordinator of a transactional id is the leader of partition
 //!   `abs(hash(id)) % transaction.state.log.num.partitions` of `__transaction_state` (created
 //!   at the first FindCoordinator for a transactional id), as in Kafka.
+//! - A transaction that outlives its `transaction.timeout.ms` is aborted by a timer task
+//!   ([`run_timers`], on tokio's clock), bumping the producer's epoch to fence it.
 //! - EndTxn writes the markers into every partition of the transaction before it answers:
 //!   all nodes share one log per partition, so PrepareCommit/PrepareAbort complete at once
 //!   (Kafka sends WriteTxnMarkers to each partition leader and completes asynchronously).
@@ -16,7 +18,6 @@
 //! - Transaction state is not written to `__transaction_state`: after a restart the
 //!   coordinator knows no transactional id (producers initialize again), and a transaction
 //!   left open by the restart keeps its partitions' last stable offset where it began.
-//! - Transactions are not aborted when they outlive `transaction.timeout.ms`.
 //! - Offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit) are held by the
 //!   group coordinator and written as plain offset records when the transaction commits
 //!   (Kafka writes transactional records at once); see `group/coordinator/txn_offsets.rs`.
@@ -28,7 +29,10 @@
 
 mod coordinator;
 
-pub use coordinator::{TransactionCoordinator, TxnState, TxnSummary};
+pub use coordinator::{run_timers, TransactionCoordinator, TxnState, TxnSummary};
 
 /// The topic transactional ids are placed by.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
+#[cfg(test)]
+mod tests;

@@ -108,6 +108,7 @@ impl Cluster {
             })
             .collect();
         tasks.push(tokio::spawn(crate::group::run_timers(state.clone(), rx.clone())));
+        tasks.push(tokio::spawn(crate::txn::run_timers(state.clone(), rx.clone())));
         tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
         Ok(Cluster {
             state,

@@ -1,9 +1,12 @@
 //! [`TransactionCoordinator`]: every transactional id of the cluster and its transaction.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use kafkit_protocol::ErrorCode;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 use super::TRANSACTION_STATE_TOPIC;
 use crate::cluster::{lock_log, ClusterState};
@@ -49,6 +52,8 @@ struct TxnMetadata {
     partitions: BTreeSet<(String, i32)>,
     /// Groups whose offsets the transaction commits (AddOffsetsToTxn).
     groups: BTreeSet<String>,
+    /// When the open transaction began (on tokio's clock).
+    started: Option<Instant>,
 }
 
 /// A transactional id as the test kit sees it.
@@ -70,6 +75,8 @@ pub struct TxnSummary {
 #[derive(Debug, Default)]
 pub struct TransactionCoordinator {
     inner: Mutex<HashMap<String, TxnMetadata>>,
+    /// Woken when a transaction opens, for [`run_timers`].
+    woken: Notify,
 }
 
 /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask for.
@@ -150,6 +157,7 @@ impl TransactionCoordinator {
                     state: TxnState::Empty,
                     partitions: BTreeSet::new(),
                     groups: BTreeSet::new(),
+                    started: None,
                 },
             );
             return Ok((producer_id, 0));
@@ -246,6 +254,10 @@ impl TransactionCoordinator {
                 meta.partitions.insert((t.clone(), *p));
             }
         }
+        if meta.state != TxnState::Ongoing {
+            meta.started = Some(Instant::now());
+            self.woken.notify_one();
+        }
         meta.state = TxnState::Ongoing;
         all(ErrorCode::None)
     }
@@ -278,6 +290,10 @@ impl TransactionCoordinator {
         meta.partitions
             .insert((store::OFFSETS_TOPIC.to_string(), partition));
         meta.groups.insert(group.to_string());
+        if meta.state != TxnState::Ongoing {
+            meta.started = Some(Instant::now());
+            self.woken.notify_one();
+        }
         meta.state = TxnState::Ongoing;
         Ok(())
     }
@@ -451,4 +467,59 @@ fn write_markers(state: &ClusterState, meta: &TxnMetadata, commit: bool) -> Resu
     }
     state.appended().notify_waiters();
     Ok(())
+}
+
+impl TransactionCoordinator {
+    /// Aborts every open transaction older than its `transaction.timeout.ms`, bumping its
+    /// producer's epoch so that the producer, if it is still alive, is fenced (Kafka's
+    /// `abortTimedOutTransactions`). Returns when the next transaction would time out.
+    fn abort_timed_out(&self, state: &ClusterState) -> Option<Instant> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let mut next: Option<Instant> = None;
+        for (id, meta) in inner.iter_mut() {
+            let Some(started) = meta.started.filter(|_| meta.state == TxnState::Ongoing) else {
+                continue;
+            };
+            let deadline = started + Duration::from_millis(u64::try_from(meta.timeout_ms).unwrap_or(0));
+            if deadline > now {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                continue;
+            }
+            tracing::info!(transactional_id = %id, "aborting a transaction that outlived its timeout");
+            meta.producer_epoch = meta.producer_epoch.saturating_add(1);
+            if write_markers(state, meta, false).is_ok() {
+                meta.state = TxnState::CompleteAbort;
+                meta.partitions.clear();
+                meta.groups.clear();
+                meta.started = None;
+            } else {
+                next = Some(now + Duration::from_secs(1));
+            }
+        }
+        next
+    }
+}
+
+/// The timer task: aborts transactions when they outlive their timeout, until `shutdown`
+/// turns true. Deadlines are on tokio's clock.
+pub async fn run_timers(state: Arc<ClusterState>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let next = state.transactions().abort_timed_out(&state);
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => {}
+            () = state.transactions().woken.notified() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
 }
