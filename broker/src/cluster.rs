@@ -199,6 +199,7 @@ impl ClusterState {
         };
         state.load_topics(clean)?;
         state.groups.load(&state)?;
+        state.transactions.load(&state)?;
         Ok(state)
     }
 

@@ -10,14 +10,16 @@
 //!   at the first FindCoordinator for a transactional id), as in Kafka.
 //! - A transaction that outlives its `transaction.timeout.ms` is aborted by a timer task
 //!   ([`run_timers`], on tokio's clock), bumping the producer's epoch to fence it.
+//! - Each change is written to `__transaction_state` in Kafka's record schemas (`log.rs`) and
+//!   read back at startup; a decision (PrepareCommit/PrepareAbort) is written before its
+//!   markers, so a restart in between completes it.
 //! - EndTxn writes the markers into every partition of the transaction before it answers:
 //!   all nodes share one log per partition, so PrepareCommit/PrepareAbort complete at once
 //!   (Kafka sends WriteTxnMarkers to each partition leader and completes asynchronously).
 //!
 //! # Deviations from Kafka (what is left of issue #14)
-//! - Transaction state is not written to `__transaction_state`: after a restart the
-//!   coordinator knows no transactional id (producers initialize again), and a transaction
-//!   left open by the restart keeps its partitions' last stable offset where it began.
+//! - A transaction left open by a restart stays open (its timeout counted again from the
+//!   restart), and the offsets it committed (TxnOffsetCommit) are lost with the restart.
 //! - Offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit) are held by the
 //!   group coordinator and written as plain offset records when the transaction commits
 //!   (Kafka writes transactional records at once); see `group/coordinator/txn_offsets.rs`.
@@ -26,8 +28,10 @@
 //!
 //! # Layout
 //! - `coordinator.rs`: [`TransactionCoordinator`] and each transaction's state machine.
+//! - `log.rs`: the `__transaction_state` record schemas.
 
 mod coordinator;
+mod log;
 
 pub use coordinator::{run_timers, TransactionCoordinator, TxnState, TxnSummary};
 

@@ -89,13 +89,23 @@ pub(crate) fn append(
     partition: i32,
     records: &[(Bytes, Option<Bytes>)],
 ) -> std::result::Result<(), ErrorCode> {
+    append_to(state, OFFSETS_TOPIC, partition, records)
+}
+
+/// [`append`] to coordinator topic `topic` (`__consumer_offsets` or `__transaction_state`).
+pub(crate) fn append_to(
+    state: &ClusterState,
+    topic: &str,
+    partition: i32,
+    records: &[(Bytes, Option<Bytes>)],
+) -> std::result::Result<(), ErrorCode> {
     if records.is_empty() {
         return Ok(());
     }
     let (log, leader_epoch) = {
         let metadata = state.metadata();
         let p = metadata
-            .partition(OFFSETS_TOPIC, partition)
+            .partition(topic, partition)
             .ok_or(ErrorCode::NotCoordinator)?;
         (p.log.clone(), p.leader_epoch)
     };
@@ -107,7 +117,7 @@ pub(crate) fn append(
     let mut batch = match builder.build() {
         Ok(bytes) => bytes.to_vec(),
         Err(e) => {
-            tracing::error!(error = %e, "could not build a {OFFSETS_TOPIC} batch");
+            tracing::error!(topic, error = %e, "could not build a coordinator batch");
             return Err(ErrorCode::UnknownServerError);
         }
     };
@@ -121,7 +131,7 @@ pub(crate) fn append(
             Ok(())
         }
         Err(e) => {
-            tracing::error!(partition, error = %e, "could not append to {OFFSETS_TOPIC}");
+            tracing::error!(topic, partition, error = %e, "could not append to a coordinator topic");
             Err(match e.error_code() {
                 ErrorCode::RecordListTooLarge => ErrorCode::InvalidCommitOffsetSize,
                 _ => ErrorCode::NotCoordinator,
@@ -145,7 +155,28 @@ pub(crate) struct StoredRecord {
 /// whose key is not one of the coordinator's schemas are skipped with a warning (Kafka skips
 /// unknown key versions too).
 pub(crate) fn read_all(state: &ClusterState) -> Result<Vec<StoredRecord>> {
-    let logs: Vec<_> = match state.metadata().topics.get(OFFSETS_TOPIC) {
+    let mut out = Vec::new();
+    for (partition, offset, key, value) in read_topic(state, OFFSETS_TOPIC)? {
+        let Some(key) = key.as_deref().and_then(OffsetsKey::decode) else {
+            tracing::warn!(partition, offset, "skipping a record with an unknown key");
+            continue;
+        };
+        out.push(StoredRecord {
+            partition,
+            key,
+            value,
+        });
+    }
+    Ok(out)
+}
+
+/// A record of a coordinator topic: partition, offset, key, value.
+pub(crate) type RawRecord = (i32, i64, Option<Bytes>, Option<Bytes>);
+
+/// Every data record of coordinator topic `topic` (control batches skipped), partition by
+/// partition, in offset order.
+pub(crate) fn read_topic(state: &ClusterState, topic: &str) -> Result<Vec<RawRecord>> {
+    let logs: Vec<_> = match state.metadata().topics.get(topic) {
         Some(t) => t.partitions.iter().map(|p| (p.index, p.log.clone())).collect(),
         None => return Ok(Vec::new()),
     };
@@ -162,19 +193,12 @@ pub(crate) fn read_all(state: &ClusterState) -> Result<Vec<StoredRecord>> {
             }
             for record in view.records(&mut scratch, max_decompressed)? {
                 let record = record?;
-                let Some(key) = record.key.and_then(OffsetsKey::decode) else {
-                    tracing::warn!(
-                        partition,
-                        offset = record.offset,
-                        "skipping a record with an unknown key"
-                    );
-                    continue;
-                };
-                out.push(StoredRecord {
+                out.push((
                     partition,
-                    key,
-                    value: record.value.map(Bytes::copy_from_slice),
-                });
+                    record.offset,
+                    record.key.map(Bytes::copy_from_slice),
+                    record.value.map(Bytes::copy_from_slice),
+                ));
             }
         }
     }

@@ -8,6 +8,7 @@ use kafkit_protocol::ErrorCode;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use super::log::{self, StoredTxn};
 use super::TRANSACTION_STATE_TOPIC;
 use crate::cluster::{lock_log, ClusterState};
 use crate::group::store;
@@ -54,6 +55,40 @@ struct TxnMetadata {
     groups: BTreeSet<String>,
     /// When the open transaction began (on tokio's clock).
     started: Option<Instant>,
+    /// When it began, in ms since the epoch (as stored).
+    start_ms: i64,
+}
+
+impl TxnMetadata {
+    fn stored(&self) -> StoredTxn {
+        StoredTxn {
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            timeout_ms: self.timeout_ms,
+            state: self.state,
+            partitions: self.partitions.clone(),
+            last_update_ms: crate::handlers::now_ms(),
+            start_ms: self.start_ms,
+        }
+    }
+}
+
+/// Writes `transactional_id`'s state to `__transaction_state`. A failure is logged: the
+/// coordinator goes on from memory.
+fn persist(state: &ClusterState, transactional_id: &str, meta: &TxnMetadata) {
+    let Some(partitions) = state
+        .metadata()
+        .topics
+        .get(TRANSACTION_STATE_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+    else {
+        return;
+    };
+    let record = (log::key(transactional_id), Some(meta.stored().encode()));
+    let partition = store::partition_for(transactional_id, partitions);
+    if let Err(code) = store::append_to(state, TRANSACTION_STATE_TOPIC, partition, &[record]) {
+        tracing::warn!(transactional_id, %code, "could not write the transaction's state");
+    }
 }
 
 /// A transactional id as the test kit sees it.
@@ -158,8 +193,12 @@ impl TransactionCoordinator {
                     partitions: BTreeSet::new(),
                     groups: BTreeSet::new(),
                     started: None,
+                    start_ms: -1,
                 },
             );
+            if let Some(meta) = inner.get(transactional_id) {
+                persist(state, transactional_id, meta);
+            }
             return Ok((producer_id, 0));
         };
         if let Some((pid, epoch)) = expected {
@@ -189,6 +228,7 @@ impl TransactionCoordinator {
         if meta.state != TxnState::CompleteAbort {
             meta.state = TxnState::Empty;
         }
+        persist(state, transactional_id, meta);
         Ok((meta.producer_id, meta.producer_epoch))
     }
 
@@ -256,9 +296,11 @@ impl TransactionCoordinator {
         }
         if meta.state != TxnState::Ongoing {
             meta.started = Some(Instant::now());
+            meta.start_ms = crate::handlers::now_ms();
             self.woken.notify_one();
         }
         meta.state = TxnState::Ongoing;
+        persist(state, transactional_id, meta);
         all(ErrorCode::None)
     }
 
@@ -292,9 +334,11 @@ impl TransactionCoordinator {
         meta.groups.insert(group.to_string());
         if meta.state != TxnState::Ongoing {
             meta.started = Some(Instant::now());
+            meta.start_ms = crate::handlers::now_ms();
             self.woken.notify_one();
         }
         meta.state = TxnState::Ongoing;
+        persist(state, transactional_id, meta);
         Ok(())
     }
 
@@ -342,6 +386,9 @@ impl TransactionCoordinator {
                 } else {
                     TxnState::PrepareAbort
                 };
+                // The decision is recorded before the markers, so a restart in between
+                // completes it.
+                persist(state, transactional_id, meta);
                 let written = write_markers(state, meta, commit);
                 meta.state = match (&written, commit) {
                     (Ok(()), true) => TxnState::CompleteCommit,
@@ -351,6 +398,7 @@ impl TransactionCoordinator {
                 written?;
                 meta.partitions.clear();
                 meta.groups.clear();
+                persist(state, transactional_id, meta);
             }
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {}
             (TxnState::PrepareCommit | TxnState::PrepareAbort, _) => {
@@ -493,6 +541,7 @@ impl TransactionCoordinator {
                 meta.partitions.clear();
                 meta.groups.clear();
                 meta.started = None;
+                persist(state, id, meta);
             } else {
                 next = Some(now + Duration::from_secs(1));
             }
@@ -521,5 +570,56 @@ pub async fn run_timers(state: Arc<ClusterState>, mut shutdown: watch::Receiver<
                 }
             }
         }
+    }
+}
+
+impl TransactionCoordinator {
+    /// Rebuilds every transactional id from `__transaction_state` (at startup): the last
+    /// record of each id wins. A transaction that was deciding (PrepareCommit, PrepareAbort)
+    /// gets its markers now; an open one stays open, its timeout counted from now.
+    pub(crate) fn load(&self, state: &ClusterState) -> crate::Result<()> {
+        let mut latest: HashMap<String, Option<StoredTxn>> = HashMap::new();
+        for (_, _, key, value) in store::read_topic(state, TRANSACTION_STATE_TOPIC)? {
+            let Some(id) = key.as_deref().and_then(log::decode_key) else {
+                continue;
+            };
+            latest.insert(id, value.as_deref().and_then(StoredTxn::decode));
+        }
+        let mut inner = self.lock();
+        let now = Instant::now();
+        for (id, stored) in latest {
+            let Some(stored) = stored else { continue };
+            let mut meta = TxnMetadata {
+                producer_id: stored.producer_id,
+                producer_epoch: stored.producer_epoch,
+                timeout_ms: stored.timeout_ms,
+                state: stored.state,
+                partitions: stored.partitions,
+                groups: BTreeSet::new(),
+                started: (stored.state == TxnState::Ongoing).then_some(now),
+                start_ms: stored.start_ms,
+            };
+            let deciding = match meta.state {
+                TxnState::PrepareCommit => Some(true),
+                TxnState::PrepareAbort => Some(false),
+                _ => None,
+            };
+            if let Some(commit) = deciding {
+                if write_markers(state, &meta, commit).is_ok() {
+                    meta.state = if commit {
+                        TxnState::CompleteCommit
+                    } else {
+                        TxnState::CompleteAbort
+                    };
+                    meta.partitions.clear();
+                    persist(state, &id, &meta);
+                }
+            }
+            inner.insert(id, meta);
+        }
+        if !inner.is_empty() {
+            tracing::info!(transactional_ids = inner.len(), "loaded transactions");
+        }
+        Ok(())
     }
 }

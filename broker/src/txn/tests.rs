@@ -56,11 +56,22 @@ async fn epochs_fence_and_end_txn_follows_the_state() {
         "nothing is open"
     );
     let added = txns.add_partitions(&state, 0, "tx", first, &topics(&[0, 1]), false);
-    assert!(added.iter().flat_map(|(_, ps)| ps).all(|(_, c)| *c == ErrorCode::None));
+    assert!(added
+        .iter()
+        .flat_map(|(_, ps)| ps)
+        .all(|(_, c)| *c == ErrorCode::None));
     assert_eq!(txns.transaction("tx").map(|t| t.state), Some(TxnState::Ongoing));
     assert_eq!(txns.end_transaction(&state, 0, "tx", first, true), Ok(first));
-    assert_eq!((leo(&state, 0), leo(&state, 1)), ((1, 1), (1, 1)), "a COMMIT marker in each");
-    assert_eq!(txns.end_transaction(&state, 0, "tx", first, true), Ok(first), "a retry");
+    assert_eq!(
+        (leo(&state, 0), leo(&state, 1)),
+        ((1, 1), (1, 1)),
+        "a COMMIT marker in each"
+    );
+    assert_eq!(
+        txns.end_transaction(&state, 0, "tx", first, true),
+        Ok(first),
+        "a retry"
+    );
     assert_eq!(
         txns.end_transaction(&state, 0, "tx", first, false),
         Err(ErrorCode::InvalidTxnState)
@@ -83,12 +94,19 @@ async fn epochs_fence_and_end_txn_follows_the_state() {
         "KIP-360: not the current epoch"
     );
     let verified = txns.add_partitions(&state, 0, "tx", second, &topics(&[1]), true);
-    assert_eq!(verified[0].1[0].1, ErrorCode::InvalidTxnState, "verify-only adds nothing");
+    assert_eq!(
+        verified[0].1[0].1,
+        ErrorCode::InvalidTxnState,
+        "verify-only adds nothing"
+    );
     assert_eq!(txns.transaction("tx").map(|t| t.partitions.len()), Some(0));
     let unknown = txns.add_partitions(&state, 0, "tx", second, &topics(&[1, 9]), false);
     assert_eq!(
         unknown[0].1,
-        vec![(1, ErrorCode::OperationNotAttempted), (9, ErrorCode::UnknownTopicOrPartition)]
+        vec![
+            (1, ErrorCode::OperationNotAttempted),
+            (9, ErrorCode::UnknownTopicOrPartition)
+        ]
     );
     assert_eq!(
         txns.add_partitions(&state, 0, "nobody", second, &topics(&[0]), false)[0].1[0].1,
@@ -110,10 +128,66 @@ async fn a_transaction_older_than_its_timeout_is_aborted() {
     assert_eq!(txns.transaction("tx").map(|t| t.state), Some(TxnState::Ongoing));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let summary = txns.transaction("tx").expect("tx");
-    assert_eq!((summary.state, summary.producer_epoch), (TxnState::CompleteAbort, 1));
+    assert_eq!(
+        (summary.state, summary.producer_epoch),
+        (TxnState::CompleteAbort, 1)
+    );
     assert_eq!(leo(&state, 1), (1, 1), "the ABORT marker");
     assert_eq!(
         txns.end_transaction(&state, 0, "tx", producer, true),
         Err(ErrorCode::ProducerFenced)
     );
+}
+
+/// Transactional ids survive a restart (`__transaction_state`): the producer goes on at its
+/// epoch, and a transaction left open can still be committed; its markers land after the
+/// restart.
+#[tokio::test(start_paused = true)]
+async fn transactional_ids_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let infos = || {
+        vec![BrokerInfo {
+            node_id: 0,
+            host: "127.0.0.1".into(),
+            port: 9092,
+            up: true,
+        }]
+    };
+    let config = || ClusterConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        transaction_state_partitions: 3,
+        ..ClusterConfig::default()
+    };
+    let state = ClusterState::open(config(), infos()).expect("state");
+    state.create_topic("t", 2, TopicConfig::default()).expect("topic");
+    state.transactions().locate(&state, "tx").expect("coordinator");
+    let producer = state
+        .transactions()
+        .init_producer(&state, 0, "tx", 60_000, None)
+        .expect("init");
+    state
+        .transactions()
+        .add_partitions(&state, 0, "tx", producer, &topics(&[0]), false);
+    state.close().expect("close");
+    drop(state);
+
+    let state = ClusterState::open(config(), infos()).expect("reopen");
+    let summary = state.transactions().transaction("tx").expect("remembered");
+    assert_eq!(
+        (summary.producer_id, summary.producer_epoch, summary.state),
+        (producer.0, producer.1, TxnState::Ongoing)
+    );
+    assert_eq!(summary.partitions, vec![("t".to_string(), 0)]);
+    assert_eq!(
+        state
+            .transactions()
+            .end_transaction(&state, 0, "tx", producer, true),
+        Ok(producer)
+    );
+    assert_eq!(leo(&state, 0), (1, 1), "the COMMIT marker");
+    let next = state
+        .transactions()
+        .init_producer(&state, 0, "tx", 60_000, None)
+        .expect("init");
+    assert_eq!(next, (producer.0, producer.1 + 1), "the epoch goes on");
 }

@@ -135,6 +135,21 @@ pub(crate) fn kafka_class(
     Ok(text)
 }
 
+/// Kafka's jars, or `None` (the test says why and is skipped) when they are not at hand and
+/// `KAFKIT_REQUIRE_KAFKA` is not set; an error when it is.
+fn tools_or_skip() -> Result<Option<PathBuf>, Box<dyn std::error::Error>> {
+    match kafka_libs() {
+        Ok(libs) => Ok(Some(libs)),
+        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
+            Err(format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into())
+        }
+        Err(reason) => {
+            eprintln!("skipped: Kafka's tools are not at hand: {reason}");
+            Ok(None)
+        }
+    }
+}
+
 /// Runs `kafka.tools.DumpLogSegments` with `args` over `files`; its standard output and error.
 fn kafka_dump(libs: &Path, files: &[PathBuf], args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
     let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
@@ -321,17 +336,8 @@ fn check_with_kafka(
 /// DumpLogSegments after a clean shutdown, and again after a crash whose torn tail recovery cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafkas_dump_log_segments_reads_kafkits_files() -> TestResult {
-    let libs = match kafka_libs() {
-        Ok(libs) => libs,
-        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
-            return Err(
-                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into(),
-            );
-        }
-        Err(reason) => {
-            eprintln!("skipped: Kafka's DumpLogSegments is not at hand: {reason}");
-            return Ok(());
-        }
+    let Some(libs) = tools_or_skip()? else {
+        return Ok(());
     };
     let dir = tempfile::tempdir()?;
 
@@ -386,17 +392,8 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::message::Message;
 
-    let libs = match kafka_libs() {
-        Ok(libs) => libs,
-        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
-            return Err(
-                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into(),
-            );
-        }
-        Err(reason) => {
-            eprintln!("skipped: Kafka's tools are not at hand: {reason}");
-            return Ok(());
-        }
+    let Some(libs) = tools_or_skip()? else {
+        return Ok(());
     };
     let dir = tempfile::tempdir()?;
     let cluster = Cluster::start(ClusterConfig {
@@ -572,17 +569,8 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
 /// a second run in the same group reads only what was produced since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResult {
-    let libs = match kafka_libs() {
-        Ok(libs) => libs,
-        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
-            return Err(
-                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into(),
-            );
-        }
-        Err(reason) => {
-            eprintln!("skipped: Kafka's tools are not at hand: {reason}");
-            return Ok(());
-        }
+    let Some(libs) = tools_or_skip()? else {
+        return Ok(());
     };
     let mut config = ClusterConfig::default();
     config.groups.initial_rebalance_delay = Duration::ZERO;
@@ -659,5 +647,83 @@ async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResu
     let expected: std::collections::BTreeSet<String> = (40..50).map(|i| format!("j{i}")).collect();
     assert_eq!(values(&second), expected, "{second}");
     cluster.shutdown().await?;
+    Ok(())
+}
+
+/// Kafka's DumpLogSegments reads what kafkit's transaction coordinator wrote: the
+/// transactional id's states in `__transaction_state` (`--transaction-log-decoder`), and the
+/// COMMIT and ABORT markers among the data (control batches).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkas_dump_log_reads_kafkits_transactions() -> TestResult {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
+    let Some(libs) = tools_or_skip()? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let mut config = ClusterConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..ClusterConfig::default()
+    };
+    config.transaction_state_partitions = 1;
+    let cluster = Cluster::start(config).await?;
+    cluster
+        .state()
+        .create_topic("txns", 1, kafkit_broker::config::TopicConfig::default())
+        .map_err(|(code, message)| format!("{code}: {message}"))?;
+    let bootstrap = cluster.bootstrap_servers();
+    tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("transactional.id", "dump-tx")
+            .create()
+            .map_err(|e| e.to_string())?;
+        p.init_transactions(Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+        for commit in [true, false] {
+            p.begin_transaction().map_err(|e| e.to_string())?;
+            p.send(BaseRecord::to("txns").key("k").payload("v"))
+                .map_err(|(e, _)| e.to_string())?;
+            p.flush(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+            if commit {
+                p.commit_transaction(Duration::from_secs(30))
+                    .map_err(|e| e.to_string())?;
+            } else {
+                p.abort_transaction(Duration::from_secs(30))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+    .await??;
+    cluster.shutdown().await?;
+    let logs = |name: &str| -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir.path().join(name))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "log") {
+                files.push(path);
+            }
+        }
+        Ok(files)
+    };
+    let states = kafka_dump(
+        &libs,
+        &logs("__transaction_state-0")?,
+        &["--transaction-log-decoder", "--deep-iteration"],
+    )?;
+    assert!(!states.to_lowercase().contains("exception"), "{states}");
+    assert!(states.contains("\"transactionalId\":\"dump-tx\""), "{states}");
+    // Empty, Ongoing, PrepareCommit, CompleteCommit, then Ongoing, PrepareAbort,
+    // CompleteAbort: each state as Kafka's coordinator writes it.
+    let statuses: Vec<&str> = states
+        .split("\"transactionStatus\":")
+        .skip(1)
+        .map(|rest| rest.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["0", "1", "2", "4", "1", "3", "5"], "{states}");
+    let data = kafka_dump(&libs, &logs("txns-0")?, &["--deep-iteration", "--print-data-log"])?;
+    assert!(data.contains("endTxnMarker: COMMIT"), "{data}");
+    assert!(data.contains("endTxnMarker: ABORT"), "{data}");
+    assert!(data.contains("isTransactional: true"), "{data}");
     Ok(())
 }
