@@ -29,6 +29,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -38,6 +39,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -280,6 +282,12 @@ pub async fn handle_request(
         RequestBody::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, version, r)),
         RequestBody::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, version, r)),
         RequestBody::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, version, r)),
+        RequestBody::DescribeTransactions(r) => {
+            Response::DescribeTransactions(describe_transactions::handle(ctx, version, r))
+        }
+        RequestBody::ListTransactions(r) => {
+            Response::ListTransactions(list_transactions::handle(ctx, version, r))
+        }
         RequestBody::ConsumerGroupHeartbeat(r) => {
             Response::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(ctx, version, r))
         }

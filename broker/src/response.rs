@@ -9,10 +9,11 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse,
     ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, CreatePartitionsResponse,
-    CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse,
-    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
-    LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
-    OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse, SyncGroupResponse, TxnOffsetCommitResponse,
+    CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse,
+    DescribeTransactionsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
+    ListTransactionsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse,
+    OffsetFetchResponse, ProduceResponse, SyncGroupResponse, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
@@ -70,6 +71,10 @@ pub enum Response {
     TxnOffsetCommit(TxnOffsetCommitResponse),
     /// OffsetDelete (ApiKey 47).
     OffsetDelete(OffsetDeleteResponse),
+    /// DescribeTransactions (ApiKey 65).
+    DescribeTransactions(DescribeTransactionsResponse),
+    /// ListTransactions (ApiKey 66).
+    ListTransactions(ListTransactionsResponse),
     /// ConsumerGroupHeartbeat (ApiKey 68).
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
     /// ConsumerGroupDescribe (ApiKey 69).
@@ -108,6 +113,8 @@ impl Response {
             Response::EndTxn(_) => ApiKey::EndTxn,
             Response::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
             Response::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
+            Response::DescribeTransactions(_) => ApiKey::DescribeTransactions,
+            Response::ListTransactions(_) => ApiKey::ListTransactions,
             Response::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
             Response::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         }
@@ -141,6 +148,8 @@ impl Response {
             Response::EndTxn(r) => r.throttle_time_ms = ms,
             Response::AddOffsetsToTxn(r) => r.throttle_time_ms = ms,
             Response::TxnOffsetCommit(r) => r.throttle_time_ms = ms,
+            Response::DescribeTransactions(r) => r.throttle_time_ms = ms,
+            Response::ListTransactions(r) => r.throttle_time_ms = ms,
             Response::ConsumerGroupHeartbeat(r) => r.throttle_time_ms = ms,
             Response::ConsumerGroupDescribe(r) => r.throttle_time_ms = ms,
         }
@@ -174,6 +183,8 @@ impl Response {
             Response::EndTxn(r) => encode(correlation_id, version, r),
             Response::AddOffsetsToTxn(r) => encode(correlation_id, version, r),
             Response::TxnOffsetCommit(r) => encode(correlation_id, version, r),
+            Response::DescribeTransactions(r) => encode(correlation_id, version, r),
+            Response::ListTransactions(r) => encode(correlation_id, version, r),
             Response::ConsumerGroupHeartbeat(r) => encode(correlation_id, version, r),
             Response::ConsumerGroupDescribe(r) => encode(correlation_id, version, r),
             Response::UnsupportedApiVersions(r) => encode(correlation_id, 0, r),

@@ -23,8 +23,10 @@
 //! - Offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit) are held by the
 //!   group coordinator and written as plain offset records when the transaction commits
 //!   (Kafka writes transactional records at once); see `group/coordinator/txn_offsets.rs`.
-//! - DescribeTransactions and ListTransactions are not served yet; nor is transaction
-//!   version 2 (KIP-890 part 2), which kafkit does not advertise.
+//! - Transaction version 2 (KIP-890 part 2) is not served, nor advertised (no finalized
+//!   `transaction.version` feature), so clients use version 1.
+//! - The aborted ranges read_committed fetches need are kept per partition in memory and
+//!   rebuilt from the log at startup; no `.txnindex` files are written.
 //!
 //! # Layout
 //! - `coordinator.rs`: [`TransactionCoordinator`] and each transaction's state machine.

@@ -23,11 +23,11 @@ use bytes::Bytes;
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, ApiVersionsRequest,
     ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, CreatePartitionsRequest,
-    CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest, DescribeGroupsRequest, EndTxnRequest,
-    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest,
-    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, SyncGroupRequest,
-    TxnOffsetCommitRequest,
+    CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
+    DescribeTransactionsRequest, EndTxnRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest,
+    ListTransactionsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    ProduceRequest, RequestHeader, SyncGroupRequest, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -115,6 +115,10 @@ pub enum RequestBody {
     DeleteGroups(DeleteGroupsRequest),
     /// OffsetDelete (ApiKey 47).
     OffsetDelete(OffsetDeleteRequest),
+    /// DescribeTransactions (ApiKey 65).
+    DescribeTransactions(DescribeTransactionsRequest),
+    /// ListTransactions (ApiKey 66).
+    ListTransactions(ListTransactionsRequest),
     /// ConsumerGroupHeartbeat (ApiKey 68, KIP-848).
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
     /// ConsumerGroupDescribe (ApiKey 69, KIP-848).
@@ -152,6 +156,8 @@ impl RequestBody {
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
+            RequestBody::DescribeTransactions(_) => ApiKey::DescribeTransactions,
+            RequestBody::ListTransactions(_) => ApiKey::ListTransactions,
             RequestBody::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
             RequestBody::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         }
@@ -235,6 +241,10 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(decode_body(&mut buf, api_key, version)?),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(decode_body(&mut buf, api_key, version)?),
+        ApiKey::DescribeTransactions => {
+            RequestBody::DescribeTransactions(decode_body(&mut buf, api_key, version)?)
+        }
+        ApiKey::ListTransactions => RequestBody::ListTransactions(decode_body(&mut buf, api_key, version)?),
         ApiKey::ConsumerGroupHeartbeat => {
             RequestBody::ConsumerGroupHeartbeat(decode_body(&mut buf, api_key, version)?)
         }
@@ -318,6 +328,8 @@ mod tests {
             RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteGroups(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::OffsetDelete(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::DescribeTransactions(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::ListTransactions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::ConsumerGroupHeartbeat(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::ConsumerGroupDescribe(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::UnsupportedApiVersions => unreachable!("not encodable"),
@@ -404,6 +416,8 @@ mod tests {
     #[case::add_offsets_to_txn_v4(ApiKey::AddOffsetsToTxn, 4)]
     #[case::txn_offset_commit_v2(ApiKey::TxnOffsetCommit, 2)]
     #[case::txn_offset_commit_v5(ApiKey::TxnOffsetCommit, 5)]
+    #[case::describe_transactions_v0(ApiKey::DescribeTransactions, 0)]
+    #[case::list_transactions_v2(ApiKey::ListTransactions, 2)]
     #[case::consumer_group_heartbeat_v0(ApiKey::ConsumerGroupHeartbeat, 0)]
     #[case::consumer_group_heartbeat_v1(ApiKey::ConsumerGroupHeartbeat, 1)]
     #[case::consumer_group_describe_v1(ApiKey::ConsumerGroupDescribe, 1)]

@@ -22,11 +22,11 @@ use bytes::Bytes;
 use kafka_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse,
     ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, CreatePartitionsResponse,
-    CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse,
-    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
-    LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
-    OffsetDeleteResponse, OffsetFetchResponse, ProduceResponse, ResponseHeader, SyncGroupResponse,
-    TxnOffsetCommitResponse,
+    CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse,
+    DescribeTransactionsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
+    ListTransactionsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse,
+    OffsetFetchResponse, ProduceResponse, ResponseHeader, SyncGroupResponse, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -79,6 +79,8 @@ guarded_responses! {
     CreatePartitionsResponse => CreatePartitions,
     DeleteGroupsResponse => DeleteGroups,
     OffsetDeleteResponse => OffsetDelete,
+    DescribeTransactionsResponse => DescribeTransactions,
+    ListTransactionsResponse => ListTransactions,
     ConsumerGroupHeartbeatResponse => ConsumerGroupHeartbeat,
     ConsumerGroupDescribeResponse => ConsumerGroupDescribe,
 }
@@ -249,6 +251,8 @@ mod tests {
             round_trip(samples::create_partitions),
             round_trip(samples::delete_groups),
             round_trip(samples::offset_delete),
+            round_trip(samples::describe_transactions),
+            round_trip(samples::list_transactions),
             round_trip(samples::consumer_group_heartbeat),
             round_trip(samples::consumer_group_describe),
         ];
@@ -344,6 +348,8 @@ mod tests {
         assert_every_truncation_fails(5, &samples::end_txn(5));
         assert_every_truncation_fails(4, &samples::add_offsets_to_txn(4));
         assert_every_truncation_fails(5, &samples::txn_offset_commit(5));
+        assert_every_truncation_fails(0, &samples::describe_transactions(0));
+        assert_every_truncation_fails(2, &samples::list_transactions(2));
         assert_every_truncation_fails(1, &samples::consumer_group_heartbeat(1));
         assert_every_truncation_fails(0, &samples::consumer_group_heartbeat_error(0));
         assert_every_truncation_fails(1, &samples::consumer_group_describe(1));
@@ -525,6 +531,10 @@ mod tests {
             ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
             ApiKey::DeleteGroups => decode_response::<DeleteGroupsResponse>(frame, version).map(drop),
             ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, version).map(drop),
+            ApiKey::DescribeTransactions => {
+                decode_response::<DescribeTransactionsResponse>(frame, version).map(drop)
+            }
+            ApiKey::ListTransactions => decode_response::<ListTransactionsResponse>(frame, version).map(drop),
             ApiKey::ConsumerGroupHeartbeat => {
                 decode_response::<ConsumerGroupHeartbeatResponse>(frame, version).map(drop)
             }

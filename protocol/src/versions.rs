@@ -80,6 +80,8 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::CreatePartitions, 0, 3),
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::OffsetDelete, 0, 0),
+    range(ApiKey::DescribeTransactions, 0, 0),
+    range(ApiKey::ListTransactions, 0, 2),
     range(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     range(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];

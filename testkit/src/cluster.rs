@@ -408,6 +408,21 @@ impl MockCluster {
         Ok(self.state()?.groups().consumer_group(group_id))
     }
 
+    /// Transactional id `transactional_id` as the transaction coordinator holds it: producer
+    /// id and epoch, state, timeout, and the partitions of its open transaction; `None` if
+    /// the coordinator does not know it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cluster = kafkit_testkit::MockCluster::builder().start().await?;
+    /// assert!(cluster.transaction("payments-tx")?.is_none());
+    /// # Ok::<(), kafkit_testkit::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn transaction(&self, transactional_id: &str) -> Result<Option<kafkit_broker::txn::TxnSummary>> {
+        Ok(self.state()?.transactions().transaction(transactional_id))
+    }
+
     /// The offset group `group_id` committed for `topic`/`partition`, if any.
     pub fn committed_offset(&self, group_id: &str, topic: &str, partition: i32) -> Result<Option<i64>> {
         Ok(self

@@ -135,6 +135,9 @@ pub struct PartitionInfo {
     pub high_watermark: i64,
     /// Next offset to be assigned.
     pub log_end_offset: i64,
+    /// Last stable offset: where read_committed consumers stop (the first offset of the
+    /// oldest open transaction, else the high watermark).
+    pub last_stable_offset: i64,
 }
 
 /// One batch the partition remembers of a producer, for duplicate detection.
@@ -281,6 +284,7 @@ pub(crate) fn partition_state(state: &ClusterState, topic: &str, partition: i32)
         live_replicas,
         log_start_offset: log.log_start_offset(),
         high_watermark: log.high_watermark(),
+        last_stable_offset: log.last_stable_offset(),
         log_end_offset: log.log_end_offset(),
     })
 }

@@ -110,6 +110,7 @@ pub use kafka_protocol::messages::ApiKey;
 pub use kafkit_broker::group::consumer::{ConsumerGroup, ConsumerGroupState, ConsumerMember, MemberState};
 pub use kafkit_broker::group::{GroupInfo, GroupState, MemberInfo};
 pub use kafkit_broker::response::Response;
+pub use kafkit_broker::txn::{TxnState, TxnSummary};
 /// The message types, re-exported so tests need not pin the crate themselves.
 pub use kafkit_protocol::kafka_protocol;
 pub use kafkit_protocol::record::TimestampType;

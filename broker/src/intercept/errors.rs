@@ -23,8 +23,8 @@ use kafka_protocol::messages::{
     ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, CreatePartitionsResponse,
     CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse,
     FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
-    LeaveGroupResponse, ListGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse, OffsetFetchResponse,
-    ProducerId, SyncGroupResponse,
+    LeaveGroupResponse, ListGroupsResponse, ListTransactionsResponse, OffsetCommitResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, ProducerId, SyncGroupResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::{ErrorCode, RequestBody};
@@ -225,6 +225,9 @@ fn group_error_response(body: &RequestBody, version: i16, code: i16) -> Option<R
             Response::OffsetDelete(OffsetDeleteResponse::default().with_error_code(code))
         }
         RequestBody::EndTxn(_) => Response::EndTxn(EndTxnResponse::default().with_error_code(code)),
+        RequestBody::ListTransactions(_) => {
+            Response::ListTransactions(ListTransactionsResponse::default().with_error_code(code))
+        }
         RequestBody::AddOffsetsToTxn(_) => {
             Response::AddOffsetsToTxn(AddOffsetsToTxnResponse::default().with_error_code(code))
         }

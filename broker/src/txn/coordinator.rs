@@ -104,6 +104,8 @@ pub struct TxnSummary {
     pub timeout_ms: i32,
     /// The partitions of the open transaction.
     pub partitions: Vec<(String, i32)>,
+    /// When the open transaction began (ms since the epoch; -1 if none has).
+    pub start_ms: i64,
 }
 
 /// The cluster's transactional ids.
@@ -451,7 +453,64 @@ impl TransactionCoordinator {
             state: m.state,
             timeout_ms: m.timeout_ms,
             partitions: m.partitions.iter().cloned().collect(),
+            start_ms: m.start_ms,
         })
+    }
+
+    /// DescribeTransactions for one id: NOT_COORDINATOR on another node,
+    /// TRANSACTIONAL_ID_NOT_FOUND for an id it does not know.
+    pub fn describe(
+        &self,
+        state: &ClusterState,
+        node_id: i32,
+        transactional_id: &str,
+    ) -> Result<TxnSummary, ErrorCode> {
+        Self::check_coordinator(state, node_id, transactional_id)?;
+        self.transaction(transactional_id)
+            .ok_or(ErrorCode::TransactionalIdNotFound)
+    }
+
+    /// ListTransactions: the ids this node coordinates, with their producer ids and states,
+    /// filtered by state names (unknown names are returned apart), producer ids, how long
+    /// their transaction has been open (`min_duration_ms`, -1: any) and a regular expression
+    /// the whole id must match.
+    pub fn list(
+        &self,
+        state: &ClusterState,
+        node_id: i32,
+        states: &[String],
+        producer_ids: &[i64],
+        min_duration_ms: i64,
+        pattern: Option<&regex::Regex>,
+    ) -> (Vec<(String, i64, TxnState)>, Vec<String>) {
+        const ALL: [TxnState; 6] = [
+            TxnState::Empty,
+            TxnState::Ongoing,
+            TxnState::PrepareCommit,
+            TxnState::PrepareAbort,
+            TxnState::CompleteCommit,
+            TxnState::CompleteAbort,
+        ];
+        let unknown: Vec<String> = states
+            .iter()
+            .filter(|s| !ALL.iter().any(|k| k.name() == s.as_str()))
+            .cloned()
+            .collect();
+        let now = crate::handlers::now_ms();
+        let inner = self.lock();
+        let mut listed: Vec<(String, i64, TxnState)> = inner
+            .iter()
+            .filter(|(id, _)| Self::check_coordinator(state, node_id, id).is_ok())
+            .filter(|(_, m)| states.is_empty() || states.iter().any(|s| s == m.state.name()))
+            .filter(|(_, m)| producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
+            .filter(|(_, m)| {
+                min_duration_ms < 0 || (m.state == TxnState::Ongoing && now - m.start_ms >= min_duration_ms)
+            })
+            .filter(|(id, _)| pattern.is_none_or(|p| p.is_match(id)))
+            .map(|(id, m)| (id.clone(), m.producer_id, m.state))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        (listed, unknown)
     }
 }
 

@@ -23,6 +23,7 @@ use kafka_protocol::messages::create_topics_request::{
 use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
 use kafka_protocol::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
 use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
+use kafka_protocol::messages::describe_transactions_request::DescribeTransactionsRequest;
 use kafka_protocol::messages::end_txn_request::EndTxnRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
@@ -34,6 +35,7 @@ use kafka_protocol::messages::list_groups_request::ListGroupsRequest;
 use kafka_protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
+use kafka_protocol::messages::list_transactions_request::ListTransactionsRequest;
 use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -116,6 +118,12 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(delete_groups(flex)),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(offset_delete()),
+        ApiKey::DescribeTransactions => RequestBody::DescribeTransactions(
+            DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(s("txn-1")), TransactionalId(s("txn-2"))])
+                .with_unknown_tagged_fields(tags(true)),
+        ),
+        ApiKey::ListTransactions => RequestBody::ListTransactions(list_transactions(v)),
         ApiKey::ConsumerGroupHeartbeat => RequestBody::ConsumerGroupHeartbeat(consumer_group_heartbeat(v)),
         ApiKey::ConsumerGroupDescribe => RequestBody::ConsumerGroupDescribe(consumer_group_describe()),
         other => panic!("no sample for {other:?}"),
@@ -728,4 +736,13 @@ fn txn_offset_commit(v: i16, flex: bool) -> TxnOffsetCommitRequest {
             .with_group_instance_id(Some(s("instance-1")));
     }
     request
+}
+
+fn list_transactions(v: i16) -> ListTransactionsRequest {
+    ListTransactionsRequest::default()
+        .with_state_filters(vec![s("Ongoing"), s("CompleteCommit")])
+        .with_producer_id_filters(vec![ProducerId(4000)])
+        .with_duration_filter(if v >= 1 { 60_000 } else { -1 })
+        .with_transactional_id_pattern((v >= 2).then(|| s("txn-.*")))
+        .with_unknown_tagged_fields(tags(true))
 }

@@ -28,6 +28,9 @@ use kafka_protocol::messages::delete_topics_response::{DeletableTopicResult, Del
 use kafka_protocol::messages::describe_groups_response::{
     DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
 };
+use kafka_protocol::messages::describe_transactions_response::{
+    self as describe_txn, DescribeTransactionsResponse,
+};
 use kafka_protocol::messages::end_txn_response::EndTxnResponse;
 use kafka_protocol::messages::fetch_response::{
     self, AbortedTransaction, EpochEndOffset, FetchResponse, FetchableTopicResponse, PartitionData,
@@ -42,6 +45,7 @@ use kafka_protocol::messages::list_groups_response::{ListGroupsResponse, ListedG
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
+use kafka_protocol::messages::list_transactions_response::{self as list_txn, ListTransactionsResponse};
 use kafka_protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -909,4 +913,40 @@ pub(crate) fn txn_offset_commit(v: i16) -> TxnOffsetCommitResponse {
             TxnOffsetCommitResponseTopic::default().with_name(topic("audit")),
         ])
         .with_unknown_tagged_fields(tags(flex))
+}
+
+pub(crate) fn describe_transactions(_v: i16) -> DescribeTransactionsResponse {
+    DescribeTransactionsResponse::default()
+        .with_throttle_time_ms(13)
+        .with_transaction_states(vec![
+            describe_txn::TransactionState::default()
+                .with_transactional_id(TransactionalId(s("txn-1")))
+                .with_transaction_state(s("Ongoing"))
+                .with_transaction_timeout_ms(60_000)
+                .with_transaction_start_time_ms(1_700_000_000_000)
+                .with_producer_id(ProducerId(4000))
+                .with_producer_epoch(3)
+                .with_topics(vec![describe_txn::TopicData::default()
+                    .with_topic(topic("orders"))
+                    .with_partitions(vec![0, 2])
+                    .with_unknown_tagged_fields(tags(true))])
+                .with_unknown_tagged_fields(tags(true)),
+            describe_txn::TransactionState::default()
+                .with_error_code(105)
+                .with_transactional_id(TransactionalId(s("txn-2")))
+                .with_transaction_state(s("")),
+        ])
+        .with_unknown_tagged_fields(tags(true))
+}
+
+pub(crate) fn list_transactions(_v: i16) -> ListTransactionsResponse {
+    ListTransactionsResponse::default()
+        .with_throttle_time_ms(13)
+        .with_unknown_state_filters(vec![s("Bogus")])
+        .with_transaction_states(vec![list_txn::TransactionState::default()
+            .with_transactional_id(TransactionalId(s("txn-1")))
+            .with_producer_id(ProducerId(4000))
+            .with_transaction_state(s("Ongoing"))
+            .with_unknown_tagged_fields(tags(true))])
+        .with_unknown_tagged_fields(tags(true))
 }

@@ -49,6 +49,8 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::EndTxn => &END_TXN,
         ApiKey::AddOffsetsToTxn => &ADD_OFFSETS_TO_TXN,
         ApiKey::TxnOffsetCommit => &TXN_OFFSET_COMMIT,
+        ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS,
+        ApiKey::ListTransactions => &LIST_TRANSACTIONS,
         ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
@@ -520,5 +522,24 @@ const TXN_OFFSET_COMMIT: Shape = Shape {
                 ),
             ])),
         ),
+    ],
+};
+
+/// DescribeTransactions, version 0, flexible.
+const DESCRIBE_TRANSACTIONS: Shape = Shape {
+    name: "DescribeTransactions request",
+    flexible_from: 0,
+    fields: &[f("transactional_ids", Array(&Str))],
+};
+
+/// ListTransactions, versions 0..=2, flexible.
+const LIST_TRANSACTIONS: Shape = Shape {
+    name: "ListTransactions request",
+    flexible_from: 0,
+    fields: &[
+        f("state_filters", Array(&Str)),
+        f("producer_id_filters", Array(&Int64)),
+        f("duration_filter", Int64).since(1),
+        f("transactional_id_pattern", Str).since(2),
     ],
 };

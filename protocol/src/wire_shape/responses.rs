@@ -44,6 +44,8 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::EndTxn => &END_TXN,
         ApiKey::AddOffsetsToTxn => &ADD_OFFSETS_TO_TXN,
         ApiKey::TxnOffsetCommit => &TXN_OFFSET_COMMIT,
+        ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS,
+        ApiKey::ListTransactions => &LIST_TRANSACTIONS,
         ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
         _ => return None,
@@ -687,6 +689,50 @@ const TXN_OFFSET_COMMIT: Shape = Shape {
                     "partitions",
                     Array(&Struct(&[f("partition_index", Int32), f("error_code", Int16)])),
                 ),
+            ])),
+        ),
+    ],
+};
+
+/// DescribeTransactions, version 0, flexible.
+const DESCRIBE_TRANSACTIONS: Shape = Shape {
+    name: "DescribeTransactions response",
+    flexible_from: 0,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f(
+            "transaction_states",
+            Array(&Struct(&[
+                f("error_code", Int16),
+                f("transactional_id", Str),
+                f("transaction_state", Str),
+                f("transaction_timeout_ms", Int32),
+                f("transaction_start_time_ms", Int64),
+                f("producer_id", Int64),
+                f("producer_epoch", Int16),
+                f(
+                    "topics",
+                    Array(&Struct(&[f("topic", Str), f("partitions", Array(&Int32))])),
+                ),
+            ])),
+        ),
+    ],
+};
+
+/// ListTransactions, versions 0..=2, flexible.
+const LIST_TRANSACTIONS: Shape = Shape {
+    name: "ListTransactions response",
+    flexible_from: 0,
+    fields: &[
+        f("throttle_time_ms", Int32),
+        f("error_code", Int16),
+        f("unknown_state_filters", Array(&Str)),
+        f(
+            "transaction_states",
+            Array(&Struct(&[
+                f("transactional_id", Str),
+                f("producer_id", Int64),
+                f("transaction_state", Str),
             ])),
         ),
     ],

@@ -14,3 +14,4 @@ mod rdkafka_faults;
 mod readme;
 mod restart;
 mod targets;
+mod transactions;

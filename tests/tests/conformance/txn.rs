@@ -21,7 +21,12 @@ use crate::harness::{now_ms, topic_name, Case, CaseResult, Ctx};
 use crate::produce::see_produce;
 
 pub fn cases() -> Vec<Case> {
-    crate::cases![txn_commit_and_abort, txn_coordinator_errors, txn_offsets]
+    crate::cases![
+        txn_commit_and_abort,
+        txn_coordinator_errors,
+        txn_offsets,
+        txn_describe_and_list
+    ]
 }
 
 /// The versions a transaction-version-1 producer (Java's before KIP-890 part 2, librdkafka)
@@ -437,5 +442,92 @@ async fn txn_offsets(ctx: &mut Ctx<'_>) -> CaseResult {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     fetch_offset(ctx, "after_abort", &group, &topic).await?;
     txn_offset_commit(ctx, "without_add_offsets", &id, producer, &group, &topic, 9).await?;
+    Ok(())
+}
+
+async fn describe_txn(ctx: &mut Ctx<'_>, at: &str, ids: &[&str]) -> CaseResult {
+    let request = kafka_protocol::messages::DescribeTransactionsRequest::default()
+        .with_transactional_ids(ids.iter().map(|i| TransactionalId(sb(i))).collect());
+    let r = ctx.client().await?.send(0, &request).await?;
+    for (i, t) in r.transaction_states.iter().enumerate() {
+        let k = format!("{at}.{i}");
+        ctx.code(format!("{k}.error"), t.error_code);
+        ctx.see(format!("{k}.state"), t.transaction_state.as_str());
+        ctx.see(format!("{k}.timeout_ms"), t.transaction_timeout_ms);
+        ctx.time(format!("{k}.start_ms"), t.transaction_start_time_ms);
+        ctx.see(format!("{k}.producer_id_set"), t.producer_id.0 >= 0);
+        ctx.see(format!("{k}.epoch"), t.producer_epoch);
+        // Kafka lists partitions in hash-set order.
+        let topics: Vec<String> = t
+            .topics
+            .iter()
+            .map(|d| {
+                let mut partitions = d.partitions.clone();
+                partitions.sort();
+                format!("{}:{partitions:?}", d.topic.0)
+            })
+            .collect();
+        ctx.see(format!("{k}.topics"), topics.join(" "));
+    }
+    Ok(())
+}
+
+async fn list_txn(
+    ctx: &mut Ctx<'_>,
+    at: &str,
+    states: &[&str],
+    pattern: Option<&str>,
+    id: &str,
+) -> CaseResult {
+    let version = ctx.version(ApiKey::ListTransactions);
+    let request = kafka_protocol::messages::ListTransactionsRequest::default()
+        .with_state_filters(states.iter().map(|s| sb(s)).collect())
+        .with_duration_filter(-1)
+        .with_transactional_id_pattern(pattern.map(sb));
+    let r = ctx.client().await?.send(version, &request).await?;
+    ctx.code(format!("{at}.error"), r.error_code);
+    let unknown: Vec<&str> = r.unknown_state_filters.iter().map(|s| s.as_str()).collect();
+    ctx.see(format!("{at}.unknown_state_filters"), unknown.join(","));
+    match r
+        .transaction_states
+        .iter()
+        .find(|t| t.transactional_id.0.as_str() == id)
+    {
+        Some(t) => ctx.see(format!("{at}.listed_state"), t.transaction_state.as_str()),
+        None => ctx.see(format!("{at}.listed_state"), "not listed"),
+    }
+    Ok(())
+}
+
+/// DescribeTransactions and ListTransactions of an open, then committed, transaction; an
+/// unknown id; state filters (one unknown) and an id pattern.
+async fn txn_describe_and_list(ctx: &mut Ctx<'_>) -> CaseResult {
+    let topic = ctx.create_topic("t", 2, &[]).await?;
+    let id = ctx.topic_name("txn");
+    let unknown = ctx.topic_name("unknown");
+    let producer = init(ctx, "init", &id).await?;
+    describe_txn(ctx, "empty", &[&id]).await?;
+    add_partitions(ctx, "add", &id, producer, &topic, vec![0, 1]).await?;
+    describe_txn(ctx, "open", &[&id, &unknown]).await?;
+    list_txn(ctx, "list_ongoing", &["Ongoing", "Bogus"], None, &id).await?;
+    list_txn(ctx, "list_by_pattern", &[], Some(&format!("{id}|nothing")), &id).await?;
+    list_txn(ctx, "list_other_pattern", &[], Some("nothing-.*"), &id).await?;
+    end(ctx, "commit", &id, producer, true).await?;
+    settle(ctx, &topic).await?;
+    // Kafka moves to CompleteCommit once the markers are acknowledged (up to 5 s).
+    for _ in 0..50 {
+        let request = kafka_protocol::messages::DescribeTransactionsRequest::default()
+            .with_transactional_ids(vec![TransactionalId(sb(&id))]);
+        let r = ctx.client().await?.send(0, &request).await?;
+        if r.transaction_states
+            .iter()
+            .all(|t| t.transaction_state.as_str() == "CompleteCommit")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    describe_txn(ctx, "committed", &[&id]).await?;
+    list_txn(ctx, "list_committed", &["CompleteCommit"], None, &id).await?;
     Ok(())
 }

@@ -650,11 +650,13 @@ async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResu
     Ok(())
 }
 
-/// Kafka's DumpLogSegments reads what kafkit's transaction coordinator wrote: the
+/// Kafka's kafka-transactions tool lists and describes kafkit's transactional ids
+/// (ListTransactions, DescribeTransactions through Java's AdminClient), and its
+/// DumpLogSegments reads what kafkit's transaction coordinator wrote: the
 /// transactional id's states in `__transaction_state` (`--transaction-log-decoder`), and the
 /// COMMIT and ABORT markers among the data (control batches).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafkas_dump_log_reads_kafkits_transactions() -> TestResult {
+async fn kafkas_transaction_tools_read_kafkits_transactions() -> TestResult {
     use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
     let Some(libs) = tools_or_skip()? else {
         return Ok(());
@@ -671,6 +673,7 @@ async fn kafkas_dump_log_reads_kafkits_transactions() -> TestResult {
         .create_topic("txns", 1, kafkit_broker::config::TopicConfig::default())
         .map_err(|(code, message)| format!("{code}: {message}"))?;
     let bootstrap = cluster.bootstrap_servers();
+    let bootstrap_for_tools = bootstrap.clone();
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
@@ -695,6 +698,24 @@ async fn kafkas_dump_log_reads_kafkits_transactions() -> TestResult {
         Ok(())
     })
     .await??;
+    // Kafka's kafka-transactions tool lists and describes the transactional id.
+    let tool = |args: &[&str]| {
+        let mut all = vec!["--bootstrap-server", bootstrap_for_tools.as_str()];
+        all.extend_from_slice(args);
+        kafka_class(&libs, "org.apache.kafka.tools.TransactionsCommand", &all)
+    };
+    let listed = tool(&["list"])?;
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("dump-tx") && l.contains("CompleteAbort")),
+        "{listed}"
+    );
+    let described = tool(&["describe", "--transactional-id", "dump-tx"])?;
+    assert!(
+        described.contains("CompleteAbort") && described.contains("60000"),
+        "{described}"
+    );
     cluster.shutdown().await?;
     let logs = |name: &str| -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
         let mut files = Vec::new();
