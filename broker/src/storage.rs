@@ -80,6 +80,7 @@ pub mod producer_state;
 pub mod segment;
 pub mod segments;
 pub mod time_index;
+pub mod txn_index;
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,8 @@
 //! - Transaction version 2 (KIP-890 part 2) is not served, nor advertised (no finalized
 //!   `transaction.version` feature), so clients use version 1.
 //! - The aborted ranges read_committed fetches need are kept per partition in memory and
-//!   rebuilt from the log at startup; no `.txnindex` files are written.
+//!   rebuilt from the log at startup; the `.txnindex` files (Kafka's layout, for Kafka's
+//!   tools) are written beside them and rewritten at startup, never read.
 //!
 //! # Layout
 //! - `coordinator.rs`: [`TransactionCoordinator`] and each transaction's state machine.

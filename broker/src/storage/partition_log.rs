@@ -117,6 +117,7 @@ impl PartitionLog {
         )?;
         let partition_metadata = PartitionMetadataFile::new(&dir);
         let topic_id = partition_metadata.read()?;
+        super::txn_index::rebuild(&dir, &segments.base_offsets(), producer_state.aborted())?;
         Ok(PartitionLog {
             dir,
             topic,
@@ -368,6 +369,17 @@ impl PartitionLog {
         self.log_end_offset = offset + 1;
         self.high_watermark = self.log_end_offset;
         self.producer_state.update(&view);
+        if !commit {
+            let base = self.active_segment()?.base_offset();
+            if let Some(aborted) = self
+                .producer_state
+                .aborted()
+                .last()
+                .filter(|a| a.last_offset == offset)
+            {
+                super::txn_index::append(&self.dir, base, aborted)?;
+            }
+        }
         Ok(offset)
     }
 

@@ -117,6 +117,14 @@ pub fn time_index_file(dir: &Path, base_offset: i64) -> PathBuf {
     ))
 }
 
+/// `<dir>/<base_offset:020>.txnindex`.
+pub fn txn_index_file(dir: &Path, base_offset: i64) -> PathBuf {
+    dir.join(format!(
+        "{}{TXN_INDEX_FILE_SUFFIX}",
+        filename_prefix_from_offset(base_offset)
+    ))
+}
+
 /// The base offset encoded in a segment file name with the given suffix, if it is one
 /// (exactly 20 digits, then the suffix).
 pub fn offset_from_file_name(name: &str, suffix: &str) -> Option<i64> {

@@ -103,6 +103,10 @@ pub struct AbortedTxn {
     pub first_offset: i64,
     /// Offset of the ABORT marker.
     pub last_offset: i64,
+    /// The partition's last stable offset once this transaction ended (the oldest open
+    /// transaction's first offset, else the offset after the marker), as Kafka's
+    /// `.txnindex` entries record it.
+    pub last_stable_offset: i64,
 }
 
 /// Idempotent-producer state of one partition.
@@ -139,6 +143,11 @@ impl ProducerStateManager {
     /// Whether producer `producer_id` has an open transaction here.
     pub fn in_transaction(&self, producer_id: i64) -> bool {
         self.ongoing.contains_key(&producer_id)
+    }
+
+    /// Every aborted transaction, in marker order.
+    pub fn aborted(&self) -> &[AbortedTxn] {
+        &self.aborted
     }
 
     /// The aborted transactions that overlap `[from, to)` (Kafka's
@@ -284,10 +293,12 @@ impl ProducerStateManager {
         let first = self.ongoing.remove(&producer_id);
         if commit == Some(false) {
             if let Some(first_offset) = first {
+                let last_stable_offset = self.first_unstable_offset().unwrap_or(batch.base_offset() + 1);
                 self.aborted.push(AbortedTxn {
                     producer_id,
                     first_offset,
                     last_offset: batch.base_offset(),
+                    last_stable_offset,
                 });
             }
         }

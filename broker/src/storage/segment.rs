@@ -137,6 +137,7 @@ impl LogSegment {
             paths::log_file(dir, base_offset),
             paths::offset_index_file(dir, base_offset),
             paths::time_index_file(dir, base_offset),
+            paths::txn_index_file(dir, base_offset),
         ] {
             match fs::remove_file(&path) {
                 Ok(()) => {

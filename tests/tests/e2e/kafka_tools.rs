@@ -652,7 +652,7 @@ async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResu
 
 /// Kafka's kafka-transactions tool lists and describes kafkit's transactional ids
 /// (ListTransactions, DescribeTransactions through Java's AdminClient), and its
-/// DumpLogSegments reads what kafkit's transaction coordinator wrote: the
+/// DumpLogSegments reads what kafkit wrote: the aborted transaction's `.txnindex` entry, the
 /// transactional id's states in `__transaction_state` (`--transaction-log-decoder`), and the
 /// COMMIT and ABORT markers among the data (control batches).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -745,6 +745,14 @@ async fn kafkas_transaction_tools_read_kafkits_transactions() -> TestResult {
     let data = kafka_dump(&libs, &logs("txns-0")?, &["--deep-iteration", "--print-data-log"])?;
     assert!(data.contains("endTxnMarker: COMMIT"), "{data}");
     assert!(data.contains("endTxnMarker: ABORT"), "{data}");
+    // The aborted transaction's `.txnindex` entry: records 2 (data) and 3 (its ABORT marker),
+    // after the first transaction's record 0 and COMMIT marker 1.
+    let txnindex = dir.path().join("txns-0").join("00000000000000000000.txnindex");
+    let index = kafka_dump(&libs, &[txnindex], &[])?;
+    assert!(
+        index.contains("firstOffset: 2 lastOffset: 3 lastStableOffset: 4"),
+        "{index}"
+    );
     assert!(data.contains("isTransactional: true"), "{data}");
     Ok(())
 }

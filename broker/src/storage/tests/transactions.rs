@@ -1,6 +1,7 @@
 //! Transactions on a partition: transactional batches keep the last stable offset at the
 //! first open transaction; COMMIT and ABORT markers (control batches) end them; aborted
-//! ranges are remembered for read_committed fetches, also after a restart or a crash.
+//! ranges are remembered for read_committed fetches and written to `.txnindex` files, also
+//! after a restart or a crash.
 
 use kafkit_protocol::record::{control_marker_kind, RecordBatchBuilder};
 use kafkit_protocol::{Compression, RecordBatch};
@@ -44,8 +45,13 @@ fn markers_end_transactions_and_move_the_last_stable_offset(partition: Partition
         producer_id: 7,
         first_offset: 2,
         last_offset: 6,
+        last_stable_offset: 4,
     }];
     assert_eq!(log.producer_state().aborted_between(0, 8), aborted);
+    // Kafka's `.txnindex` of the segment: one 34-byte entry.
+    let index = crate::storage::paths::txn_index_file(&partition.dir, 0);
+    assert_eq!(std::fs::metadata(&index).expect("txnindex").len(), 34);
+    assert_eq!(crate::storage::txn_index::read(&index).expect("read"), aborted);
     assert_eq!(log.producer_state().aborted_between(7, 8), vec![]);
     assert_eq!(log.producer_state().aborted_between(0, 2), vec![]);
 
@@ -95,7 +101,58 @@ fn open_transactions_and_aborts_are_rebuilt_from_the_log(
         vec![AbortedTxn {
             producer_id: 7,
             first_offset: 0,
-            last_offset: 2
+            last_offset: 2,
+            last_stable_offset: 3,
         }]
     );
+    let index = crate::storage::paths::txn_index_file(&partition.dir, 0);
+    assert_eq!(
+        crate::storage::txn_index::read(&index).expect("rebuilt"),
+        log.producer_state().aborted_between(0, 4)
+    );
+}
+
+/// A segment without an aborted transaction has no `.txnindex`; an aborted transaction's
+/// entry lands in the segment that holds its marker, also after a roll; a file left by a
+/// segment that recovery cut short is rewritten from what the log still holds.
+#[rstest]
+fn txn_index_files_follow_the_markers_segment(partition: Partition) {
+    let config = LogConfig {
+        segment_bytes: 200,
+        ..LogConfig::default()
+    };
+    let mut log = open(&partition.dir, &config);
+    append(&mut log, &txn_batch(7, 0, 2), 0);
+    marker(&mut log, 7, true);
+    let files = |dir: &std::path::Path| -> Vec<String> {
+        file_names(dir)
+            .into_iter()
+            .filter(|n| n.ends_with(".txnindex"))
+            .collect()
+    };
+    assert!(files(&partition.dir).is_empty(), "a commit writes no entry");
+    for i in 0..3 {
+        append(&mut log, &txn_batch(8, 2 * i, 2), 0);
+    }
+    let at = marker(&mut log, 8, false);
+    let segment = log
+        .segments()
+        .iter()
+        .rev()
+        .find(|s| s.base_offset <= at)
+        .map(|s| s.base_offset);
+    let segment = segment.expect("a segment");
+    assert!(segment > 0, "the log rolled");
+    assert_eq!(files(&partition.dir), [format!("{segment:020}.txnindex")]);
+    log.close().expect("close");
+    drop(log);
+    // A stale file for the first segment is removed by the rebuild.
+    std::fs::write(
+        crate::storage::paths::txn_index_file(&partition.dir, 0),
+        [0u8; 34],
+    )
+    .expect("stale");
+    let log = open_unclean(&partition.dir, &config);
+    assert_eq!(files(&partition.dir), [format!("{segment:020}.txnindex")]);
+    drop(log);
 }
