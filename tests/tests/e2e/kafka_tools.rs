@@ -756,3 +756,91 @@ async fn kafkas_transaction_tools_read_kafkits_transactions() -> TestResult {
     assert!(data.contains("isTransactional: true"), "{data}");
     Ok(())
 }
+
+/// Java's producer in transactions on kafkit's broker: Kafka's `kafka-producer-perf-test`
+/// with `--transactional-id` commits a transaction every 100 ms; every record lands once,
+/// each transaction ends with a COMMIT marker, and nothing stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javas_transactional_producer_commits_on_kafkit() -> TestResult {
+    let Some(libs) = tools_or_skip()? else {
+        return Ok(());
+    };
+    let cluster = Cluster::start(ClusterConfig::default()).await?;
+    cluster
+        .state()
+        .create_topic("java-txn", 1, kafkit_broker::config::TopicConfig::default())
+        .map_err(|(code, message)| format!("{code}: {message}"))?;
+    let bootstrap = cluster.bootstrap_servers();
+    let props = format!("bootstrap.servers={bootstrap}");
+    let out = tokio::task::spawn_blocking(move || {
+        kafka_class(
+            &libs,
+            "org.apache.kafka.tools.ProducerPerformance",
+            &[
+                "--topic",
+                "java-txn",
+                "--num-records",
+                "20000",
+                "--record-size",
+                "100",
+                "--throughput",
+                "-1",
+                "--transactional-id",
+                "java-perf-tx",
+                "--transaction-duration-ms",
+                "100",
+                "--producer-props",
+                &props,
+            ],
+        )
+        .map_err(|e| e.to_string())
+    })
+    .await??;
+    assert!(out.contains("20000 records sent"), "{out}");
+    let state = cluster.state();
+    let summary = state
+        .transactions()
+        .transaction("java-perf-tx")
+        .ok_or("the transactional id")?;
+    assert_eq!(
+        summary.state,
+        kafkit_broker::txn::TxnState::CompleteCommit,
+        "{out}"
+    );
+    let (records, commits, aborts, lso, hw) = {
+        let metadata = state.metadata();
+        let log = metadata.partition("java-txn", 0).ok_or("partition")?.log.clone();
+        let log = kafkit_broker::cluster::lock_log(&log);
+        let (mut records, mut commits, mut aborts) = (0, 0, 0);
+        for batch in log.batches_from(0) {
+            let bytes = batch?;
+            let view = kafkit_protocol::RecordBatch::parse(&bytes)?;
+            if view.is_control() {
+                let mut scratch = Vec::new();
+                let first = view
+                    .records(&mut scratch, usize::MAX)?
+                    .next()
+                    .ok_or("marker record")??;
+                match first.key.and_then(kafkit_protocol::record::control_marker_kind) {
+                    Some(true) => commits += 1,
+                    _ => aborts += 1,
+                }
+            } else {
+                assert!(view.is_transactional());
+                records += view.records_count();
+            }
+        }
+        (
+            records,
+            commits,
+            aborts,
+            log.last_stable_offset(),
+            log.high_watermark(),
+        )
+    };
+    println!("Java's transactional producer: {records} records in {commits} committed transactions");
+    assert_eq!((records, aborts, lso), (20_000, 0, hw));
+    assert!(commits >= 1);
+    cluster.shutdown().await?;
+    Ok(())
+}
