@@ -345,6 +345,8 @@ write_config() { # NODE-DIR ID NODES BROKER-PORT CONTROLLER-PORT VOTERS SETS...
     echo "offsets.topic.replication.factor=$rf"
     echo "transaction.state.log.replication.factor=$rf"
     echo "transaction.state.log.min.isr=1"
+    # Look for transactions past their timeout every second (Kafka's default: 10 s).
+    echo "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000"
     echo "share.coordinator.state.topic.replication.factor=$rf"
     echo "share.coordinator.state.topic.min.isr=1"
     echo "group.initial.rebalance.delay.ms=0"

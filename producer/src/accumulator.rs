@@ -628,11 +628,13 @@ impl RecordAccumulator {
         let mut deque = lock(&queue);
         let mut sequence = 0;
         let mut assigned = Vec::new();
-        for batch in deque.iter_mut().filter(|b| b.producer_state.is_some()) {
+        for batch in deque.iter_mut() {
+            let Some(old) = batch.producer_state else { continue };
             batch.restamp(Some(ProducerState {
                 producer_id,
                 epoch,
                 base_sequence: sequence,
+                transactional: old.transactional,
             }));
             assigned.push((sequence, batch.record_count));
             sequence = kafkit_protocol::record::view::increment_sequence(sequence, batch.record_count);
@@ -645,6 +647,35 @@ impl RecordAccumulator {
         let mut all = Vec::new();
         self.for_each_queue(|deque| all.extend(deque.drain(..)));
         all
+    }
+
+    /// Takes out the queued batches that were never drained (no producer state yet): what a
+    /// transaction that must abort fails at once (Java's `abortUndrainedBatches`).
+    pub(crate) fn take_undrained(&self) -> Vec<ProducerBatch> {
+        let mut taken = Vec::new();
+        self.for_each_queue(|deque| {
+            let mut kept = VecDeque::with_capacity(deque.len());
+            for batch in deque.drain(..) {
+                if batch.producer_state.is_none() && !batch.sent {
+                    taken.push(batch);
+                } else {
+                    kept.push_back(batch);
+                }
+            }
+            *deque = kept;
+        });
+        taken
+    }
+
+    /// Makes every batch sendable, as a flush does, while `on` (the transaction manager's
+    /// commit); `set_flushing(false)` undoes one `set_flushing(true)`.
+    pub(crate) fn set_flushing(&self, on: bool) {
+        if on {
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+            self.wakeup.notify_one();
+        } else {
+            self.flushes.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Whether any batch is queued.

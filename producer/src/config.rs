@@ -107,6 +107,8 @@ pub struct ProducerConfig {
     partitioner_availability_timeout: Duration,
     partitioner: Option<Arc<dyn Partitioner>>,
     partitioner_seed: Option<u64>,
+    transactional_id: Option<String>,
+    transaction_timeout: Duration,
 }
 
 impl fmt::Debug for ProducerConfig {
@@ -144,6 +146,8 @@ impl fmt::Debug for ProducerConfig {
                 &self.partitioner_availability_timeout,
             )
             .field("partitioner.class", &self.partitioner)
+            .field("transactional.id", &self.transactional_id)
+            .field("transaction.timeout.ms", &self.transaction_timeout)
             .finish()
     }
 }
@@ -303,6 +307,16 @@ impl ProducerConfig {
     pub fn partitioner_seed(&self) -> Option<u64> {
         self.partitioner_seed
     }
+
+    /// `transactional.id`, if the producer is transactional.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
+    }
+
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(&self) -> Duration {
+        self.transaction_timeout
+    }
 }
 
 /// Builds a [`ProducerConfig`]; setters name the Java key they set. Errors (a bad value given
@@ -364,6 +378,8 @@ impl ProducerConfigBuilder {
                 partitioner_availability_timeout: Duration::ZERO,
                 partitioner: None,
                 partitioner_seed: None,
+                transactional_id: None,
+                transaction_timeout: Duration::from_secs(60),
             },
             explicit: BTreeSet::new(),
             error: None,
@@ -433,6 +449,13 @@ impl ProducerConfigBuilder {
         partitioner_adaptive: bool => partitioner_adaptive, "partitioner.adaptive.partitioning.enable";
         /// `partitioner.availability.timeout.ms`.
         partitioner_availability_timeout: Duration => partitioner_availability_timeout, "partitioner.availability.timeout.ms";
+        /// `transactional.id` (default none): makes the producer transactional (see
+        /// [`Producer::init_transactions`](crate::Producer::init_transactions)). Needs
+        /// idempotence, which it turns on unless `enable.idempotence=false` was set explicitly.
+        transactional_id: Option<String> => transactional_id, "transactional.id";
+        /// `transaction.timeout.ms` (default 60 s): how long the coordinator lets a transaction
+        /// stay open before aborting it. The broker caps it (`transaction.max.timeout.ms`).
+        transaction_timeout: Duration => transaction_timeout, "transaction.timeout.ms";
     }
 
     /// A custom partitioner (Java's `partitioner.class`) for records without an explicit
@@ -541,8 +564,24 @@ fn validate(mut c: ProducerConfig, explicit: &BTreeSet<&'static str>) -> Result<
         }
         c.delivery_timeout = minimum_delivery;
     }
+    if c.transactional_id.is_some() {
+        // Java: "Cannot set a transactional.id without also enabling idempotence."
+        if !c.enable_idempotence && explicit.contains("enable.idempotence") {
+            return Err(Error::config(
+                "transactional.id",
+                "needs idempotence, but enable.idempotence is false",
+            ));
+        }
+        if c.transaction_timeout.is_zero() || c.transaction_timeout.as_millis() > i32::MAX as u128 {
+            return Err(Error::config(
+                "transaction.timeout.ms",
+                "must be between 1 and 2147483647",
+            ));
+        }
+    }
     if c.enable_idempotence {
-        let user_set = explicit.contains("enable.idempotence");
+        // A transactional producer cannot drop idempotence quietly: conflicts are errors.
+        let user_set = explicit.contains("enable.idempotence") || c.transactional_id.is_some();
         let conflicts = [
             (
                 c.retries == 0,

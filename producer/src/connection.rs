@@ -53,6 +53,7 @@ use tracing::Instrument;
 
 use self::connector::{BoxTransport, Connector};
 use self::produce_frame::{encode_produce_frame, Parts};
+use crate::transaction::wire::{TxnRequest, TxnResponse, TxnVersions};
 
 /// Identifies one connection (one attempt) for the sender: node ids repeat across reconnects.
 pub(crate) type ConnId = u64;
@@ -66,6 +67,8 @@ pub(crate) enum RequestBody {
     Metadata(MetadataRequest),
     /// An InitProducerId request.
     InitProducerId(InitProducerIdRequest),
+    /// A transaction request (coordinator lookup, AddPartitionsToTxn, ..., EndTxn).
+    Txn(Box<TxnRequest>),
 }
 
 /// A decoded response, or `Written` for a request that gets none (acks=0).
@@ -77,6 +80,8 @@ pub(crate) enum ResponseBody {
     Metadata(MetadataResponse),
     /// Answer to [`RequestBody::InitProducerId`].
     InitProducerId(InitProducerIdResponse),
+    /// Answer to [`RequestBody::Txn`].
+    Txn(TxnResponse),
     /// An acks=0 produce request was written to the socket.
     Written,
 }
@@ -90,6 +95,8 @@ pub(crate) struct ApiVersions {
     pub metadata: i16,
     /// InitProducerId version, if the broker has a common one.
     pub init_producer_id: Option<i16>,
+    /// The transaction APIs' versions.
+    pub txn: TxnVersions,
 }
 
 /// Why a connection ended.
@@ -336,6 +343,7 @@ async fn negotiate(
             produce: need(ApiKey::Produce)?,
             metadata: need(ApiKey::Metadata)?,
             init_producer_id: pick(ApiKey::InitProducerId),
+            txn: TxnVersions::negotiate(pick),
         });
     }
     Err(ConnectionError::Protocol(
@@ -410,6 +418,15 @@ async fn write_loop(
                     let h = request_header(ApiKey::InitProducerId, version, correlation_id, client_id);
                     encode_request_frame(&mut frame, &h, r).map_err(protocol)?;
                     (ApiKey::InitProducerId, version, true)
+                }
+                RequestBody::Txn(r) => {
+                    let api_key = r.api_key();
+                    let version = versions.txn.get(api_key).ok_or_else(|| {
+                        ConnectionError::Unsupported(format!("the broker has no common {api_key:?} version"))
+                    })?;
+                    let h = request_header(api_key, version, correlation_id, client_id);
+                    r.encode(&mut frame, &h).map_err(protocol)?;
+                    (api_key, version, true)
                 }
             };
             out.push(frame.freeze());
@@ -509,7 +526,16 @@ fn decode(frame: Bytes, p: &Pending) -> Result<ResponseBody, ConnectionError> {
         ApiKey::Produce => ResponseBody::Produce(typed(frame, p)?),
         ApiKey::Metadata => ResponseBody::Metadata(typed(frame, p)?),
         ApiKey::InitProducerId => ResponseBody::InitProducerId(typed(frame, p)?),
-        other => return Err(ConnectionError::Protocol(format!("no decoder for {other:?}"))),
+        other => match crate::transaction::wire::decode(other, frame, p.version).map_err(protocol)? {
+            Some((correlation_id, _)) if correlation_id != p.correlation_id => {
+                return Err(ConnectionError::Protocol(format!(
+                    "expected correlation id {} ({other:?}), got {correlation_id}",
+                    p.correlation_id
+                )))
+            }
+            Some((_, response)) => ResponseBody::Txn(response),
+            None => return Err(ConnectionError::Protocol(format!("no decoder for {other:?}"))),
+        },
     })
 }
 

@@ -138,6 +138,48 @@ pub enum Error {
     /// A broker sent bytes that are not the response the producer expected.
     #[error("protocol error: {0}")]
     Protocol(String),
+
+    /// The current transaction failed and must be aborted (Java's abortable errors): a record
+    /// of it was refused or timed out, a partition or the offsets could not be added, the
+    /// group refused the offsets (a rebalance fenced the consumer). Sends and commit fail with
+    /// this error until [`abort_transaction`](crate::Producer::abort_transaction) succeeds;
+    /// then the producer can begin a new transaction.
+    #[error("the transaction must be aborted: {code}: {reason}")]
+    TransactionAbortable {
+        /// The error code behind it.
+        code: ErrorCode,
+        /// What failed.
+        reason: String,
+    },
+
+    /// The record belonged to a transaction that was aborted before it was sent (Java's
+    /// `TransactionAbortedException`). It was not written.
+    #[error("the record's transaction was aborted before it was sent")]
+    TransactionAborted,
+
+    /// The call is not allowed in the transaction's current state (Java's
+    /// `IllegalStateException`): `send` outside a transaction, `begin_transaction` twice,
+    /// `commit_transaction` before `init_transactions`, a transactional call on a producer
+    /// without `transactional.id`...
+    #[error("cannot {operation} while the transaction is {state}")]
+    InvalidTransactionState {
+        /// What was called.
+        operation: &'static str,
+        /// The transaction's state (Java's names: READY, IN_TRANSACTION, ...).
+        state: &'static str,
+    },
+
+    /// `init_transactions`, `send_offsets_to_transaction`, `commit_transaction` or
+    /// `abort_transaction` did not finish within `max.block.ms`. The operation goes on: calling
+    /// the same method again waits for it (Java's rule); calling another one is an
+    /// [`Error::InvalidTransactionState`].
+    #[error("{operation} did not finish within {waited:?} (max.block.ms); call it again to keep waiting")]
+    TransactionTimeout {
+        /// The operation still in progress.
+        operation: &'static str,
+        /// How long the call waited.
+        waited: Duration,
+    },
 }
 
 impl Error {
@@ -165,7 +207,9 @@ impl Error {
     /// The Kafka error code behind this error, if a broker sent one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Broker { code, .. } | Error::Fatal { code, .. } => Some(*code),
+            Error::Broker { code, .. }
+            | Error::Fatal { code, .. }
+            | Error::TransactionAbortable { code, .. } => Some(*code),
             _ => None,
         }
     }

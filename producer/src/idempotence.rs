@@ -93,6 +93,8 @@ impl PartitionState {
 pub(crate) struct IdempotenceManager {
     /// Producer id and current epoch, once InitProducerId answered.
     producer: Option<(i64, i16)>,
+    /// Batches are stamped transactional (the producer has a `transactional.id`).
+    pub transactional: bool,
     partitions: HashMap<TopicPartition, PartitionState>,
 }
 
@@ -347,6 +349,7 @@ impl DrainPolicy for IdempotenceManager {
             producer_id,
             epoch,
             base_sequence,
+            transactional: self.transactional,
         })
     }
 }

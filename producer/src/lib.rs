@@ -43,7 +43,9 @@
 //! - **Quota throttling** (KIP-219): after a Produce response with `throttle_time_ms` (v6 and
 //!   later), no produce request goes to that broker until the time has passed, as in Java;
 //!   other requests (metadata, InitProducerId) are not held back.
-//! - **Not implemented**: transactions, TLS and SASL (a [`Connector`] can supply TLS).
+//! - **Transactions** ([`transaction`]) are Java's API and rules, spoken as Kafka's transaction
+//!   version 1 (AddPartitionsToTxn per partition) even where the cluster offers version 2.
+//! - **Not implemented**: TLS and SASL (a [`Connector`] can supply TLS).
 //!
 //! # Performance
 //!
@@ -161,6 +163,7 @@ pub mod partitioner;
 mod producer;
 mod record;
 mod sender;
+pub mod transaction;
 
 pub use config::{Acks, Compression, ProducerConfig, ProducerConfigBuilder};
 pub use connection::connector::{BoxTransport, ConnectFuture, Connector, TcpConnector, Transport};
@@ -170,3 +173,4 @@ pub use metrics::ProducerMetrics;
 pub use partitioner::Partitioner;
 pub use producer::Producer;
 pub use record::{ProducerRecord, ProducerRecordBuilder, RecordHeader, RecordMetadata};
+pub use transaction::{ConsumerGroupMetadata, OffsetAndMetadata};

@@ -20,6 +20,7 @@ use crate::metrics::{Counters, ProducerMetrics};
 use crate::partitioner::partition_for_key;
 use crate::record::ProducerRecord;
 use crate::sender::{Sender, Shared};
+use crate::transaction::TxnShared;
 
 mod keyless;
 
@@ -90,6 +91,9 @@ impl Producer {
             fatal: Default::default(),
             force_close: Default::default(),
             stopped: watch::channel(false).0,
+            txn: config
+                .transactional_id()
+                .map(|id| Arc::new(TxnShared::new(id.to_string(), config.transaction_timeout()))),
             config,
         });
         let (sender, mut metadata) = Sender::new(shared.clone(), params);
@@ -135,6 +139,11 @@ impl Producer {
         self.inner.shared.fatal.get().cloned().unwrap_or(Error::Closed {
             may_have_been_persisted: false,
         })
+    }
+
+    /// The state shared with the sender task.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// The configuration in use (after validation).
@@ -273,6 +282,9 @@ impl Producer {
                 may_have_been_persisted: false,
             });
         }
+        if let Some(txn) = &shared.txn {
+            txn.check_send()?;
+        }
         Ok(())
     }
 
@@ -385,7 +397,11 @@ impl Producer {
         Ok(match routed.transpose()? {
             None => None,
             Some((prepared, None)) => Some(Route::Prepared(prepared)),
-            Some((prepared, Some(appended))) => Some(Route::Appended(self.handed_out(&prepared, appended))),
+            Some((prepared, Some(appended))) => Some(Route::Appended(self.handed_out(
+                &record.topic,
+                &prepared,
+                appended,
+            ))),
         })
     }
 
@@ -488,11 +504,16 @@ impl Producer {
                 t.record_append(prepared.partition, appended.bytes, appended.last_batch_full)
             });
         }
-        self.handed_out(prepared, appended)
+        self.handed_out(topic, prepared, appended)
     }
 
-    /// Wakes the sender if the append asks for it and hands out the record's future.
-    fn handed_out(&self, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
+    /// Wakes the sender if the append asks for it and hands out the record's future. In a
+    /// transaction, the partition joins it.
+    fn handed_out(&self, topic: &str, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
+        if let Some(txn) = &self.inner.shared.txn {
+            txn.add_partition(&(topic.into(), prepared.partition));
+            self.inner.shared.accumulator.wakeup.notify_one();
+        }
         if appended.wake_sender {
             self.inner.shared.accumulator.wakeup.notify_one();
         }

@@ -42,6 +42,8 @@ use crate::error::Error;
 use crate::idempotence::IdempotenceManager;
 use crate::metadata::{ClusterMetadata, Metadata, NodeId};
 use crate::metrics::Counters;
+use crate::transaction::driver::{Call, TxnDriver};
+use crate::transaction::TxnShared;
 
 use self::produce::InFlightProduce;
 
@@ -62,16 +64,18 @@ pub(crate) struct Shared {
     pub force_close: AtomicBool,
     /// Becomes `true` when the sender task has ended; `close` waits for it.
     pub stopped: watch::Sender<bool>,
+    /// The transaction state, with `transactional.id`.
+    pub txn: Option<Arc<TxnShared>>,
 }
 
 /// A broker connection as the sender sees it.
 #[derive(Debug)]
-struct Node {
+pub(crate) struct Node {
     /// Dropping the handle closes the connection.
     handle: ConnectionHandle,
     conn: ConnId,
     /// `None` while connecting and negotiating.
-    versions: Option<ApiVersions>,
+    pub versions: Option<ApiVersions>,
     /// Requests awaiting a response on this connection.
     in_flight: usize,
     /// KIP-219: the broker reported a quota violation; no produce request goes to it before
@@ -91,36 +95,47 @@ impl Node {
 
 /// Where the non-produce requests in flight go back to.
 #[derive(Debug)]
-enum InFlight {
+pub(crate) enum InFlight {
     Produce(InFlightProduce),
-    Metadata { conn: ConnId },
-    InitProducerId { conn: ConnId },
+    Metadata {
+        conn: ConnId,
+    },
+    InitProducerId {
+        conn: ConnId,
+    },
+    /// A transaction request (see [`crate::transaction::driver`]).
+    Txn {
+        conn: ConnId,
+        call: Call,
+    },
 }
 
 impl InFlight {
     fn conn(&self) -> ConnId {
         match self {
             InFlight::Produce(p) => p.conn,
-            InFlight::Metadata { conn } | InFlight::InitProducerId { conn } => *conn,
+            InFlight::Metadata { conn } | InFlight::InitProducerId { conn } | InFlight::Txn { conn, .. } => {
+                *conn
+            }
         }
     }
 }
 
 /// The sender task's state.
 pub(crate) struct Sender {
-    shared: Arc<Shared>,
-    metadata: Metadata,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) metadata: Metadata,
     params: Arc<ConnectionParams>,
     /// Connections report here; the connection tasks hold the senders.
     events: mpsc::UnboundedReceiver<ConnEvent>,
     events_tx: mpsc::UnboundedSender<ConnEvent>,
-    nodes: HashMap<NodeId, Node>,
+    pub(crate) nodes: HashMap<NodeId, Node>,
     conn_nodes: HashMap<ConnId, NodeId>,
     next_conn: ConnId,
     /// Failed connection attempts per node and when the next may start.
     reconnect: HashMap<NodeId, (u32, Instant)>,
     /// Requests awaiting responses, by the sender's request id.
-    in_flight: HashMap<u64, InFlight>,
+    pub(crate) in_flight: HashMap<u64, InFlight>,
     next_request: u64,
     /// Where the next drain for a node starts (round-robin over its partitions).
     drain_index: HashMap<NodeId, usize>,
@@ -128,14 +143,16 @@ pub(crate) struct Sender {
     /// (`partitioner.availability.timeout.ms`).
     node_latency: NodeLatency,
     /// `Some` when idempotence is on.
-    idempotence: Option<IdempotenceManager>,
+    pub(crate) idempotence: Option<IdempotenceManager>,
+    /// `Some` with `transactional.id`.
+    pub(crate) txn: Option<TxnDriver>,
     /// InitProducerId in flight, or not before this instant.
     init_in_flight: bool,
     init_retry_at: Option<Instant>,
     init_failures: u32,
     /// Partitions with a request in flight, muted when max.in.flight is 1 (strict ordering).
     muted: HashSet<TopicPartition>,
-    retry_backoff: ExponentialBackoff,
+    pub(crate) retry_backoff: ExponentialBackoff,
     reconnect_backoff: ExponentialBackoff,
     /// Bootstrap addresses; their nodes get ids -1, -2, ...
     bootstrap: Vec<(String, u16)>,
@@ -152,7 +169,12 @@ impl Sender {
         let (metadata, rx) = Metadata::new(c.metadata_max_age(), c.retry_backoff());
         let (events_tx, events) = mpsc::unbounded_channel();
         let sender = Sender {
-            idempotence: c.enable_idempotence().then(IdempotenceManager::default),
+            idempotence: c.enable_idempotence().then(|| {
+                let mut idem = IdempotenceManager::default();
+                idem.transactional = shared.txn.is_some();
+                idem
+            }),
+            txn: shared.txn.clone().map(TxnDriver::new),
             retry_backoff: ExponentialBackoff::new(c.retry_backoff(), c.retry_backoff_max()),
             reconnect_backoff: ExponentialBackoff::new(c.reconnect_backoff(), c.reconnect_backoff_max()),
             bootstrap: c.bootstrap_servers().to_vec(),
@@ -203,6 +225,7 @@ impl Sender {
             self.take_new_topics();
             self.maybe_bump_epochs();
             let mut wake_at = self.expire(now);
+            wake_at = earliest(wake_at, self.poll_transactions(now));
             let (sent, ready_at) = self.send_produce_requests(now);
             wake_at = earliest(wake_at, ready_at);
             // After the drain, which may have found partitions without a leader.
@@ -226,7 +249,7 @@ impl Sender {
         tracing::debug!("sender stopped");
     }
 
-    fn has_produce_in_flight(&self) -> bool {
+    pub(crate) fn has_produce_in_flight(&self) -> bool {
         self.in_flight.values().any(|r| matches!(r, InFlight::Produce(_)))
     }
 
@@ -282,6 +305,7 @@ impl Sender {
             (InFlight::InitProducerId { .. }, R::InitProducerId(response)) => {
                 self.handle_init_producer_id(response, now)
             }
+            (InFlight::Txn { call, .. }, body) => self.handle_txn_response(call, body, now),
             (InFlight::Metadata { .. }, _) => self.metadata.update_failed(),
             (InFlight::InitProducerId { .. }, _) => self.init_in_flight = false,
         }
@@ -325,6 +349,7 @@ impl Sender {
                 InFlight::Produce(p) => self.produce_failed(p, code, now),
                 InFlight::Metadata { .. } => self.metadata.update_failed(),
                 InFlight::InitProducerId { .. } => self.init_in_flight = false,
+                InFlight::Txn { call, .. } => self.txn_request_lost(call),
             }
         }
         if code.invalidates_metadata() {
@@ -333,7 +358,7 @@ impl Sender {
     }
 
     /// The address of a node: a broker from metadata, or a bootstrap address (negative ids).
-    fn address(&self, node: NodeId) -> Option<(String, u16)> {
+    pub(crate) fn address(&self, node: NodeId) -> Option<(String, u16)> {
         if node < 0 {
             return self.bootstrap.get(usize::try_from(-node - 1).ok()?).cloned();
         }
@@ -342,7 +367,7 @@ impl Sender {
 
     /// Opens a connection to `node` unless one exists or its reconnect backoff runs; returns
     /// when to try again if it cannot start now.
-    fn connect(&mut self, node: NodeId, now: Instant) -> Option<Instant> {
+    pub(crate) fn connect(&mut self, node: NodeId, now: Instant) -> Option<Instant> {
         if self.nodes.contains_key(&node) {
             return None;
         }
@@ -372,7 +397,7 @@ impl Sender {
 
     /// A connected node with the fewest requests in flight (Java's `leastLoadedNode`); starts a
     /// connection when there is none. `Err` carries when to look again.
-    fn least_loaded_node(&mut self, now: Instant) -> Result<NodeId, Option<Instant>> {
+    pub(crate) fn least_loaded_node(&mut self, now: Instant) -> Result<NodeId, Option<Instant>> {
         let ready = self
             .nodes
             .iter()
@@ -403,7 +428,11 @@ impl Sender {
         Err(retry_at)
     }
 
-    fn send_request(&mut self, node: NodeId, body: connection::RequestBody) -> Option<(u64, ConnId)> {
+    pub(crate) fn send_request(
+        &mut self,
+        node: NodeId,
+        body: connection::RequestBody,
+    ) -> Option<(u64, ConnId)> {
         let n = self.nodes.get_mut(&node)?;
         let id = self.next_request;
         self.next_request += 1;
@@ -454,7 +483,8 @@ impl Sender {
     /// Asks for a producer id when idempotence needs one; returns when to look again.
     fn maybe_init_producer_id(&mut self, now: Instant) -> Option<Instant> {
         let idem = self.idempotence.as_ref()?;
-        if idem.producer().is_some() || self.init_in_flight {
+        // A transactional producer gets its id from its coordinator (the transaction driver).
+        if idem.producer().is_some() || self.init_in_flight || self.txn.is_some() {
             return None;
         }
         if let Some(at) = self.init_retry_at.filter(|at| now < *at) {
@@ -490,24 +520,12 @@ impl Sender {
         self.init_in_flight = false;
         let code = ErrorCode::from(response.error_code);
         if code.is_ok() {
-            let Some(idem) = self.idempotence.as_mut() else {
-                return;
-            };
             tracing::info!(
                 producer_id = response.producer_id.0,
                 epoch = response.producer_epoch,
                 "got a producer id"
             );
-            let reset = idem.set_producer(response.producer_id.0, response.producer_epoch);
-            for tp in reset {
-                let batches = self.shared.accumulator.resequence(
-                    &tp.0,
-                    tp.1,
-                    response.producer_id.0,
-                    response.producer_epoch,
-                );
-                idem.resequenced(tp, batches);
-            }
+            self.install_producer(response.producer_id.0, response.producer_epoch);
             self.init_failures = 0;
         } else if code.is_retriable()
             || matches!(
@@ -529,6 +547,21 @@ impl Sender {
         }
     }
 
+    /// Installs a producer id and epoch from InitProducerId: every partition starts over,
+    /// and queued batches that had sequences get new ones.
+    pub(crate) fn install_producer(&mut self, producer_id: i64, epoch: i16) {
+        let Some(idem) = self.idempotence.as_mut() else {
+            return;
+        };
+        for tp in idem.set_producer(producer_id, epoch) {
+            let batches = self
+                .shared
+                .accumulator
+                .resequence(&tp.0, tp.1, producer_id, epoch);
+            idem.resequenced(tp, batches);
+        }
+    }
+
     /// Applies the epoch bumps the idempotence state asks for.
     fn maybe_bump_epochs(&mut self) {
         let Some(idem) = self.idempotence.as_mut() else {
@@ -536,6 +569,11 @@ impl Sender {
         };
         let partitions = idem.partitions_to_bump();
         if partitions.is_empty() {
+            return;
+        }
+        if self.txn.is_some() {
+            // Only the coordinator bumps a transactional producer's epoch: abort, then bump.
+            self.txn_needs_epoch_bump(&partitions);
             return;
         }
         Counters::add(&self.shared.counters.epoch_bumps, 1);
@@ -556,9 +594,12 @@ impl Sender {
     }
 
     /// Fails everything with a fatal error and stops the producer.
-    fn fatal(&mut self, error: Error) {
+    pub(crate) fn fatal(&mut self, error: Error) {
         tracing::error!(%error, "fatal producer error");
         let _ = self.shared.fatal.set(error.clone());
+        if let Some(txn) = &self.shared.txn {
+            txn.lock().fatal(error.clone());
+        }
         self.shared.accumulator.close();
         self.abort_all(|_| error.clone());
     }
@@ -604,6 +645,12 @@ impl Drop for Stopped {
             });
         }
         Counters::add(&self.0.counters.records_failed, failed);
+        if let Some(txn) = &self.0.txn {
+            let error = self.0.fatal.get().cloned().unwrap_or(Error::Closed {
+                may_have_been_persisted: false,
+            });
+            txn.stopped(&error);
+        }
         self.0.stopped.send_replace(true);
     }
 }

@@ -113,9 +113,18 @@ pub fn is_group_api(api_key: ApiKey) -> bool {
 
 /// What kafkit's own clients (the producer, the test kit's read-back client) send, where that is
 /// less than the broker serves: they name topics, so Produce stops below v13 and Fetch below v13,
-/// the versions that name topics by id. Negotiation takes the smaller of this and the broker's
-/// range.
-pub const CLIENT_APIS: &[ApiVersionRange] = &[range(ApiKey::Produce, 3, 12), range(ApiKey::Fetch, 4, 12)];
+/// the versions that name topics by id. The transactional producer speaks transactions as
+/// Kafka's version 1 (KIP-98 with KIP-890 part 1's server-side checks): AddPartitionsToTxn v4+
+/// is for brokers only, and EndTxn v5 and TxnOffsetCommit v5 are how a client announces
+/// KIP-890 part 2 (an epoch bump per transaction), which it does not do. Negotiation takes the
+/// smaller of this and the broker's range.
+pub const CLIENT_APIS: &[ApiVersionRange] = &[
+    range(ApiKey::Produce, 3, 12),
+    range(ApiKey::Fetch, 4, 12),
+    range(ApiKey::AddPartitionsToTxn, 0, 3),
+    range(ApiKey::EndTxn, 0, 4),
+    range(ApiKey::TxnOffsetCommit, 0, 4),
+];
 
 /// The range kafkit's broker serves for `api_key`, if it serves that API at all.
 pub fn supported_range(api_key: ApiKey) -> Option<ApiVersionRange> {

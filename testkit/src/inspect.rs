@@ -57,9 +57,42 @@ pub struct StoredRecord {
     pub batch_base_offset: i64,
     /// Whether the batch is transactional.
     pub is_transactional: bool,
+    /// Whether this is a control record (a transaction marker: COMMIT or ABORT in its key).
+    pub is_control: bool,
+    /// For a record of a transaction, how the transaction ended, as the marker its producer
+    /// wrote next in the partition says; `None` outside transactions (and for markers).
+    pub transaction: Option<TxnOutcome>,
+}
+
+/// How the transaction of a stored record ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// A COMMIT marker followed: `read_committed` consumers see the record.
+    Committed,
+    /// An ABORT marker followed: no `read_committed` consumer sees it.
+    Aborted,
+    /// No marker yet: the transaction is open, and the record is at or past the last stable
+    /// offset.
+    Open,
 }
 
 impl StoredRecord {
+    /// Whether a `read_committed` consumer gets this record: a data record outside any
+    /// transaction or of a committed one.
+    pub fn is_committed(&self) -> bool {
+        !self.is_control && matches!(self.transaction, None | Some(TxnOutcome::Committed))
+    }
+
+    /// For a marker, `Some(true)` for COMMIT and `Some(false)` for ABORT.
+    pub fn marker(&self) -> Option<bool> {
+        if !self.is_control {
+            return None;
+        }
+        self.key
+            .as_deref()
+            .and_then(kafkit_protocol::record::control_marker_kind)
+    }
+
     /// The key as UTF-8, if it is some and valid.
     pub fn key_str(&self) -> Option<&str> {
         std::str::from_utf8(self.key.as_deref()?).ok()
@@ -202,6 +235,7 @@ pub(crate) fn records(state: &ClusterState, topic: &str, partition: i32) -> Resu
     for bytes in &batches {
         push_batch_records(bytes, &mut scratch, &mut out)?;
     }
+    mark_transactions(&mut out);
     Ok(out)
 }
 
@@ -254,9 +288,32 @@ pub(crate) fn push_batch_records(
             compression,
             batch_base_offset: batch.base_offset(),
             is_transactional: batch.is_transactional(),
+            is_control: batch.is_control(),
+            transaction: None,
         });
     }
     Ok(())
+}
+
+/// Sets each transactional record's [`TxnOutcome`] from the markers of `records` (one
+/// partition, in offset order): the first marker of the same producer after it decides.
+pub(crate) fn mark_transactions(records: &mut [StoredRecord]) {
+    let mut decided: std::collections::HashMap<i64, TxnOutcome> = std::collections::HashMap::new();
+    for record in records.iter_mut().rev() {
+        let Some(producer_id) = record.producer_id else {
+            continue;
+        };
+        if let Some(commit) = record.marker() {
+            let outcome = if commit {
+                TxnOutcome::Committed
+            } else {
+                TxnOutcome::Aborted
+            };
+            decided.insert(producer_id, outcome);
+        } else if record.is_transactional && !record.is_control {
+            record.transaction = Some(decided.get(&producer_id).copied().unwrap_or(TxnOutcome::Open));
+        }
+    }
 }
 
 /// Leadership and offsets of `topic`/`partition`.

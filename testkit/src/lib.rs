@@ -100,7 +100,7 @@ pub use error::{Error, Result};
 pub use fault::{Fault, FaultHandle};
 pub use in_memory::InMemoryConnector;
 pub use inspect::{
-    CommittedOffset, PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord,
+    CommittedOffset, PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord, TxnOutcome,
 };
 pub use journal::{Delivery, Journal, JournalEntry, ProduceRequestInfo, ProducedBatch};
 pub use target::{ExternalBroker, Target, TargetKind};

@@ -158,6 +158,11 @@ impl Incomplete {
         }
     }
 
+    /// Whether every batch has completed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     /// Number of incomplete batches.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -174,6 +179,8 @@ pub(crate) struct ProducerState {
     pub epoch: i16,
     /// The first record's sequence.
     pub base_sequence: i32,
+    /// The batch belongs to a transaction (the batch attribute's transactional bit).
+    pub transactional: bool,
 }
 
 /// One batch of records for one partition.
@@ -353,6 +360,7 @@ impl ProducerBatch {
         if let Some(mut builder) = self.builder.take() {
             if let Some(s) = state {
                 builder.set_producer_state(s.producer_id, s.epoch, s.base_sequence);
+                builder.set_transactional(s.transactional);
                 self.producer_state = Some(s);
             }
             let mut built = builder.into_vec()?;

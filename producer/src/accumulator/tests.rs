@@ -416,6 +416,7 @@ async fn split_hands_records_and_sequences_to_the_pieces() {
         producer_id: 9,
         epoch: 1,
         base_sequence: 100,
+        transactional: false,
     }));
     let pieces = batch.split(200, Compression::None.into()).expect("split");
     assert!(pieces.len() >= 3);

@@ -119,6 +119,15 @@ pub(super) const SETTERS: &[(&str, Setter)] = &[
         c.partitioner_availability_timeout = parse_millis(k, v)?;
         Ok(())
     }),
+    ("transactional.id", |c, _, v| {
+        // Java's default is null; an empty value means "not transactional" there too.
+        c.transactional_id = (!v.is_empty()).then(|| v.to_string());
+        Ok(())
+    }),
+    ("transaction.timeout.ms", |c, k, v| {
+        c.transaction_timeout = parse_millis(k, v)?;
+        Ok(())
+    }),
 ];
 
 /// Every key [`apply`] knows.

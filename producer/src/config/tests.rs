@@ -191,6 +191,8 @@ fn every_known_key_parses_its_default_spelling() {
         ("partitioner.ignore.keys", "false"),
         ("partitioner.adaptive.partitioning.enable", "true"),
         ("partitioner.availability.timeout.ms", "0"),
+        ("transactional.id", ""),
+        ("transaction.timeout.ms", "60000"),
     ];
     assert_eq!(values.len(), properties::keys().count());
     let c = ProducerConfig::from_properties(values).expect("valid");
@@ -410,7 +412,41 @@ const KEY_CASES: &[KeyCase] = &[
         |b| b.partitioner_availability_timeout(Duration::from_millis(100)),
         Some("-2"),
     ),
+    case(
+        "transactional.id",
+        "orders-1",
+        |b| b.transactional_id(Some("orders-1".into())),
+        None,
+    ),
+    case(
+        "transaction.timeout.ms",
+        "9000",
+        |b| b.transaction_timeout(Duration::from_millis(9000)),
+        Some("soon"),
+    ),
 ];
+
+/// Java's rules for a transactional producer: it needs idempotence (turned on, not off, by
+/// the defaults), and a setting that conflicts with idempotence is an error naming its key.
+#[rstest]
+#[case::idempotence_off(&[("enable.idempotence", "false")], Some("transactional.id"))]
+#[case::acks_one(&[("acks", "1")], Some("acks"))]
+#[case::too_many_in_flight(&[("max.in.flight.requests.per.connection", "6")], Some("max.in.flight.requests.per.connection"))]
+#[case::zero_timeout(&[("transaction.timeout.ms", "0")], Some("transaction.timeout.ms"))]
+#[case::defaults(&[], None)]
+fn a_transactional_config_needs_idempotence(#[case] extra: &[(&str, &str)], #[case] error_key: Option<&str>) {
+    let mut properties = vec![("bootstrap.servers", "h:1"), ("transactional.id", "t")];
+    properties.extend_from_slice(extra);
+    match (ProducerConfig::from_properties(properties), error_key) {
+        (Ok(c), None) => {
+            assert!(c.enable_idempotence());
+            assert_eq!(c.transactional_id(), Some("t"));
+            assert_eq!(c.transaction_timeout(), Duration::from_secs(60));
+        }
+        (Err(Error::Config { key, .. }), Some(expected)) => assert_eq!(key, expected),
+        (other, _) => panic!("{extra:?}: {other:?}"),
+    }
+}
 
 /// Every key the producer takes parses, applies and validates, and the four places a key lives
 /// (the properties table, the field, its `Debug` entry, the builder setter) agree: the table

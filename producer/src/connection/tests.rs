@@ -123,7 +123,8 @@ async fn kip511_reply_makes_the_client_retry_at_the_advertised_version() {
         ApiVersions {
             produce: 7,
             metadata: 9,
-            init_producer_id: None
+            init_producer_id: None,
+            txn: Default::default(),
         }
     );
 }

@@ -138,6 +138,7 @@ fn out_of_order_on_the_head_batch_bumps_the_epoch_and_resequences_from_zero() {
         producer_id: 1000,
         epoch: 1,
         base_sequence: 0,
+        transactional: false,
     }));
     assert!(m.can_drain(&b));
     let d = drain(&mut m, batch(0, 1));

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::ErrorCode;
 use tokio::time::Instant;
@@ -38,6 +38,7 @@ use crate::connection::{ConnId, RequestBody, ResponseBody};
 use crate::error::Error;
 use crate::metadata::NodeId;
 use crate::metrics::Counters;
+use crate::transaction::driver::TxnDrain;
 
 /// A produce request awaiting its response.
 #[derive(Debug)]
@@ -125,9 +126,18 @@ impl Sender {
             };
             let index = self.drain_index.entry(node).or_insert(0);
             let max_size = shared.config.max_request_size();
-            let batches = match self.idempotence.as_mut() {
-                Some(idem) => acc.drain(node, partitions, &cluster, max_size, index, idem, now),
-                None => acc.drain(
+            let txn = self.txn.as_ref().map(|d| d.shared.clone());
+            let batches = match (self.idempotence.as_mut(), txn) {
+                (Some(idem), Some(txn)) => {
+                    let inner = txn.lock();
+                    let mut policy = TxnDrain {
+                        idempotence: idem,
+                        partitions: &inner.partitions,
+                    };
+                    acc.drain(node, partitions, &cluster, max_size, index, &mut policy, now)
+                }
+                (Some(idem), None) => acc.drain(node, partitions, &cluster, max_size, index, idem, now),
+                (None, _) => acc.drain(
                     node,
                     partitions,
                     &cluster,
@@ -164,8 +174,12 @@ impl Sender {
                 ),
             }
         }
+        let transactional_id = shared
+            .txn
+            .as_ref()
+            .map(|t| TransactionalId(StrBytes::from_string(t.transactional_id.clone())));
         let request = ProduceRequest::default()
-            .with_transactional_id(None)
+            .with_transactional_id(transactional_id)
             .with_acks(config.acks().code())
             .with_timeout_ms(i32::try_from(config.request_timeout().as_millis()).unwrap_or(i32::MAX))
             .with_topic_data(topic_data);
@@ -412,6 +426,7 @@ impl Sender {
         };
         tracing::warn!(%error, "produce failed");
         Counters::add(&self.shared.counters.records_failed, batch.record_count as u64);
+        self.txn_batch_failed(&error);
         batch.fail(error);
     }
 
@@ -483,6 +498,7 @@ impl Sender {
         };
         tracing::warn!(%error, "batch expired");
         Counters::add(&self.shared.counters.records_failed, batch.record_count as u64);
+        self.txn_batch_failed(&error);
         batch.fail(error);
     }
 }

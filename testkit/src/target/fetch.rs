@@ -204,7 +204,8 @@ impl Connection {
     }
 
     /// Every record of `topic`/`partition` from the log start to the high watermark, this
-    /// connection being to its leader. Control batches (transaction markers) are skipped.
+    /// connection being to its leader, transaction markers included, each transactional
+    /// record marked with its transaction's outcome (as the mock's inspection does).
     pub(crate) async fn read_partition(&mut self, topic: &str, partition: i32) -> Result<Vec<StoredRecord>> {
         let start = self.list_offset(topic, partition, EARLIEST).await?;
         let end = self.list_offset(topic, partition, LATEST).await?;
@@ -229,9 +230,7 @@ impl Connection {
                 if batch.next_offset() <= offset {
                     continue;
                 }
-                if !batch.is_control() {
-                    push_batch_records(&records.slice_ref(batch.as_bytes()), &mut scratch, &mut out)?;
-                }
+                push_batch_records(&records.slice_ref(batch.as_bytes()), &mut scratch, &mut out)?;
                 offset = batch.next_offset();
             }
             if offset == before {
@@ -247,6 +246,7 @@ impl Connection {
         }
         // A batch read from the log start may begin before it; the last may end past `end`.
         out.retain(|r| r.offset >= start && r.offset < end);
+        crate::inspect::mark_transactions(&mut out);
         Ok(out)
     }
 

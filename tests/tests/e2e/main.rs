@@ -65,4 +65,5 @@ mod partitions_added;
 mod randomized;
 mod real_clients;
 mod shaping;
+mod transactions;
 mod unknown_fate;

@@ -1,6 +1,7 @@
 //! The suite on Apache Kafka itself.
 //!
-//! Every scenario that needs nothing but a broker (the `everywhere` and `groups` scenarios) runs here, one
+//! Every scenario that needs nothing but a broker (the `everywhere`, `groups` and `transactions`
+//! scenarios) runs here, one
 //! after the other, on the Kafka target of the test kit ([`TargetKind::Kafka`]: a running
 //! Kafka named by `KAFKIT_KAFKA_BOOTSTRAP`, or the process started from Kafka's jars). The test
 //! prints a line per scenario, how many ran on Kafka, and which of the suite's scenarios do
@@ -20,7 +21,7 @@ use std::time::Instant;
 use kafkit_testkit::{Target, TargetKind};
 
 use crate::TestResult;
-use crate::{everywhere, groups};
+use crate::{everywhere, groups, transactions};
 
 type Scenario = for<'a> fn(&'a dyn Target) -> Pin<Box<dyn Future<Output = TestResult> + 'a>>;
 
@@ -33,7 +34,7 @@ macro_rules! scenarios {
 /// Runs only the scenarios whose name contains its value (for debugging one on Kafka).
 const ONLY_ENV: &str = "KAFKIT_KAFKA_SCENARIO";
 
-/// The scenarios that run on Kafka: every one of `everywhere` and of `groups`.
+/// The scenarios that run on Kafka: every one of `everywhere`, `groups` and `transactions`.
 const ON_KAFKA: &[(&str, Scenario)] = scenarios!(
     everywhere::keyed_records_land_on_javas_partitions,
     everywhere::offsets_are_contiguous_with_timestamps,
@@ -52,6 +53,10 @@ const ON_KAFKA: &[(&str, Scenario)] = scenarios!(
     groups::kip848_members_split_partitions_and_read_each_record_once,
     groups::kip848_a_successor_resumes_from_committed_offsets,
     groups::kip848_members_joining_and_leaving_rebalance,
+    transactions::commits_and_aborts_are_what_read_committed_sees,
+    transactions::a_second_instance_fences_the_first,
+    transactions::offsets_commit_with_their_transaction,
+    transactions::a_transaction_past_its_timeout_is_aborted,
 );
 
 /// The suite's modules whose scenarios do not run on Kafka, and why.
