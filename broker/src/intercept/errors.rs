@@ -6,6 +6,9 @@
 //! [`strip_partition_errors`](super::strip_partition_errors) with every partition taken out,
 //! so their responses keep the shape a handler gives them.
 
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
@@ -18,13 +21,16 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, ApiVersionsResponse, BrokerId,
     ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatResponse, CreatePartitionsResponse,
     CreateTopicsResponse, DeleteGroupsResponse, DeleteTopicsResponse, DescribeGroupsResponse, EndTxnResponse,
     FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
     LeaveGroupResponse, ListGroupsResponse, ListTransactionsResponse, OffsetCommitResponse,
-    OffsetDeleteResponse, OffsetFetchResponse, ProducerId, SyncGroupResponse,
+    OffsetDeleteResponse, OffsetFetchResponse, ProducerId, SyncGroupResponse, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafkit_protocol::{ErrorCode, RequestBody};
@@ -231,9 +237,66 @@ fn group_error_response(body: &RequestBody, version: i16, code: i16) -> Option<R
         RequestBody::AddOffsetsToTxn(_) => {
             Response::AddOffsetsToTxn(AddOffsetsToTxnResponse::default().with_error_code(code))
         }
+        RequestBody::AddPartitionsToTxn(r) if version < 4 => {
+            // Before v4 there is no top-level error: every partition carries it.
+            let topics = r
+                .v3_and_below_topics
+                .iter()
+                .map(|t| {
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_results_by_partition(
+                            t.partitions
+                                .iter()
+                                .map(|&p| {
+                                    AddPartitionsToTxnPartitionResult::default()
+                                        .with_partition_index(p)
+                                        .with_partition_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            Response::AddPartitionsToTxn(
+                AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics),
+            )
+        }
         RequestBody::AddPartitionsToTxn(_) => {
             Response::AddPartitionsToTxn(AddPartitionsToTxnResponse::default().with_error_code(code))
         }
+        RequestBody::TxnOffsetCommit(r) => Response::TxnOffsetCommit(
+            TxnOffsetCommitResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        TxnOffsetCommitResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        TxnOffsetCommitResponsePartition::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestBody::DescribeTransactions(r) => Response::DescribeTransactions(
+            kafka_protocol::messages::DescribeTransactionsResponse::default().with_transaction_states(
+                r.transactional_ids
+                    .iter()
+                    .map(|id| {
+                        kafka_protocol::messages::describe_transactions_response::TransactionState::default()
+                            .with_transactional_id(id.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
         RequestBody::ConsumerGroupHeartbeat(_) => {
             Response::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse::default().with_error_code(code))
         }

@@ -144,6 +144,14 @@ impl TransactionCoordinator {
             .ok_or(ErrorCode::CoordinatorNotAvailable)
     }
 
+    /// The partition of `__transaction_state` that keeps `transactional_id` (its leader
+    /// coordinates it), if the topic exists.
+    pub fn partition_of(&self, state: &ClusterState, transactional_id: &str) -> Option<i32> {
+        let metadata = state.metadata();
+        let partitions = metadata.topics.get(TRANSACTION_STATE_TOPIC)?.partitions.len();
+        Some(store::partition_for(transactional_id, partitions as i32))
+    }
+
     fn check_coordinator(
         state: &ClusterState,
         node_id: i32,

@@ -545,6 +545,7 @@ impl Sender {
     }
 
     fn on_txn_response(&mut self, call: Call, response: TxnResponse, now: Instant) {
+        tracing::trace!(?call, ?response, "transaction response");
         match (call, response) {
             (Call::FindCoordinator(group), TxnResponse::FindCoordinator(r)) => {
                 let (code, node) = match r.coordinators.first() {

@@ -106,6 +106,40 @@ impl MockCluster {
         self.move_leader(kafkit_broker::group::OFFSETS_TOPIC, partition, node_id)
     }
 
+    /// The broker coordinating `transactional_id` now (the leader of its `__transaction_state`
+    /// partition), or `None` before any producer looked it up.
+    pub fn transaction_coordinator(&self, transactional_id: &str) -> Result<Option<i32>> {
+        let state = self.state()?;
+        let Some(partition) = state.transactions().partition_of(&state, transactional_id) else {
+            return Ok(None);
+        };
+        let metadata = state.metadata();
+        Ok(metadata
+            .partition(kafkit_broker::txn::TRANSACTION_STATE_TOPIC, partition)
+            .and_then(|p| p.leader))
+    }
+
+    /// Moves the transaction coordinator of `transactional_id` to broker `node_id`: the leader
+    /// of its `__transaction_state` partition moves there (epoch bumped), so the old
+    /// coordinator answers NOT_COORDINATOR and producers look it up again. The transaction
+    /// state stays (the new coordinator reads it from the same log). Returns the partition's
+    /// new leader epoch.
+    pub fn move_transaction_coordinator(&self, transactional_id: &str, node_id: i32) -> Result<i32> {
+        let state = self.state()?;
+        let partition = state
+            .transactions()
+            .partition_of(&state, transactional_id)
+            .ok_or_else(|| Error::Kafka {
+                operation: format!("move the coordinator of transactional id {transactional_id}"),
+                code: ErrorCode::CoordinatorNotAvailable,
+                message: Some(
+                    "no transactional id has been looked up yet: __transaction_state does not exist".into(),
+                ),
+            })?;
+        drop(state);
+        self.move_leader(kafkit_broker::txn::TRANSACTION_STATE_TOPIC, partition, node_id)
+    }
+
     /// Creates a topic with `partitions` partitions.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         self.create_topic_with_config(name, partitions, &[])
