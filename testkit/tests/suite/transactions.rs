@@ -111,16 +111,19 @@ async fn kafkits_transactional_producer_rides_out_faults_on_every_transaction_ap
     let initialized = cluster.transaction("payments-tx").expect("state").expect("known");
 
     producer.begin_transaction().expect("begin");
+    let mut deliveries = Vec::new();
     for i in 0..4 {
-        let _ = producer
-            .send(
-                ProducerRecord::builder("payments")
-                    .partition(i % 2)
-                    .value(format!("t1-{i}"))
-                    .build(),
-            )
-            .await
-            .expect("accepted");
+        deliveries.push(
+            producer
+                .send(
+                    ProducerRecord::builder("payments")
+                        .partition(i % 2)
+                        .value(format!("t1-{i}"))
+                        .build(),
+                )
+                .await
+                .expect("accepted"),
+        );
     }
     let offsets = [(("input".to_string(), 0), OffsetAndMetadata::new(7))];
     producer
@@ -128,6 +131,9 @@ async fn kafkits_transactional_producer_rides_out_faults_on_every_transaction_ap
         .await
         .expect("offsets");
     producer.commit_transaction().await.expect("commit");
+    for d in deliveries.drain(..) {
+        d.await.expect("delivered before the commit");
+    }
     for fault in &faults {
         assert_eq!(fault.hits(), 1, "{}", fault.fault());
     }
@@ -149,16 +155,19 @@ async fn kafkits_transactional_producer_rides_out_faults_on_every_transaction_ap
         .move_transaction_coordinator("payments-tx", moved_to)
         .expect("move");
     producer.begin_transaction().expect("begin");
+    let mut deliveries = Vec::new();
     for i in 0..4 {
-        let _ = producer
-            .send(
-                ProducerRecord::builder("payments")
-                    .partition(i % 2)
-                    .value(format!("t2-{i}"))
-                    .build(),
-            )
-            .await
-            .expect("accepted");
+        deliveries.push(
+            producer
+                .send(
+                    ProducerRecord::builder("payments")
+                        .partition(i % 2)
+                        .value(format!("t2-{i}"))
+                        .build(),
+                )
+                .await
+                .expect("accepted"),
+        );
     }
     producer
         .commit_transaction()
