@@ -290,3 +290,65 @@ fn failed_records_make_the_exit_status_non_zero() {
     let summary = parse_summary(summary_line(&stdout_lines(&output))).expect("summary");
     assert_eq!(summary.records, 0, "failed records are not counted as sent");
 }
+
+/// `--transactional-id` and `--transaction-duration-ms`, as Kafka's tool takes them: paced to
+/// about 2 s of sending with 300 ms transactions, the records are stored in several committed
+/// transactions (one COMMIT marker each), nothing is left open, and the CPU line counts the
+/// transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_runs_commit_every_transaction_duration() {
+    let cluster = Cluster::start(ClusterConfig::default()).await.expect("cluster");
+    cluster
+        .state()
+        .create_topic("perf-txn", 1, TopicConfig::default())
+        .expect("topic");
+    let bootstrap = cluster.bootstrap_servers();
+    let output = tokio::task::spawn_blocking(move || {
+        perf(&[
+            "--topic",
+            "perf-txn",
+            "--num-records",
+            "2000",
+            "--record-size",
+            "50",
+            "--throughput",
+            "1000",
+            "--bootstrap",
+            &bootstrap,
+            "--transactional-id",
+            "perf-tx",
+            "--transaction-duration-ms",
+            "300",
+        ])
+    })
+    .await
+    .expect("join");
+    assert_succeeded(&output);
+    let lines = stdout_lines(&output);
+    let summary = parse_summary(summary_line(&lines)).expect("summary line");
+    assert_eq!(summary.records, 2000);
+    let cpu = lines.last().expect("cpu line");
+    let committed: u64 = cpu
+        .rsplit_once(", ")
+        .and_then(|(_, tail)| tail.strip_suffix(" transactions committed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a transaction count in {cpu:?}"));
+    assert!(
+        (4..=9).contains(&committed),
+        "about 2 s / 300 ms transactions: {cpu}"
+    );
+
+    let metadata = cluster.state().metadata();
+    let partition = &metadata.topics["perf-txn"].partitions[0];
+    let log = lock_log(&partition.log);
+    assert_eq!(
+        log.log_end_offset(),
+        2000 + committed as i64,
+        "every record and one marker per transaction"
+    );
+    assert_eq!(
+        log.last_stable_offset(),
+        log.high_watermark(),
+        "nothing left open"
+    );
+}

@@ -24,8 +24,12 @@
 //! - A record that fails is counted, the first error is printed at the end, and the exit status
 //!   is 1. A `send` that fails (the record was not accepted) stops the run.
 //! - `--throughput 0` is refused (Kafka's tool would block forever); `--payload-file`,
-//!   `--payload-monotonic`, `--producer.config`, `--print-metrics` and transactions are not
-//!   implemented.
+//!   `--payload-monotonic`, `--producer.config` and `--print-metrics` are not implemented.
+//! - Transactions are Kafka's tool's: `--transactional-id` (or `transactional.id` in
+//!   `--producer-props`) makes the producer transactional, and a transaction is committed once
+//!   `--transaction-duration-ms` (default 3000) has passed since it began, checked after each
+//!   send; the last one is committed after the loop. The summary counts records as
+//!   acknowledged, as Kafka's does; the CPU line adds the number of transactions committed.
 //! - On a terminal, a progress bar runs below the window lines.
 //! - After the summary, one more line gives the process's CPU seconds (user and system) per
 //!   million records, and the produce requests and batches that carried them (with the
@@ -107,7 +111,21 @@ struct Cli {
     /// Partitions of the topic on the embedded broker (ignored with --bootstrap).
     #[arg(long, value_name = "PARTITIONS", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
     partitions: i32,
+    /// The transactional id: produce in transactions (as transactional.id in --producer-props).
+    #[arg(long, value_name = "TRANSACTIONAL-ID")]
+    transactional_id: Option<String>,
+    /// The longest a transaction stays open: it is committed once this has passed since it
+    /// began. Default 3000 when transactions are on; setting it turns them on (with Kafka's
+    /// default transactional id).
+    #[arg(long, value_name = "TRANSACTION-DURATION", value_parser = clap::value_parser!(u64).range(1..))]
+    transaction_duration_ms: Option<u64>,
 }
+
+/// Kafka's tool's transactional id when only `--transaction-duration-ms` turns transactions on.
+const DEFAULT_TRANSACTIONAL_ID: &str = "performance-producer-default-transactional-id";
+
+/// Kafka's tool's `--transaction-duration-ms` default.
+const DEFAULT_TRANSACTION_DURATION_MS: u64 = 3000;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -185,9 +203,29 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     if !props.iter().any(|(k, _)| k == "client.id") {
         props.push(("client.id".to_string(), DEFAULT_CLIENT_ID.to_string()));
     }
+    // Kafka's tool: --transactional-id overrides the property; --transaction-duration-ms alone
+    // turns transactions on with its default id.
+    let id_from_props = props.iter().any(|(k, _)| k == "transactional.id");
+    match (&cli.transactional_id, cli.transaction_duration_ms) {
+        (Some(id), _) => {
+            props.retain(|(k, _)| k != "transactional.id");
+            props.push(("transactional.id".to_string(), id.clone()));
+        }
+        (None, Some(_)) if !id_from_props => {
+            props.push((
+                "transactional.id".to_string(),
+                DEFAULT_TRANSACTIONAL_ID.to_string(),
+            ));
+        }
+        _ => {}
+    }
     let config = ProducerConfig::from_properties(props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| e.to_string())?;
+    let transactional = config.transactional_id().is_some();
     let producer = Producer::connect(config).await.map_err(|e| e.to_string())?;
+    if transactional {
+        producer.init_transactions().await.map_err(|e| e.to_string())?;
+    }
 
     let result = produce(&cli, &producer, embedded.is_some()).await;
     if let Some(cluster) = embedded {
@@ -308,12 +346,26 @@ async fn produce(cli: &Cli, producer: &Producer, embedded_broker: bool) -> Resul
     ));
     let interrupted = watch_interrupt();
     let mut send_error = None;
+    let transaction_duration = producer.config().transactional_id().map(|_| {
+        Duration::from_millis(
+            cli.transaction_duration_ms
+                .unwrap_or(DEFAULT_TRANSACTION_DURATION_MS),
+        )
+    });
+    let mut transaction_started: Option<Instant> = None;
+    let mut transactions = 0u64;
     for i in 0..cli.num_records {
         if interrupted.load(Ordering::Relaxed) {
             eprintln!("kafkit-perf: interrupted after {i} records; finishing what was sent");
             break;
         }
         let value = payloads.next_value();
+        if transaction_duration.is_some() && transaction_started.is_none() {
+            producer
+                .begin_transaction()
+                .map_err(|e| format!("begin_transaction: {e}"))?;
+            transaction_started = Some(Instant::now());
+        }
         let send_start = Instant::now();
         if warmup > 0 && i == warmup {
             let _ = tx.send(Sent::SteadyStart(send_start));
@@ -332,11 +384,28 @@ async fn produce(cli: &Cli, producer: &Producer, embedded_broker: bool) -> Resul
                 break;
             }
         }
+        if let (Some(duration), Some(began)) = (transaction_duration, transaction_started) {
+            if send_start.saturating_duration_since(began) >= duration {
+                producer
+                    .commit_transaction()
+                    .await
+                    .map_err(|e| format!("commit_transaction: {e}"))?;
+                transactions += 1;
+                transaction_started = None;
+            }
+        }
         if throttle.should_throttle(i, send_start.saturating_duration_since(start)) {
             if let Some(sleep) = throttle.throttle() {
                 tokio::time::sleep(sleep).await;
             }
         }
+    }
+    if transaction_started.is_some() && send_error.is_none() {
+        producer
+            .commit_transaction()
+            .await
+            .map_err(|e| format!("commit_transaction: {e}"))?;
+        transactions += 1;
     }
     // Kafka's tool closes the producer (waiting without a limit) before it prints the summary;
     // `flush` waits for every record (each ends by delivery.timeout.ms at the latest).
@@ -356,17 +425,18 @@ async fn produce(cli: &Cli, producer: &Producer, embedded_broker: bool) -> Resul
         println!("{}", steady.summary_line(end));
     }
     let metrics = producer.metrics();
-    println!(
-        "{}",
-        cpu::cpu_line(
-            cpu_start,
-            cpu_end,
-            metrics.records_sent,
-            metrics.requests_sent,
-            metrics.batches_sent,
-            embedded_broker
-        )
+    let mut line = cpu::cpu_line(
+        cpu_start,
+        cpu_end,
+        metrics.records_sent,
+        metrics.requests_sent,
+        metrics.batches_sent,
+        embedded_broker,
     );
+    if transaction_duration.is_some() {
+        line = format!("{line}, {transactions} transactions committed");
+    }
+    println!("{line}");
     Ok(Finished {
         outcome,
         send_error,
