@@ -16,7 +16,10 @@ median over the rounds:
 
 Settings rows: `same-16k` (batch.size 16384, linger.ms 5, no idempotence: Java's defaults
 without idempotence, on every client), `same-1m` (batch.size 1048576, linger.ms 5, no
-idempotence), `defaults` (each client's own defaults; only acks and linger.ms 5 given).
+idempotence), `defaults` (each client's own defaults; only acks and linger.ms 5 given), and
+`txn-100ms` (not in the default list): each client's defaults in transactions, with
+kafka-producer-perf-test's `--transactional-id` and `--transaction-duration-ms 100`, acks=all
+only, for kafkit-perf and Java's tool (the librdkafka example has no transactions).
 
 Usage (from the repository root; builds what it runs, fetches Kafka's jars):
 
@@ -52,7 +55,11 @@ SETTINGS = {
     "same-16k": {"batch.size": "16384", "linger.ms": "5", "enable.idempotence": "false"},
     "same-1m": {"batch.size": "1048576", "linger.ms": "5", "enable.idempotence": "false"},
     "defaults": {"linger.ms": "5"},
+    "txn-100ms": {"linger.ms": "5"},
 }
+
+# Settings rows run in transactions: the perf tools' flags for them.
+TRANSACTIONAL = {"txn-100ms": ["--transaction-duration-ms", "100"]}
 
 
 def log(*args):
@@ -119,9 +126,11 @@ class Broker:
                 self.proc.kill()
 
 
-def client_command(client, topic, records, size, props):
+def client_command(client, topic, records, size, props, setting=None):
     flags = ["--topic", topic, "--num-records", str(records), "--record-size", str(size),
              "--throughput", "-1", "--producer-props"] + [f"{k}={v}" for k, v in props.items()]
+    if setting in TRANSACTIONAL:
+        flags += ["--transactional-id", f"bench-{client}-{time.time_ns()}"] + TRANSACTIONAL[setting]
     if client == "kafkit":
         return [os.path.join(RELEASE, "kafkit-perf")] + flags
     if client == "librdkafka":
@@ -131,10 +140,10 @@ def client_command(client, topic, records, size, props):
     raise SystemExit(f"unknown client {client}")
 
 
-def run_client(client, broker, records, size, props):
+def run_client(client, broker, records, size, props, setting=None):
     """Runs one client to completion: (records/s, user s, sys s, broker user+sys s)."""
     props = dict(props, **{"bootstrap.servers": broker.bootstrap})
-    cmd = client_command(client, broker.topic, records, size, props)
+    cmd = client_command(client, broker.topic, records, size, props, setting)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     broker_before = broker.cpu()
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -198,8 +207,11 @@ def main():
                             for client in clients:
                                 if (client, kind) in INCOMPATIBLE:
                                     continue
+                                if setting in TRANSACTIONAL and (acks != "all" or client == "librdkafka"):
+                                    continue
                                 props = dict(SETTINGS[setting], acks=acks)
-                                rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size, props)
+                                rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size,
+                                                                    props, setting)
                                 key = (kind, setting, acks, client)
                                 results.setdefault(key, []).append((rate, user / million, sys_ / million, bcpu / million))
                                 log(f"round {r + 1} {kind} {setting} acks={acks} {client}: {rate:,.0f} rec/s, "

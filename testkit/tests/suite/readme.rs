@@ -281,6 +281,115 @@ async fn a_member_joining_mid_stream_takes_over_half_the_partitions() -> TestRes
     Ok(())
 }
 
+use kafkit_producer::{ConsumerGroupMetadata, OffsetAndMetadata, Producer};
+use kafkit_testkit::TxnOutcome;
+
+/// The exactly-once service under test: for each order, in one transaction, an invoice and
+/// the order's offset. Stops after `count` orders.
+async fn bill_exactly_once(consumer: &StreamConsumer, producer: &Producer, count: usize) -> TestResult {
+    let group = ConsumerGroupMetadata::new("billing");
+    for _ in 0..count {
+        let order = consumer.recv().await?;
+        let invoice = format!(
+            "invoice for {}",
+            std::str::from_utf8(order.payload().unwrap_or_default())?
+        );
+        producer.begin_transaction()?;
+        let _delivered_by_the_commit = producer.send(ProducerRecord::new("invoices", invoice)).await?;
+        let next = (
+            (order.topic().to_string(), order.partition()),
+            OffsetAndMetadata::new(order.offset() + 1),
+        );
+        producer.send_offsets_to_transaction([next], &group).await?;
+        producer.commit_transaction().await?;
+    }
+    Ok(())
+}
+
+async fn billing_instance(
+    cluster: &MockCluster,
+) -> Result<(StreamConsumer, Producer), Box<dyn std::error::Error>> {
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "billing")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    consumer.subscribe(&["orders"])?;
+    // The same transactional id in every instance: a new one fences the one before.
+    let config = cluster
+        .producer_config()
+        .transactional_id(Some("billing-1".into()))
+        .build()?;
+    let producer = cluster.in_memory_producer(config).await?;
+    producer.init_transactions().await?;
+    Ok((consumer, producer))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn billing_is_exactly_once_through_a_crash_mid_transaction() -> TestResult {
+    let cluster = MockCluster::builder()
+        .topic("orders", 1)
+        .topic("invoices", 1)
+        .start()
+        .await?;
+    let orders = cluster.producer().await?;
+    for order in ["o1", "o2", "o3", "o4"] {
+        orders.send(ProducerRecord::new("orders", order)).await?.await?;
+    }
+
+    let (consumer, first) = billing_instance(&cluster).await?;
+    bill_exactly_once(&consumer, &first, 2).await?;
+    // o3: the invoice is written, then the instance hangs before its commit.
+    let o3 = consumer.recv().await?;
+    assert_eq!(o3.payload(), Some(&b"o3"[..]));
+    first.begin_transaction()?;
+    first
+        .send(ProducerRecord::new("invoices", "invoice for o3"))
+        .await?
+        .await?;
+    drop(o3); // librdkafka: a consumer closes once its messages are gone
+    drop(consumer); // its group session ends; o3's offset was never committed
+
+    // A second instance takes over: same transactional id, so the first is fenced and its
+    // open transaction aborted; it resumes from the last committed offset, o3.
+    let (consumer, second) = billing_instance(&cluster).await?;
+    bill_exactly_once(&consumer, &second, 2).await?;
+    let zombie = first.commit_transaction().await;
+    assert!(
+        matches!(&zombie, Err(kafkit_producer::Error::Fatal { code, .. }) if *code == ErrorCode::ProducerFenced),
+        "{zombie:?}"
+    );
+
+    // What a read_committed consumer sees: every invoice once. The first o3 invoice is in
+    // the log, aborted.
+    let stored = cluster.records("invoices", 0)?;
+    let committed: Vec<&str> = stored
+        .iter()
+        .filter(|r| r.is_committed())
+        .filter_map(|r| r.value_str())
+        .collect();
+    assert_eq!(
+        committed,
+        [
+            "invoice for o1",
+            "invoice for o2",
+            "invoice for o3",
+            "invoice for o4"
+        ]
+    );
+    let aborted = stored
+        .iter()
+        .filter(|r| r.transaction == Some(TxnOutcome::Aborted));
+    assert_eq!(
+        aborted.filter_map(|r| r.value_str()).collect::<Vec<_>>(),
+        ["invoice for o3"]
+    );
+    assert_eq!(cluster.committed_offset("billing", "orders", 0)?, Some(4));
+    Ok(())
+}
+
 #[test]
 fn readme_blocks_are_these_tests() {
     let this = include_str!("readme.rs");
@@ -291,7 +400,7 @@ fn readme_blocks_are_these_tests() {
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
     let blocks = rust_blocks(section);
-    assert_eq!(blocks.len(), 8, "the prelude and seven examples");
+    assert_eq!(blocks.len(), 9, "the prelude and eight examples");
     for block in blocks {
         assert!(
             this.contains(&block),
