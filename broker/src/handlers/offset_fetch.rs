@@ -9,6 +9,8 @@
 //! # Version notes
 //! v1 answers request errors per partition; v2-7 in a top-level error code (v2 allows null
 //! topics); v5 adds the committed leader epoch; v6 is flexible; v7 has `require_stable`
+//! (KIP-447: a partition whose offset an open transaction holds is answered
+//! UNSTABLE_OFFSET_COMMIT, and the consumer retries)
 //! (nothing is ever pending without transactions); v8 asks for several groups, each answered
 //! with its own error; v9 adds member id and epoch, which classic groups do not check and
 //! KIP-848 groups do (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
@@ -42,7 +44,20 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: OffsetFetchReques
                 let member = (version >= 9 && (g.member_epoch >= 0 || g.member_id.is_some()))
                     .then(|| (g.member_id.as_deref().unwrap_or_default(), g.member_epoch));
                 let fetched = groups.fetch_offsets(ctx.state, ctx.node_id, &g.group_id.0, topics, member);
-                group_answer(g.group_id, fetched)
+                let mut answer = group_answer(g.group_id, fetched);
+                if request.require_stable {
+                    let unstable = groups.unstable_partitions(&answer.group_id.0);
+                    for t in &mut answer.topics {
+                        for p in &mut t.partitions {
+                            if unstable.contains(&(t.name.0.to_string(), p.partition_index)) {
+                                p.committed_offset = -1;
+                                p.committed_leader_epoch = -1;
+                                p.error_code = ErrorCode::UnstableOffsetCommit.code();
+                            }
+                        }
+                    }
+                }
+                answer
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(answers);
@@ -75,8 +90,21 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: OffsetFetchReques
         }
         Err(code) => (Vec::new(), code),
     };
+    let mut topics = legacy_topics(topics, version, ErrorCode::None);
+    if version >= 7 && request.require_stable {
+        let unstable = groups.unstable_partitions(&request.group_id.0);
+        for t in &mut topics {
+            for p in &mut t.partitions {
+                if unstable.contains(&(t.name.0.to_string(), p.partition_index)) {
+                    p.committed_offset = -1;
+                    p.committed_leader_epoch = -1;
+                    p.error_code = ErrorCode::UnstableOffsetCommit.code();
+                }
+            }
+        }
+    }
     OffsetFetchResponse::default()
-        .with_topics(legacy_topics(topics, version, ErrorCode::None))
+        .with_topics(topics)
         .with_error_code(code.code())
 }
 

@@ -383,8 +383,20 @@ async fn txn_offset_commit(
 }
 
 async fn fetch_offset(ctx: &mut Ctx<'_>, at: &str, group: &str, topic: &str) -> CaseResult {
+    fetch_offset_with(ctx, at, group, topic, false).await
+}
+
+/// OffsetFetch v7 of partition 0, with `require_stable` as given (KIP-447).
+async fn fetch_offset_with(
+    ctx: &mut Ctx<'_>,
+    at: &str,
+    group: &str,
+    topic: &str,
+    require_stable: bool,
+) -> CaseResult {
     let request = OffsetFetchRequest::default()
         .with_group_id(GroupId(sb(group)))
+        .with_require_stable(require_stable)
         .with_topics(Some(vec![
             kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic::default()
                 .with_name(topic_name(topic))
@@ -395,6 +407,7 @@ async fn fetch_offset(ctx: &mut Ctx<'_>, at: &str, group: &str, topic: &str) -> 
     for t in &r.topics {
         for p in &t.partitions {
             ctx.see(format!("{at}.p{}.offset", p.partition_index), p.committed_offset);
+            ctx.code(format!("{at}.p{}.error", p.partition_index), p.error_code);
             ctx.text(
                 format!("{at}.p{}.metadata", p.partition_index),
                 p.metadata.as_deref(),
@@ -415,6 +428,9 @@ async fn txn_offsets(ctx: &mut Ctx<'_>) -> CaseResult {
     add_offsets(ctx, "add_offsets", &id, producer, &group).await?;
     txn_offset_commit(ctx, "commit_offsets", &id, producer, &group, &topic, 5).await?;
     fetch_offset(ctx, "before_end", &group, &topic).await?;
+    // KIP-447: a consumer asking for stable offsets is told to retry while the transaction
+    // holds one.
+    fetch_offset_with(ctx, "before_end_stable", &group, &topic, true).await?;
     end(ctx, "commit", &id, producer, true).await?;
     // Kafka materializes them once the marker is written: wait for it (up to 5 s).
     for _ in 0..50 {
@@ -436,6 +452,7 @@ async fn txn_offsets(ctx: &mut Ctx<'_>) -> CaseResult {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     fetch_offset(ctx, "after_commit", &group, &topic).await?;
+    fetch_offset_with(ctx, "after_commit_stable", &group, &topic, true).await?;
     add_offsets(ctx, "add_offsets_again", &id, producer, &group).await?;
     txn_offset_commit(ctx, "commit_offsets_aborted", &id, producer, &group, &topic, 8).await?;
     end(ctx, "abort", &id, producer, false).await?;

@@ -6,8 +6,9 @@
 //! Kafka writes them to `__consumer_offsets` at once, as transactional records that the
 //! COMMIT or ABORT marker settles; kafkit writes them as plain offset records when the
 //! transaction commits (before EndTxn is answered). A restart in between loses them with the
-//! transaction, which kafkit's coordinator does not keep across restarts either. OffsetFetch
-//! with `require_stable` is not answered UNSTABLE_OFFSET_COMMIT while they are pending.
+//! transaction, which kafkit's coordinator does not keep across restarts either. As in Kafka
+//! (KIP-447), OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT for a partition
+//! while a transaction holds an offset of it ([`GroupCoordinator::unstable_partitions`]).
 
 use kafkit_protocol::ErrorCode;
 
@@ -55,6 +56,18 @@ impl GroupCoordinator {
             .or_default()
             .extend(held);
         answers
+    }
+
+    /// The partitions of `group` that an open transaction holds an offset for: OffsetFetch
+    /// with `require_stable` answers them UNSTABLE_OFFSET_COMMIT (KIP-447).
+    pub fn unstable_partitions(&self, group: &str) -> std::collections::BTreeSet<(String, i32)> {
+        let inner = self.lock();
+        inner
+            .pending_txn
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .flat_map(|(_, offsets)| offsets.keys().cloned())
+            .collect()
     }
 
     /// The transaction of `producer_id` ended: its offsets of `group` are written and visible
