@@ -207,3 +207,223 @@ async fn kafkits_transactional_producer_rides_out_faults_on_every_transaction_ap
     }
     producer.close(Duration::from_secs(10)).await;
 }
+
+/// A transactional producer for `cluster` with `transactional.id` = `id` and short waits.
+async fn txn_producer(cluster: &MockCluster, id: &str, max_block: Duration) -> kafkit_producer::Producer {
+    let config = cluster
+        .producer_config()
+        .transactional_id(Some(id.into()))
+        .retry_backoff(Duration::from_millis(10))
+        .max_block(max_block)
+        .build()
+        .expect("config");
+    let producer = cluster.in_memory_producer(config).await.expect("producer");
+    producer.init_transactions().await.expect("init");
+    producer
+}
+
+/// Java's abortable errors: a topic the coordinator refuses (TOPIC_AUTHORIZATION_FAILED on
+/// AddPartitionsToTxn) and a batch the leader refuses (TRANSACTION_ABORTABLE on Produce) fail
+/// the record and then the commit with `TransactionAbortable`; sends fail with it too until
+/// the abort, after which the same producer commits a new transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abortable_error_fails_the_commit_and_the_producer_goes_on_after_the_abort() {
+    use kafkit_producer::{Error, ProducerRecord};
+
+    let cluster = MockCluster::builder()
+        .topic("payments", 1)
+        .topic("audit", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let producer = txn_producer(&cluster, "abortable-tx", Duration::from_secs(10)).await;
+    for (fault, expected) in [
+        (
+            Fault::on(ApiKey::AddPartitionsToTxn).respond_error(ErrorCode::TopicAuthorizationFailed),
+            ErrorCode::TopicAuthorizationFailed,
+        ),
+        (
+            Fault::on(ApiKey::Produce)
+                .topic("payments")
+                .respond_error(ErrorCode::TransactionAbortable),
+            ErrorCode::TransactionAbortable,
+        ),
+    ] {
+        let handle = cluster.fault(fault.times(1));
+        producer.begin_transaction().expect("begin");
+        let delivery = producer
+            .send(ProducerRecord::new("payments", "p"))
+            .await
+            .expect("accepted");
+        let commit = producer.commit_transaction().await;
+        let Err(Error::TransactionAbortable { code, .. }) = commit else {
+            panic!("{}: the commit after a failed record: {commit:?}", handle.fault());
+        };
+        assert_eq!(code, expected);
+        let refused = producer.send(ProducerRecord::new("audit", "a")).await;
+        assert!(
+            matches!(refused, Err(Error::TransactionAbortable { .. })),
+            "{refused:?}"
+        );
+        producer.abort_transaction().await.expect("abort");
+        assert!(
+            delivery.await.is_err(),
+            "the record of the aborted transaction failed"
+        );
+        assert_eq!(handle.hits(), 1);
+
+        producer.begin_transaction().expect("usable after the abort");
+        let after = producer
+            .send(ProducerRecord::new("audit", "after"))
+            .await
+            .expect("accepted");
+        producer.commit_transaction().await.expect("commit");
+        after.await.expect("delivered");
+    }
+    let committed: Vec<String> = cluster
+        .records("audit", 0)
+        .expect("records")
+        .iter()
+        .filter(|r| r.is_committed())
+        .filter_map(|r| r.value_str().map(String::from))
+        .collect();
+    assert_eq!(committed, ["after", "after"]);
+    assert!(
+        !cluster
+            .records("payments", 0)
+            .expect("records")
+            .iter()
+            .any(|r| r.is_committed()),
+        "nothing of the failed transactions is visible"
+    );
+    producer.close(Duration::from_secs(10)).await;
+}
+
+/// Java's rule for a commit that outlives `max.block.ms`: the call fails with a timeout, the
+/// commit goes on, and calling `commit_transaction` again waits for the same commit, which
+/// then succeeds; `abort_transaction` meanwhile is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_times_out_is_finished_by_calling_it_again() {
+    use kafkit_producer::{Error, ProducerRecord};
+
+    let cluster = MockCluster::builder()
+        .topic("payments", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let producer = txn_producer(&cluster, "slow-tx", Duration::from_millis(500)).await;
+    producer.begin_transaction().expect("begin");
+    let delivery = producer
+        .send(ProducerRecord::new("payments", "p"))
+        .await
+        .expect("accepted");
+    let held = cluster.fault(Fault::on(ApiKey::EndTxn).hold().times(1));
+    let first = producer.commit_transaction().await;
+    assert!(
+        matches!(
+            first,
+            Err(Error::TransactionTimeout {
+                operation: "commit_transaction",
+                ..
+            })
+        ),
+        "{first:?}"
+    );
+    let abort = producer.abort_transaction().await;
+    assert!(
+        matches!(abort, Err(Error::InvalidTransactionState { .. })),
+        "{abort:?}"
+    );
+    held.release();
+    producer
+        .commit_transaction()
+        .await
+        .expect("the same commit, finished");
+    let state = cluster.transaction("slow-tx").expect("state").expect("known");
+    assert_eq!(state.state, TxnState::CompleteCommit);
+    assert_eq!(held.hits(), 1);
+    producer.close(Duration::from_secs(10)).await;
+}
+
+/// `send_offsets_to_transaction` with a group consumer's metadata (librdkafka's consumer in a
+/// classic group; its generation and member id as the coordinator holds them): accepted while
+/// they are current; once a rebalance moved the group on, a zombie's stale generation is
+/// refused (ILLEGAL_GENERATION, abortable), and nothing of its transaction is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_from_a_group_member_are_fenced_by_a_newer_generation() {
+    use kafkit_producer::{ConsumerGroupMetadata, Error, OffsetAndMetadata};
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    let cluster = MockCluster::builder()
+        .topic("orders", 2)
+        .start()
+        .await
+        .expect("cluster");
+    let member = |cluster: &MockCluster| -> BaseConsumer {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("group.id", "billing")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        c.subscribe(&["orders"]).expect("subscribe");
+        c
+    };
+    let first = member(&cluster);
+    let stable = |want: usize| {
+        move |c: &MockCluster| {
+            c.group("billing")
+                .ok()
+                .flatten()
+                .is_some_and(|g| g.state == kafkit_testkit::GroupState::Stable && g.members.len() == want)
+        }
+    };
+    let poll = |c: &BaseConsumer| {
+        let _ = c.poll(Duration::from_millis(50));
+    };
+    let wait = |want: usize, consumers: Vec<&BaseConsumer>| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !stable(want)(&cluster) {
+            assert!(std::time::Instant::now() < deadline, "the group did not settle");
+            consumers.iter().for_each(|c| poll(c));
+        }
+    };
+    tokio::task::block_in_place(|| wait(1, vec![&first]));
+    let group = cluster.group("billing").expect("group").expect("exists");
+    let current = ConsumerGroupMetadata::new("billing")
+        .with_member(group.generation, group.members[0].member_id.clone());
+
+    let producer = txn_producer(&cluster, "billing-tx", Duration::from_secs(10)).await;
+    producer.begin_transaction().expect("begin");
+    let offsets = [(("orders".to_string(), 0), OffsetAndMetadata::new(3))];
+    producer
+        .send_offsets_to_transaction(offsets.clone(), &current)
+        .await
+        .expect("the current generation's offsets");
+    producer.commit_transaction().await.expect("commit");
+    assert_eq!(
+        cluster.committed_offset("billing", "orders", 0).expect("offset"),
+        Some(3)
+    );
+
+    // A second member joins: the generation moves on, the first member's metadata is stale.
+    let second = member(&cluster);
+    tokio::task::block_in_place(|| wait(2, vec![&first, &second]));
+    producer.begin_transaction().expect("begin");
+    let zombie = [(("orders".to_string(), 0), OffsetAndMetadata::new(9))];
+    let refused = producer.send_offsets_to_transaction(zombie, &current).await;
+    assert!(
+        matches!(&refused, Err(Error::TransactionAbortable { code, .. }) if *code == ErrorCode::IllegalGeneration),
+        "{refused:?}"
+    );
+    producer.abort_transaction().await.expect("abort");
+    assert_eq!(
+        cluster.committed_offset("billing", "orders", 0).expect("offset"),
+        Some(3)
+    );
+    producer.close(Duration::from_secs(10)).await;
+    tokio::task::block_in_place(|| {
+        drop(first);
+        drop(second);
+    });
+}
