@@ -339,6 +339,7 @@ async fn a_commit_that_times_out_is_finished_by_calling_it_again() {
         .commit_transaction()
         .await
         .expect("the same commit, finished");
+    delivery.await.expect("delivered");
     let state = cluster.transaction("slow-tx").expect("state").expect("known");
     assert_eq!(state.state, TxnState::CompleteCommit);
     assert_eq!(held.hits(), 1);
