@@ -428,3 +428,73 @@ async fn offsets_from_a_group_member_are_fenced_by_a_newer_generation() {
         drop(second);
     });
 }
+
+/// A batch refused for good after it took its sequence numbers (INVALID_RECORD on Produce)
+/// leaves a hole in the producer's numbering: the transaction must abort, and after the
+/// abort the producer bumps its epoch with InitProducerId (KIP-360), as Java does, so the next
+/// transaction's batches start from sequence 0 and commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_in_the_numbering_is_closed_by_an_epoch_bump_after_the_abort() {
+    use kafkit_producer::{Error, ProducerRecord};
+
+    let cluster = MockCluster::builder()
+        .topic("payments", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let producer = txn_producer(&cluster, "bump-tx", Duration::from_secs(10)).await;
+    let before = cluster.transaction("bump-tx").expect("state").expect("known");
+    producer.begin_transaction().expect("begin");
+    let ok = producer
+        .send(ProducerRecord::new("payments", "first"))
+        .await
+        .expect("accepted");
+    ok.await.expect("the first batch lands");
+    let refused = cluster.fault(
+        Fault::on(ApiKey::Produce)
+            .respond_error(ErrorCode::InvalidRecord)
+            .times(1),
+    );
+    let lost = producer
+        .send(ProducerRecord::new("payments", "refused"))
+        .await
+        .expect("accepted");
+    assert!(matches!(
+        lost.await,
+        Err(Error::Broker {
+            code: ErrorCode::InvalidRecord,
+            ..
+        })
+    ));
+    let commit = producer.commit_transaction().await;
+    assert!(
+        matches!(commit, Err(Error::TransactionAbortable { .. })),
+        "{commit:?}"
+    );
+    producer.abort_transaction().await.expect("abort");
+    let after = cluster.transaction("bump-tx").expect("state").expect("known");
+    assert_eq!(
+        (after.producer_id, after.producer_epoch),
+        (before.producer_id, before.producer_epoch + 1),
+        "the epoch was bumped after the abort"
+    );
+    producer.begin_transaction().expect("begin");
+    let next = producer
+        .send(ProducerRecord::new("payments", "next"))
+        .await
+        .expect("accepted");
+    producer
+        .commit_transaction()
+        .await
+        .expect("commit under the new epoch");
+    next.await.expect("delivered");
+    let records = cluster.records("payments", 0).expect("records");
+    let committed: Vec<(&str, Option<i16>, Option<i32>)> = records
+        .iter()
+        .filter(|r| r.is_committed())
+        .map(|r| (r.value_str().unwrap_or_default(), r.producer_epoch, r.sequence))
+        .collect();
+    assert_eq!(committed, [("next", Some(before.producer_epoch + 1), Some(0))]);
+    assert_eq!(refused.hits(), 1);
+    producer.close(Duration::from_secs(10)).await;
+}
