@@ -511,8 +511,9 @@ impl Producer {
     /// transaction, the partition joins it.
     fn handed_out(&self, topic: &str, prepared: &Prepared, appended: Appended) -> DeliveryFuture {
         if let Some(txn) = &self.inner.shared.txn {
-            txn.add_partition(&(topic.into(), prepared.partition));
-            self.inner.shared.accumulator.wakeup.notify_one();
+            if txn.add_partition(topic, prepared.partition) {
+                self.inner.shared.accumulator.wakeup.notify_one();
+            }
         }
         if appended.wake_sender {
             self.inner.shared.accumulator.wakeup.notify_one();

@@ -659,6 +659,7 @@ impl Sender {
             }
             inner.partitions.clear();
             inner.new_partitions.clear();
+            inner.sent_to.clear();
             inner.offsets = None;
             inner.started = false;
             inner.state = State::Initializing;

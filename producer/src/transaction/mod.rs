@@ -68,7 +68,7 @@ mod producer_api;
 mod tests;
 pub(crate) mod wire;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -229,6 +229,9 @@ pub(crate) struct Inner {
     pub partitions: BTreeSet<TopicPartition>,
     /// Partitions sent to in this transaction and not added yet.
     pub new_partitions: BTreeSet<TopicPartition>,
+    /// Every partition sent to in this transaction (added or not), by topic: the send path's
+    /// lookup, by `&str`.
+    pub sent_to: BTreeMap<Arc<str>, BTreeSet<i32>>,
     /// `send_offsets_to_transaction` in progress.
     pub offsets: Option<PendingOffsets>,
     /// Something was added to the transaction on the coordinator (partitions or offsets): an
@@ -250,6 +253,7 @@ impl TxnShared {
                 pending: None,
                 partitions: BTreeSet::new(),
                 new_partitions: BTreeSet::new(),
+                sent_to: BTreeMap::new(),
                 offsets: None,
                 started: false,
                 epoch_bump_required: false,
@@ -280,12 +284,18 @@ impl TxnShared {
     }
 
     /// A record for `tp` was appended: the partition joins the transaction before its batches
-    /// are drained.
-    pub(crate) fn add_partition(&self, tp: &TopicPartition) {
+    /// are drained. Returns whether it is new to the transaction (the sender must add it).
+    /// Allocates nothing for a partition already in the transaction (every record but the
+    /// first of each partition).
+    pub(crate) fn add_partition(&self, topic: &str, partition: i32) -> bool {
         let mut inner = self.lock();
-        if !inner.partitions.contains(tp) && !inner.new_partitions.contains(tp) {
-            inner.new_partitions.insert(tp.clone());
+        if inner.sent_to.get(topic).is_some_and(|ps| ps.contains(&partition)) {
+            return false;
         }
+        let topic: Arc<str> = topic.into();
+        inner.sent_to.entry(topic.clone()).or_default().insert(partition);
+        inner.new_partitions.insert((topic, partition));
+        true
     }
 
     /// `begin_transaction`: READY to IN_TRANSACTION, locally (Java's `beginTransaction`).
@@ -444,6 +454,7 @@ impl Inner {
     pub(crate) fn completed(&mut self) {
         self.partitions.clear();
         self.new_partitions.clear();
+        self.sent_to.clear();
         self.offsets = None;
         self.started = false;
         self.last_error = None;

@@ -43,8 +43,8 @@ fn a_transaction_goes_ready_in_transaction_committing_ready() {
     txn.begin().expect("begin");
     assert_eq!(state_error(txn.begin()), ("begin_transaction", "IN_TRANSACTION"));
     txn.check_send().expect("send in a transaction");
-    txn.add_partition(&("a".into(), 0));
-    txn.add_partition(&("a".into(), 0));
+    assert!(txn.add_partition("a", 0));
+    assert!(!txn.add_partition("a", 0));
     assert_eq!(txn.lock().new_partitions.len(), 1, "a partition is added once");
     let rx = txn.start(Operation::Commit, None).expect("commit");
     assert_eq!(txn.state(), State::Committing);
