@@ -121,6 +121,8 @@
 //! - `producer` (private): [`Producer`], the handle.
 //! - `record` (private): [`ProducerRecord`], [`RecordMetadata`].
 //! - `sender` (private): the I/O task: requests, responses, retries, expiry.
+//! - [`transaction`]: Java's transactional API on [`Producer`], its state machine, and the
+//!   sender's side (coordinator requests, one at a time).
 //!
 //! # Example
 //! ```no_run

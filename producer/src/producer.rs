@@ -606,6 +606,12 @@ mod tests {
             assert_send(p.flush());
             assert_send(p.close(Duration::ZERO));
             assert_send(p.partition_count("t"));
+            assert_send(p.init_transactions());
+            assert_send(p.commit_transaction());
+            assert_send(p.abort_transaction());
+            let group = crate::ConsumerGroupMetadata::new("g");
+            let offsets = [(("t".to_string(), 0), crate::OffsetAndMetadata::new(1))];
+            assert_send(p.send_offsets_to_transaction(offsets, &group));
         };
     }
 }
