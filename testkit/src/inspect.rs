@@ -147,7 +147,7 @@ pub(crate) fn committed_offsets(state: &ClusterState, group: &str) -> Vec<Commit
         .collect()
 }
 
-/// Leadership and offsets of one partition, as [`MockCluster::partition_state`] reports them.
+/// Leadership and offsets of one partition, as [`MockCluster::partition_state`](crate::MockCluster::partition_state) reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionInfo {
     /// Topic.

@@ -1,6 +1,6 @@
 //! One KIP-848 consumer group: members that heartbeat (ConsumerGroupHeartbeat), a group epoch
 //! bumped by every change of membership, subscription or subscribed topics, a target
-//! assignment computed by a server-side assignor ([`super::assignor`]), and each member's
+//! assignment computed by a server-side assignor (`assignor`), and each member's
 //! incremental reconciliation towards its target, as Kafka's `GroupMetadataManager` and
 //! `CurrentAssignmentBuilder` do it.
 //!

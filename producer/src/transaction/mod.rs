@@ -10,7 +10,7 @@
 //! The state machine is Java's `TransactionManager` (its state names show in errors):
 //! UNINITIALIZED, INITIALIZING, READY, IN_TRANSACTION, COMMITTING_TRANSACTION,
 //! ABORTING_TRANSACTION, ABORTABLE_ERROR, FATAL_ERROR. The calls change the state and hand the
-//! work to the sender task ([`driver`]), which talks to the transaction coordinator one request
+//! work to the sender task (`driver`), which talks to the transaction coordinator one request
 //! at a time, as Java's sender does:
 //!
 //! - `init_transactions`: FindCoordinator (key type 1), then InitProducerId with the

@@ -91,7 +91,7 @@ pub fn kafka_libs() -> std::result::Result<PathBuf, String> {
     }
 }
 
-/// Apache Kafka as JVM processes; see the [module docs](self).
+/// Apache Kafka as JVM processes; see the `target::process` module docs.
 #[derive(Clone)]
 pub struct KafkaProcess {
     broker: ExternalBroker,
