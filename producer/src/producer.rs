@@ -232,6 +232,9 @@ impl Producer {
     /// left fails with [`Error::Closed`] (saying whether it may have been written). Every clone
     /// is closed. `Duration::ZERO` fails the pending records at once.
     ///
+    /// A transactional producer with a transaction open aborts it first (see
+    /// [`transaction`](crate::transaction)).
+    ///
     /// Every caller waits (clones closing together all return once the producer has stopped).
     /// Cancel safe: dropping the future leaves the producer closing (gracefully, unless the
     /// timeout had already forced it).

@@ -218,7 +218,11 @@ impl Sender {
                 break;
             }
             let acc = &self.shared.accumulator;
-            if acc.is_closed() && !acc.has_queued() && !self.has_produce_in_flight() {
+            if acc.is_closed()
+                && !acc.has_queued()
+                && !self.has_produce_in_flight()
+                && !self.transaction_ending_at_close(Instant::now())
+            {
                 break;
             }
             let now = Instant::now();

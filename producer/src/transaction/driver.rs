@@ -74,6 +74,9 @@ pub(crate) struct TxnDriver {
     /// The producer id and epoch to bump from after an abort (KIP-360), set while
     /// INITIALIZING for that.
     bump_from: Option<(i64, i16)>,
+    /// Set when the producer closes with a transaction open: how long its abort (or a commit
+    /// in progress) may keep the sender running.
+    closing_deadline: Option<Instant>,
 }
 
 impl TxnDriver {
@@ -87,6 +90,7 @@ impl TxnDriver {
             failures: 0,
             flushing: false,
             bump_from: None,
+            closing_deadline: None,
         }
     }
 }
@@ -104,11 +108,29 @@ enum TxnRequestOrInit {
 
 impl Sender {
     /// Fails batches of a transaction that must abort, and sends the next transaction request
-    /// if one is due; returns when to look again.
+    /// if one is due; returns when to look again (at the latest when a closing producer stops
+    /// waiting for its transaction).
     pub(crate) fn poll_transactions(&mut self, now: Instant) -> Option<Instant> {
+        let closing = self.txn.as_ref()?.closing_deadline.filter(|at| *at > now);
+        let next = self.poll_transactions_inner(now);
+        match (next, closing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_transactions_inner(&mut self, now: Instant) -> Option<Instant> {
         let driver = self.txn.as_mut()?;
         let shared = driver.shared.clone();
-        let state = shared.state();
+        let mut state = shared.state();
+        if self.shared.accumulator.is_closed()
+            && matches!(state, State::InTransaction | State::AbortableError)
+        {
+            // Java's close: "Aborting incomplete transaction due to shutdown".
+            tracing::info!("the producer is closing with a transaction open: aborting it");
+            shared.lock().state = State::Aborting;
+            state = State::Aborting;
+        }
         if matches!(state, State::AbortableError | State::Aborting) {
             self.fail_aborted_batches(state == State::Aborting);
         }
@@ -146,6 +168,32 @@ impl Sender {
             }
             Err(at) => at,
         }
+    }
+
+    /// Whether the closing producer's sender must keep running for its transaction: an abort
+    /// (or a commit) in progress, for at most `request.timeout.ms` after the close was first
+    /// seen here; after that the transaction is left to the coordinator's timeout.
+    pub(crate) fn transaction_ending_at_close(&mut self, now: Instant) -> bool {
+        let timeout = self.shared.config.request_timeout();
+        let Some(driver) = self.txn.as_mut() else {
+            return false;
+        };
+        let state = driver.shared.state();
+        if !matches!(
+            state,
+            State::InTransaction | State::AbortableError | State::Aborting | State::Committing
+        ) {
+            return false;
+        }
+        let deadline = *driver.closing_deadline.get_or_insert(now + timeout);
+        if now >= deadline {
+            tracing::warn!(
+                state = state.name(),
+                "the producer closed before its transaction ended; the coordinator aborts it at its timeout"
+            );
+            return false;
+        }
+        true
     }
 
     /// Fails what an aborting transaction will not send: batches never drained, and when

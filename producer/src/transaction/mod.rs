@@ -32,6 +32,12 @@
 //!   numbering (a batch refused or lost after it took its sequence), the producer then bumps
 //!   its epoch with InitProducerId (KIP-360), as Java does, and stays usable.
 //!
+//! `close` with a transaction open aborts it, as Java's close does ("Aborting incomplete
+//! transaction due to shutdown"): the sender keeps running for the abort, for at most
+//! `request.timeout.ms`, after which the coordinator's timeout is left to end it. A producer
+//! that is dropped without `close` (or closed with a zero timeout) leaves it open, as a crash
+//! would.
+//!
 //! Errors follow Java's three kinds:
 //!
 //! - retriable (COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS, NOT_COORDINATOR, a lost

@@ -498,3 +498,55 @@ async fn a_hole_in_the_numbering_is_closed_by_an_epoch_bump_after_the_abort() {
     assert_eq!(refused.hits(), 1);
     producer.close(Duration::from_secs(10)).await;
 }
+
+/// Closing a producer with a transaction open aborts it (Java's close: "Aborting incomplete
+/// transaction due to shutdown"): the records already written end up aborted, one still
+/// lingering fails with `TransactionAborted`, and the coordinator has nothing open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_with_a_transaction_open_aborts_it() {
+    use kafkit_producer::{Error, ProducerRecord};
+    use kafkit_testkit::TxnOutcome;
+
+    let cluster = MockCluster::builder()
+        .topic("payments", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let config = cluster
+        .producer_config()
+        .transactional_id(Some("closing-tx".into()))
+        .linger(Duration::from_secs(60))
+        .build()
+        .expect("config");
+    let producer = cluster.in_memory_producer(config).await.expect("producer");
+    producer.init_transactions().await.expect("init");
+    producer.begin_transaction().expect("begin");
+    let written = producer
+        .send(ProducerRecord::new("payments", "written"))
+        .await
+        .expect("accepted");
+    producer.flush().await;
+    written.await.expect("written before the close");
+    let lingering = producer
+        .send(ProducerRecord::new("payments", "lingering"))
+        .await
+        .expect("accepted");
+    producer.close(Duration::from_secs(10)).await;
+    assert!(matches!(lingering.await, Err(Error::TransactionAborted)));
+
+    let state = cluster.transaction("closing-tx").expect("state").expect("known");
+    assert_eq!(state.state, TxnState::CompleteAbort);
+    let records = cluster.records("payments", 0).expect("records");
+    let data: Vec<(&str, Option<TxnOutcome>)> = records
+        .iter()
+        .filter(|r| !r.is_control)
+        .map(|r| (r.value_str().unwrap_or_default(), r.transaction))
+        .collect();
+    assert_eq!(data, [("written", Some(TxnOutcome::Aborted))]);
+    let markers: Vec<Option<bool>> = records
+        .iter()
+        .filter(|r| r.is_control)
+        .map(|r| r.marker())
+        .collect();
+    assert_eq!(markers, [Some(false)], "one ABORT marker");
+}
