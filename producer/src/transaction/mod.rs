@@ -34,9 +34,10 @@
 //!
 //! `close` with a transaction open aborts it, as Java's close does ("Aborting incomplete
 //! transaction due to shutdown"): the sender keeps running for the abort, for at most
-//! `request.timeout.ms`, after which the coordinator's timeout is left to end it. A producer
-//! that is dropped without `close` (or closed with a zero timeout) leaves it open, as a crash
-//! would.
+//! `request.timeout.ms`, after which the coordinator's timeout is left to end it. Dropping the
+//! last handle closes gracefully, so it aborts too; `close(Duration::ZERO)` leaves the
+//! transaction open, as a crash would, for the coordinator's timeout or the next instance's
+//! `init_transactions` to abort.
 //!
 //! Errors follow Java's three kinds:
 //!
