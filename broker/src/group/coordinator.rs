@@ -187,14 +187,59 @@ impl GroupCoordinator {
 
     /// Rebuilds groups and offsets from `__consumer_offsets` (at startup).
     pub(crate) fn load(&self, state: &ClusterState) -> Result<()> {
-        let records = store::read_all(state)?;
+        let entries = store::read_all(state)?;
         let mut inner = self.lock();
+        // Offsets of transactions, by partition and producer id, held until their marker.
+        type Held = Vec<(String, (String, i32), OffsetValue)>;
+        let mut held: HashMap<(i32, i64), Held> = HashMap::new();
         let now = Instant::now();
         let mut groups: HashMap<String, GroupValue> = HashMap::new();
         let mut consumer_epochs: HashMap<String, i32> = HashMap::new();
         let mut assignment_epochs: HashMap<String, i32> = HashMap::new();
         let mut consumer_members: HashMap<String, BTreeMap<String, StoredMember848>> = HashMap::new();
-        for record in records {
+        for entry in entries {
+            let record = match entry {
+                store::LogEntry::Marker {
+                    partition,
+                    producer_id,
+                    commit,
+                } => {
+                    let offsets = held.remove(&(partition, producer_id)).unwrap_or_default();
+                    if commit {
+                        for (group, tp, value) in offsets {
+                            inner.offsets.entry(group).or_default().insert(tp, value);
+                        }
+                    }
+                    continue;
+                }
+                store::LogEntry::Record {
+                    record,
+                    transaction: Some(producer_id),
+                } => {
+                    if let (
+                        OffsetsKey::Offset {
+                            group,
+                            topic,
+                            partition,
+                        },
+                        Some(value),
+                    ) = (record.key, record.value)
+                    {
+                        if let Some(value) = OffsetValue::decode(&value) {
+                            held.entry((record.partition, producer_id)).or_default().push((
+                                group,
+                                (topic, partition),
+                                value,
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                store::LogEntry::Record {
+                    record,
+                    transaction: None,
+                } => record,
+            };
             match (record.key, record.value) {
                 (
                     OffsetsKey::Offset {
@@ -271,6 +316,17 @@ impl GroupCoordinator {
                         }
                     }
                 }
+            }
+        }
+        // Transactions without a marker yet: their offsets wait for EndTxn (or for the abort
+        // at their timeout), as before the restart.
+        for ((_, producer_id), offsets) in held {
+            for (group, tp, value) in offsets {
+                inner
+                    .pending_txn
+                    .entry((group, producer_id))
+                    .or_default()
+                    .insert(tp, value);
             }
         }
         inner.offsets.retain(|_, o| !o.is_empty());

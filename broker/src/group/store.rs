@@ -99,6 +99,28 @@ pub(crate) fn append_to(
     partition: i32,
     records: &[(Bytes, Option<Bytes>)],
 ) -> std::result::Result<(), ErrorCode> {
+    append_batch(state, topic, partition, records, None)
+}
+
+/// [`append`] as a transactional batch of `producer` (id, epoch), without a sequence: the
+/// offsets of a TxnOffsetCommit, which the transaction's COMMIT or ABORT marker in the same
+/// partition settles (Kafka writes them so).
+pub(crate) fn append_transactional(
+    state: &ClusterState,
+    partition: i32,
+    records: &[(Bytes, Option<Bytes>)],
+    producer: (i64, i16),
+) -> std::result::Result<(), ErrorCode> {
+    append_batch(state, OFFSETS_TOPIC, partition, records, Some(producer))
+}
+
+fn append_batch(
+    state: &ClusterState,
+    topic: &str,
+    partition: i32,
+    records: &[(Bytes, Option<Bytes>)],
+    producer: Option<(i64, i16)>,
+) -> std::result::Result<(), ErrorCode> {
     if records.is_empty() {
         return Ok(());
     }
@@ -114,6 +136,10 @@ pub(crate) fn append_to(
     for (key, value) in records {
         builder.append(now, Some(key), value.as_deref(), &[]);
     }
+    if let Some((producer_id, epoch)) = producer {
+        builder.set_producer_state(producer_id, epoch, -1);
+        builder.set_transactional(true);
+    }
     let mut batch = match builder.build() {
         Ok(bytes) => bytes.to_vec(),
         Err(e) => {
@@ -124,7 +150,10 @@ pub(crate) fn append_to(
     if batch.len() > state.config().validation.max_message_bytes {
         return Err(ErrorCode::InvalidCommitOffsetSize);
     }
-    let result = lock_log(&log).append_as_leader(&mut batch, leader_epoch, now);
+    let result = match producer {
+        Some(_) => lock_log(&log).append_as_coordinator(&mut batch, leader_epoch, now),
+        None => lock_log(&log).append_as_leader(&mut batch, leader_epoch, now),
+    };
     match result {
         Ok(_) => {
             state.appended().notify_waiters();
@@ -151,23 +180,72 @@ pub(crate) struct StoredRecord {
     pub value: Option<Bytes>,
 }
 
-/// Every record of `__consumer_offsets`, partition by partition, in offset order. Records
-/// whose key is not one of the coordinator's schemas are skipped with a warning (Kafka skips
-/// unknown key versions too).
-pub(crate) fn read_all(state: &ClusterState) -> Result<Vec<StoredRecord>> {
+/// What `__consumer_offsets` holds, in order: records, and the transaction markers that settle
+/// the transactional ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LogEntry {
+    /// A record; `transaction`: the producer id of the transaction it belongs to, if any.
+    Record {
+        record: StoredRecord,
+        transaction: Option<i64>,
+    },
+    /// A COMMIT (`commit`) or ABORT marker of `producer_id`'s transaction, in `partition`.
+    Marker {
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+    },
+}
+
+/// Every record and marker of `__consumer_offsets`, partition by partition, in offset order.
+/// Records whose key is not one of the coordinator's schemas are skipped with a warning (Kafka
+/// skips unknown key versions too).
+pub(crate) fn read_all(state: &ClusterState) -> Result<Vec<LogEntry>> {
     let mut out = Vec::new();
-    for (partition, offset, key, value) in read_topic(state, OFFSETS_TOPIC)? {
-        let Some(key) = key.as_deref().and_then(OffsetsKey::decode) else {
-            tracing::warn!(partition, offset, "skipping a record with an unknown key");
-            continue;
-        };
-        out.push(StoredRecord {
-            partition,
-            key,
-            value,
-        });
+    for entry in read_entries(state, OFFSETS_TOPIC)? {
+        match entry {
+            RawEntry::Marker {
+                partition,
+                producer_id,
+                commit,
+            } => out.push(LogEntry::Marker {
+                partition,
+                producer_id,
+                commit,
+            }),
+            RawEntry::Record {
+                record: (partition, offset, key, value),
+                transaction,
+            } => {
+                let Some(key) = key.as_deref().and_then(OffsetsKey::decode) else {
+                    tracing::warn!(partition, offset, "skipping a record with an unknown key");
+                    continue;
+                };
+                out.push(LogEntry::Record {
+                    record: StoredRecord {
+                        partition,
+                        key,
+                        value,
+                    },
+                    transaction,
+                });
+            }
+        }
     }
     Ok(out)
+}
+
+/// A record or marker of a coordinator topic.
+enum RawEntry {
+    Record {
+        record: RawRecord,
+        transaction: Option<i64>,
+    },
+    Marker {
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+    },
 }
 
 /// A record of a coordinator topic: partition, offset, key, value.
@@ -176,6 +254,16 @@ pub(crate) type RawRecord = (i32, i64, Option<Bytes>, Option<Bytes>);
 /// Every data record of coordinator topic `topic` (control batches skipped), partition by
 /// partition, in offset order.
 pub(crate) fn read_topic(state: &ClusterState, topic: &str) -> Result<Vec<RawRecord>> {
+    Ok(read_entries(state, topic)?
+        .into_iter()
+        .filter_map(|e| match e {
+            RawEntry::Record { record, .. } => Some(record),
+            RawEntry::Marker { .. } => None,
+        })
+        .collect())
+}
+
+fn read_entries(state: &ClusterState, topic: &str) -> Result<Vec<RawEntry>> {
     let logs: Vec<_> = match state.metadata().topics.get(topic) {
         Some(t) => t.partitions.iter().map(|p| (p.index, p.log.clone())).collect(),
         None => return Ok(Vec::new()),
@@ -188,17 +276,28 @@ pub(crate) fn read_topic(state: &ClusterState, topic: &str) -> Result<Vec<RawRec
         for batch in log.batches_from(log.log_start_offset()) {
             let bytes = batch?;
             let view = RecordBatch::parse(&bytes)?;
-            if view.is_control() {
-                continue;
-            }
+            let transaction = view.is_transactional().then(|| view.producer_id());
             for record in view.records(&mut scratch, max_decompressed)? {
                 let record = record?;
-                out.push((
-                    partition,
-                    record.offset,
-                    record.key.map(Bytes::copy_from_slice),
-                    record.value.map(Bytes::copy_from_slice),
-                ));
+                if view.is_control() {
+                    if let Some(commit) = record.key.and_then(kafkit_protocol::record::control_marker_kind) {
+                        out.push(RawEntry::Marker {
+                            partition,
+                            producer_id: view.producer_id(),
+                            commit,
+                        });
+                    }
+                    continue;
+                }
+                out.push(RawEntry::Record {
+                    record: (
+                        partition,
+                        record.offset,
+                        record.key.map(Bytes::copy_from_slice),
+                        record.value.map(Bytes::copy_from_slice),
+                    ),
+                    transaction,
+                });
             }
         }
     }

@@ -62,7 +62,7 @@ pub fn handle(
         Ok(()) => ctx
             .state
             .groups()
-            .txn_commit(ctx.state, ctx.node_id, producer.0, &commit),
+            .txn_commit(ctx.state, ctx.node_id, producer, &commit),
         // A partition that does not exist is named as such first, as Kafka does.
         Err(code) => {
             let metadata = ctx.state.metadata();

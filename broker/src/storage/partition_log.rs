@@ -259,6 +259,29 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<LogAppendInfo> {
+        self.append_checked(batch, leader_epoch, now_ms, true)
+    }
+
+    /// [`append_as_leader`](Self::append_as_leader) for a batch the broker's own coordinator
+    /// writes (Kafka's `AppendOrigin.COORDINATOR`): no producer sequence or duplicate checks,
+    /// as for the group coordinator's transactional offset commits, which carry the producer's
+    /// id and epoch and no sequence.
+    pub fn append_as_coordinator(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<LogAppendInfo> {
+        self.append_checked(batch, leader_epoch, now_ms, false)
+    }
+
+    fn append_checked(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+        check_producer: bool,
+    ) -> Result<LogAppendInfo> {
         let latest_epoch = self.leader_epoch_cache.latest_epoch();
         if leader_epoch < 0 || latest_epoch.is_some_and(|latest| leader_epoch < latest) {
             return Err(Error::FencedLeaderEpoch {
@@ -293,7 +316,12 @@ impl PartitionLog {
                 segment_bytes: self.config.segment_bytes,
             });
         }
-        if let Some(duplicate) = self.producer_state.check_leader_append(&view)? {
+        let duplicate = if check_producer {
+            self.producer_state.check_leader_append(&view)?
+        } else {
+            None
+        };
+        if let Some(duplicate) = duplicate {
             tracing::debug!(
                 topic = %self.topic, partition = self.partition, producer_id = view.producer_id(),
                 first_offset = duplicate.first_offset(), "duplicate batch answered with its original offsets"

@@ -574,12 +574,9 @@ fn write_markers(state: &ClusterState, meta: &TxnMetadata, commit: bool) -> Resu
         }
     }
     // The offsets the transaction committed become visible (or are dropped), as the marker
-    // in `__consumer_offsets` decides.
-    for group in &meta.groups {
-        state
-            .groups()
-            .complete_transaction(state, group, meta.producer_id, commit);
-    }
+    // in `__consumer_offsets` decides (also for a transaction reloaded after a restart, whose
+    // groups the coordinator's own log does not name).
+    state.groups().complete_transaction(meta.producer_id, commit);
     state.appended().notify_waiters();
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, TxnState};
+use kafkit_testkit::{ApiKey, ErrorCode, Fault, MockCluster, RestartMode, TxnState};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
@@ -549,4 +549,66 @@ async fn closing_with_a_transaction_open_aborts_it() {
         .map(|r| r.marker())
         .collect();
     assert_eq!(markers, [Some(false)], "one ABORT marker");
+}
+
+/// Offsets sent to a transaction are in `__consumer_offsets` at once, as Kafka writes them (a
+/// transactional batch that the transaction's marker settles): a broker crash before the
+/// commit keeps them pending (not visible, UNSTABLE for require_stable), the same producer's
+/// commit after the restart makes them visible, and a second restart finds them committed.
+#[rstest::rstest]
+#[case::crash(RestartMode::Crash)]
+#[case::clean(RestartMode::Clean)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_of_a_transaction_survive_a_restart_before_its_commit(#[case] mode: RestartMode) {
+    use kafkit_producer::{ConsumerGroupMetadata, OffsetAndMetadata, ProducerRecord};
+
+    let cluster = MockCluster::builder()
+        .topic("input", 1)
+        .topic("payments", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let producer = txn_producer(&cluster, "restart-tx", Duration::from_secs(30)).await;
+    producer.begin_transaction().expect("begin");
+    let delivery = producer
+        .send(ProducerRecord::new("payments", "p"))
+        .await
+        .expect("accepted");
+    let offsets = [(("input".to_string(), 0), OffsetAndMetadata::new(5))];
+    producer
+        .send_offsets_to_transaction(offsets, &ConsumerGroupMetadata::new("app"))
+        .await
+        .expect("offsets");
+    delivery.await.expect("delivered");
+
+    cluster.restart(mode).await.expect("restart");
+    assert_eq!(
+        cluster.committed_offset("app", "input", 0).expect("offset"),
+        None,
+        "not visible before the commit"
+    );
+    producer
+        .commit_transaction()
+        .await
+        .expect("commit after the restart");
+    assert_eq!(
+        cluster.committed_offset("app", "input", 0).expect("offset"),
+        Some(5)
+    );
+
+    cluster.restart(mode).await.expect("second restart");
+    assert_eq!(
+        cluster.committed_offset("app", "input", 0).expect("offset"),
+        Some(5),
+        "read back from the transactional batch and its COMMIT marker"
+    );
+    let committed: Vec<String> = cluster
+        .records("payments", 0)
+        .expect("records")
+        .iter()
+        .filter(|r| r.is_committed())
+        .filter_map(|r| r.value_str().map(String::from))
+        .collect();
+    assert_eq!(committed, ["p"]);
+    producer.close(Duration::from_secs(10)).await;
 }

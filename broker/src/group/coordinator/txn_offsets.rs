@@ -1,14 +1,12 @@
-//! Offsets committed inside transactions (TxnOffsetCommit): held apart until the transaction
-//! ends, then written and made visible on commit, or dropped on abort (Kafka's pending
-//! transactional offsets).
-//!
-//! # Deviation from Kafka
-//! Kafka writes them to `__consumer_offsets` at once, as transactional records that the
-//! COMMIT or ABORT marker settles; kafkit writes them as plain offset records when the
-//! transaction commits (before EndTxn is answered). A restart in between loses them with the
-//! transaction, which kafkit's coordinator does not keep across restarts either. As in Kafka
-//! (KIP-447), OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT for a partition
-//! while a transaction holds an offset of it ([`GroupCoordinator::unstable_partitions`]).
+//! Offsets committed inside transactions (TxnOffsetCommit), as Kafka keeps them: written at
+//! once to the group's `__consumer_offsets` partition as a transactional batch of the
+//! producer's id and epoch (no sequence), and held apart until the transaction ends; the
+//! COMMIT or ABORT marker the transaction coordinator writes to that partition settles them,
+//! in memory here ([`GroupCoordinator::complete_transaction`]) and at the next startup (the
+//! loader holds a transaction's offsets until its marker; one still without a marker stays
+//! pending for the coordinator to end). As in Kafka (KIP-447), OffsetFetch with
+//! `require_stable` answers UNSTABLE_OFFSET_COMMIT for a partition while a transaction holds
+//! an offset of it ([`GroupCoordinator::unstable_partitions`]).
 
 use kafkit_protocol::ErrorCode;
 
@@ -20,13 +18,13 @@ use crate::group::{now_ms, store, CommitOffsets};
 
 impl GroupCoordinator {
     /// TxnOffsetCommit: checks the group and the committing member as OffsetCommit does (when
-    /// the request names a generation), then holds the offsets for `producer_id`'s
-    /// transaction.
+    /// the request names a generation), writes the offsets as a transactional batch of
+    /// `producer` (id, epoch) and holds them for its transaction.
     pub fn txn_commit(
         &self,
         state: &ClusterState,
         node_id: i32,
-        producer_id: i64,
+        producer: (i64, i16),
         request: &CommitOffsets,
     ) -> PartitionCodes {
         let all = |code: ErrorCode| -> PartitionCodes {
@@ -39,9 +37,10 @@ impl GroupCoordinator {
         if request.group_id.is_empty() {
             return all(ErrorCode::InvalidGroupId);
         }
-        if let Err(code) = self.coordinated_partition(state, node_id, &request.group_id) {
-            return all(code);
-        }
+        let partition = match self.coordinated_partition(state, node_id, &request.group_id) {
+            Ok(partition) => partition,
+            Err(code) => return all(code),
+        };
         let config = &state.config().groups;
         let mut inner = self.lock();
         if request.generation >= 0 {
@@ -50,9 +49,24 @@ impl GroupCoordinator {
             }
         }
         let (answers, held) = check_offsets(state, config, &request.topics, now_ms());
+        let records: Vec<_> = held
+            .iter()
+            .map(|((topic, partition), value)| {
+                let key = OffsetsKey::Offset {
+                    group: request.group_id.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                };
+                (key.encode(), Some(value.encode()))
+            })
+            .collect();
+        if let Err(code) = store::append_transactional(state, partition, &records, producer) {
+            tracing::warn!(group = %request.group_id, %code, "could not write a transaction's offsets");
+            return all(code);
+        }
         inner
             .pending_txn
-            .entry((request.group_id.clone(), producer_id))
+            .entry((request.group_id.clone(), producer.0))
             .or_default()
             .extend(held);
         answers
@@ -70,50 +84,31 @@ impl GroupCoordinator {
             .collect()
     }
 
-    /// The transaction of `producer_id` ended: its offsets of `group` are written and visible
-    /// (`commit`), or dropped. A group that did not exist becomes an Empty group, as a simple
-    /// commit makes one.
-    pub(crate) fn complete_transaction(
-        &self,
-        state: &ClusterState,
-        group: &str,
-        producer_id: i64,
-        commit: bool,
-    ) {
+    /// The transaction of `producer_id` ended, its marker written: its offsets (of every
+    /// group) become visible (`commit`) or are dropped. A group that did not exist becomes an
+    /// Empty group, as a simple commit makes one.
+    pub(crate) fn complete_transaction(&self, producer_id: i64, commit: bool) {
         let mut inner = self.lock();
-        let Some(pending) = inner.pending_txn.remove(&(group.to_string(), producer_id)) else {
-            return;
-        };
-        if !commit || pending.is_empty() {
-            return;
-        }
-        let Some(partitions) = store::partition_count(state) else {
-            return;
-        };
-        let records: Vec<_> = pending
-            .iter()
-            .map(|((topic, partition), value)| {
-                let key = OffsetsKey::Offset {
-                    group: group.to_string(),
-                    topic: topic.clone(),
-                    partition: *partition,
-                };
-                (key.encode(), Some(value.encode()))
-            })
+        let keys: Vec<(String, i64)> = inner
+            .pending_txn
+            .keys()
+            .filter(|(_, p)| *p == producer_id)
+            .cloned()
             .collect();
-        if let Err(code) = store::append(state, store::partition_for(group, partitions), &records) {
-            tracing::error!(group, %code, "could not write a transaction's offsets");
-            return;
+        for key in keys {
+            let Some(pending) = inner.pending_txn.remove(&key) else {
+                continue;
+            };
+            let group = key.0;
+            if !commit || pending.is_empty() {
+                continue;
+            }
+            if !inner.groups.contains_key(&group) && !inner.consumers.contains_key(&group) {
+                inner
+                    .groups
+                    .insert(group.clone(), ClassicGroup::new(group.clone(), now_ms()));
+            }
+            inner.offsets.entry(group).or_default().extend(pending);
         }
-        if !inner.groups.contains_key(group) && !inner.consumers.contains_key(group) {
-            inner
-                .groups
-                .insert(group.to_string(), ClassicGroup::new(group.to_string(), now_ms()));
-        }
-        inner
-            .offsets
-            .entry(group.to_string())
-            .or_default()
-            .extend(pending);
     }
 }
