@@ -17,12 +17,15 @@
 //!   all nodes share one log per partition, so PrepareCommit/PrepareAbort complete at once
 //!   (Kafka sends WriteTxnMarkers to each partition leader and completes asynchronously).
 //!
-//! # Deviations from Kafka (what is left of issue #14)
-//! - A transaction left open by a restart stays open (its timeout counted again from the
-//!   restart), and the offsets it committed (TxnOffsetCommit) are lost with the restart.
-//! - Offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit) are held by the
-//!   group coordinator and written as plain offset records when the transaction commits
-//!   (Kafka writes transactional records at once); see `group/coordinator/txn_offsets.rs`.
+//! - Offsets committed in a transaction (AddOffsetsToTxn, TxnOffsetCommit) are written at once
+//!   to `__consumer_offsets` as a transactional batch, held by the group coordinator, and
+//!   settled by the transaction's marker there, as in Kafka; see
+//!   `group/coordinator/txn_offsets.rs`.
+//!
+//! # Deviations from Kafka
+//! - A transaction left open by a restart stays open, its timeout counted again from the
+//!   restart.
+//! - Idle transactional ids do not expire (`transactional.id.expiration.ms`).
 //! - Transaction version 2 (KIP-890 part 2) is not served, nor advertised (no finalized
 //!   `transaction.version` feature), so clients use version 1.
 //! - The aborted ranges read_committed fetches need are kept per partition in memory and
