@@ -768,10 +768,8 @@ impl Sender {
                 }
             }
         }
-        if worst == ErrorCode::None && added.len() < partitions.len() {
-            // A partition missing from the answer: ask again.
-            worst = ErrorCode::UnknownServerError;
-        }
+        // A partition missing from the answer (or not attempted) is asked for again.
+        let missing = added.len() < partitions.len();
         let Some(shared) = self.txn.as_ref().map(|d| d.shared.clone()) else {
             return;
         };
@@ -792,19 +790,16 @@ impl Sender {
             Some((t, p)) => format!("AddPartitionsToTxn for {t}-{p}"),
             None => "AddPartitionsToTxn".into(),
         };
-        match worst {
-            ErrorCode::None => {
+        match (worst, missing) {
+            (ErrorCode::None, false) => {
                 if let Some(d) = self.txn.as_mut() {
                     d.failures = 0;
                 }
             }
-            ErrorCode::UnknownServerError if failed_partition.is_none() => {
+            (ErrorCode::None | ErrorCode::UnknownTopicOrPartition, _) => {
                 self.txn_retry_later(now, false);
             }
-            ErrorCode::UnknownTopicOrPartition => {
-                self.txn_retry_later(now, false);
-            }
-            code => self.txn_error(code, &what, now),
+            (code, _) => self.txn_error(code, &what, now),
         }
     }
 }

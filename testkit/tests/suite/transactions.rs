@@ -184,11 +184,7 @@ async fn kafkits_transactional_producer_rides_out_faults_on_every_transaction_ap
     );
     for p in 0..2 {
         let records = cluster.records("payments", p).expect("records");
-        let committed: Vec<&str> = records
-            .iter()
-            .filter(|r| r.is_committed())
-            .filter_map(|r| r.value_str())
-            .collect();
+        let committed = committed_values(&cluster, "payments", p);
         let want: Vec<String> = ["t1", "t2"]
             .iter()
             .flat_map(|t| [format!("{t}-{p}"), format!("{t}-{}", p + 2)])
@@ -206,6 +202,17 @@ async fn kafkits_transactional_producer_rides_out_faults_on_every_transaction_ap
         );
     }
     producer.close(Duration::from_secs(10)).await;
+}
+
+/// The values a read_committed consumer gets from `topic`/`partition`, in order.
+fn committed_values(cluster: &MockCluster, topic: &str, partition: i32) -> Vec<String> {
+    cluster
+        .records(topic, partition)
+        .expect("records")
+        .iter()
+        .filter(|r| r.is_committed())
+        .filter_map(|r| r.value_str().map(String::from))
+        .collect()
 }
 
 /// A transactional producer for `cluster` with `transactional.id` = `id` and short waits.
@@ -280,20 +287,9 @@ async fn an_abortable_error_fails_the_commit_and_the_producer_goes_on_after_the_
         producer.commit_transaction().await.expect("commit");
         after.await.expect("delivered");
     }
-    let committed: Vec<String> = cluster
-        .records("audit", 0)
-        .expect("records")
-        .iter()
-        .filter(|r| r.is_committed())
-        .filter_map(|r| r.value_str().map(String::from))
-        .collect();
-    assert_eq!(committed, ["after", "after"]);
+    assert_eq!(committed_values(&cluster, "audit", 0), ["after", "after"]);
     assert!(
-        !cluster
-            .records("payments", 0)
-            .expect("records")
-            .iter()
-            .any(|r| r.is_committed()),
+        committed_values(&cluster, "payments", 0).is_empty(),
         "nothing of the failed transactions is visible"
     );
     producer.close(Duration::from_secs(10)).await;
@@ -602,13 +598,6 @@ async fn offsets_of_a_transaction_survive_a_restart_before_its_commit(#[case] mo
         Some(5),
         "read back from the transactional batch and its COMMIT marker"
     );
-    let committed: Vec<String> = cluster
-        .records("payments", 0)
-        .expect("records")
-        .iter()
-        .filter(|r| r.is_committed())
-        .filter_map(|r| r.value_str().map(String::from))
-        .collect();
-    assert_eq!(committed, ["p"]);
+    assert_eq!(committed_values(&cluster, "payments", 0), ["p"]);
     producer.close(Duration::from_secs(10)).await;
 }
