@@ -154,12 +154,29 @@ pub struct ClusterState {
     groups: GroupCoordinator,
     /// Transactional ids and their transactions.
     transactions: crate::txn::TransactionCoordinator,
+    /// Listeners (TLS acceptors) and SASL users.
+    security: crate::auth::Security,
+    /// Advertised `(host, port)` of each node's listeners beyond the first, by node id then
+    /// listener number - 1 (the first is the node's [`BrokerInfo`] address).
+    extra_endpoints: Vec<Vec<(String, i32)>>,
 }
 
 impl ClusterState {
     /// Creates the state, opening (and recovering) every partition log found in the data
     /// directory. `brokers` gives each node's advertised address.
+    #[cfg(test)]
     pub(crate) fn open(config: ClusterConfig, brokers: Vec<BrokerInfo>) -> Result<Self> {
+        Self::open_with_endpoints(config, brokers, Vec::new())
+    }
+
+    /// [`open`](Self::open) for nodes with several listeners: `extra_endpoints[node]` are the
+    /// advertised addresses of the node's second, third, ... listener.
+    pub(crate) fn open_with_endpoints(
+        config: ClusterConfig,
+        brokers: Vec<BrokerInfo>,
+        extra_endpoints: Vec<Vec<(String, i32)>>,
+    ) -> Result<Self> {
+        let security = crate::auth::Security::build(&config.security, &config.host, config.port)?;
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
@@ -196,6 +213,8 @@ impl ClusterState {
             node_changes: tokio::sync::watch::Sender::new(0),
             groups: GroupCoordinator::default(),
             transactions: crate::txn::TransactionCoordinator::default(),
+            security,
+            extra_endpoints,
         };
         state.load_topics(clean)?;
         state.groups.load(&state)?;
@@ -269,6 +288,24 @@ impl ClusterState {
     /// The cluster's configuration.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+
+    /// The listeners and SASL settings.
+    pub(crate) fn security(&self) -> &crate::auth::Security {
+        &self.security
+    }
+
+    /// The address `broker` advertises on listener number `listener` (0: its first, the
+    /// [`BrokerInfo`] address): what a client that came in on that listener is told.
+    pub fn endpoint<'a>(&'a self, broker: &'a BrokerInfo, listener: usize) -> (&'a str, i32) {
+        listener
+            .checked_sub(1)
+            .and_then(|extra| {
+                self.extra_endpoints
+                    .get(usize::try_from(broker.node_id).ok()?)?
+                    .get(extra)
+            })
+            .map_or((broker.host.as_str(), broker.port), |(h, p)| (h.as_str(), *p))
     }
 
     /// The directory partition logs live in.

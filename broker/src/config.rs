@@ -47,6 +47,9 @@ pub struct ClusterConfig {
     /// `transaction.state.log.num.partitions` (50): partitions of `__transaction_state`, which
     /// place transactional ids on coordinators.
     pub transaction_state_partitions: i32,
+    /// Listeners, TLS and SASL (`listeners`, `ssl.*`, `sasl.*`; see [`crate::auth`]). By
+    /// default one PLAINTEXT listener at `host:port`.
+    pub security: crate::auth::SecurityConfig,
 }
 
 impl Default for ClusterConfig {
@@ -66,6 +69,7 @@ impl Default for ClusterConfig {
             validation: ValidationConfig::default(),
             groups: GroupsConfig::default(),
             transaction_state_partitions: 50,
+            security: crate::auth::SecurityConfig::default(),
         }
     }
 }
@@ -80,7 +84,10 @@ impl ClusterConfig {
     /// `log.message.timestamp.before.max.ms`, `log.message.timestamp.after.max.ms`,
     /// `log.segment.bytes`, `log.roll.ms`, `log.index.interval.bytes`,
     /// `log.index.size.max.bytes`, `log.flush.interval.messages`, and kafkit's own
-    /// `kafkit.max.decompressed.bytes` (the cap on a batch's decompressed size).
+    /// `kafkit.max.decompressed.bytes` (the cap on a batch's decompressed size); the listener
+    /// and security keys of [`SecurityConfig::set`](crate::auth::SecurityConfig::set)
+    /// (`listeners`, `advertised.listeners`, `listener.security.protocol.map`, `ssl.*`,
+    /// `sasl.enabled.mechanisms`, JAAS users, `kafkit.scram.credentials`, ...).
     ///
     /// ```
     /// let mut config = kafkit_broker::ClusterConfig::default();
@@ -91,6 +98,9 @@ impl ClusterConfig {
     /// # Ok::<(), kafkit_broker::Error>(())
     /// ```
     pub fn set(&mut self, key: &str, value: &str) -> crate::Result<()> {
+        if self.security.set(key, value)? {
+            return Ok(());
+        }
         match key {
             "num.partitions" => {
                 self.num_partitions = parse("num.partitions", value)?;

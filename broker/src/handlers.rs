@@ -61,6 +61,11 @@ pub struct HandlerContext<'a> {
     pub client_id: &'a str,
     /// The client's address as Kafka shows it (`/127.0.0.1`).
     pub client_host: &'a str,
+    /// The node's listener the connection came in on (0: the first), whose addresses the
+    /// answers advertise.
+    pub listener: usize,
+    /// The connection's principal (`User:alice`, `User:ANONYMOUS`).
+    pub principal: &'a str,
 }
 
 /// The outcome of one request frame.
@@ -191,6 +196,7 @@ pub async fn handle_frame(
         cluster_request_index,
         received_at: std::time::SystemTime::now(),
         received_instant: tokio::time::Instant::now(),
+        principal: ctx.principal.to_string(),
     };
     let decision = interceptor.before(&rctx, &request).await;
     if decision.close_before {

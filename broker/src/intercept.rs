@@ -63,6 +63,9 @@ pub struct RequestContext {
     pub received_at: SystemTime,
     /// Arrival time on tokio's clock (follows a paused clock in tests).
     pub received_instant: tokio::time::Instant,
+    /// The connection's principal: `User:<name>` after SASL, `User:<DN>` for a TLS client
+    /// certificate, `User:ANONYMOUS` otherwise.
+    pub principal: String,
 }
 
 /// What happens to a request after [`Interceptor::before`].

@@ -75,11 +75,15 @@ struct ServeArgs {
     /// log.segment.bytes); 1 GiB by default.
     #[arg(long, value_name = "BYTES")]
     segment_bytes: Option<usize>,
-    /// A broker setting by its Kafka name, repeatable: `--config message.max.bytes=2000000`.
-    /// See `ClusterConfig::set` for the keys (socket.request.max.bytes, max.connections,
-    /// fetch.max.bytes, message.max.bytes, log.message.timestamp.type, log.segment.bytes, ...).
-    /// Applied after the flags above.
-    #[arg(long = "config", value_name = "KEY=VALUE")]
+    /// A broker setting by its Kafka name, repeatable: `--config message.max.bytes=2000000`,
+    /// or a properties file (`--config server.properties`, Kafka's key names, `#` comments,
+    /// `\` continuations). See `ClusterConfig::set` for the keys (socket.request.max.bytes,
+    /// max.connections, message.max.bytes, log.segment.bytes, listeners,
+    /// advertised.listeners, listener.security.protocol.map, ssl.keystore.location,
+    /// ssl.client.auth, sasl.enabled.mechanisms, listener.name.*.plain.sasl.jaas.config,
+    /// kafkit.scram.credentials, ...). Applied in order, after the flags above; `listeners`
+    /// replaces `--listen`.
+    #[arg(long = "config", value_name = "KEY=VALUE|FILE")]
     config: Vec<String>,
 }
 
@@ -144,16 +148,29 @@ fn serve(args: ServeArgs) -> ExitCode {
         config.log.segment_bytes = bytes;
     }
     for entry in &args.config {
-        let Some((key, value)) = entry.split_once('=') else {
-            eprintln!("--config: expected KEY=VALUE, got {entry:?}");
+        let settings = if std::path::Path::new(entry).is_file() {
+            match std::fs::read_to_string(entry) {
+                Ok(text) => properties(&text),
+                Err(e) => {
+                    eprintln!("kafkit-broker: --config {entry}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else if let Some((key, value)) = entry.split_once('=') {
+            vec![(key.trim().to_string(), value.to_string())]
+        } else {
+            eprintln!("--config: expected KEY=VALUE or a properties file, got {entry:?}");
             return ExitCode::FAILURE;
         };
-        if let Err(e) = config.set(key.trim(), value) {
-            eprintln!("kafkit-broker: --config {entry}: {e}");
-            return ExitCode::FAILURE;
+        for (key, value) in settings {
+            if let Err(e) = config.set(&key, &value) {
+                // The error names the key; the value may be a secret, so it is not echoed.
+                eprintln!("kafkit-broker: --config {key}: {e}");
+                return ExitCode::FAILURE;
+            }
         }
     }
-    if let Err(e) = config.log.validate() {
+    if let Err(e) = config.log.validate().and_then(|()| config.security.validate()) {
         eprintln!("kafkit-broker: {e}");
         return ExitCode::FAILURE;
     }
@@ -187,6 +204,30 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// `key=value` (or `key: value`) lines of a Java properties file: `#` and `!` comments, blank
+/// lines skipped, a trailing `\` continues the line.
+fn properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(head) = line.strip_suffix('\\') {
+            pending.push_str(head);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']).unwrap_or(entry.len());
+        let (key, value) = entry.split_at(split);
+        let value = value.get(1..).unwrap_or("");
+        out.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    out
 }
 
 /// SIGINT and SIGTERM, registered when created.

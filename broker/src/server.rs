@@ -21,6 +21,14 @@
 //! [`serve_connection`] works over any byte stream, so the test kit can connect a producer
 //! through an in-memory pipe instead of a socket.
 //!
+//! # Security
+//! Each listener has a security protocol ([`crate::auth`]). On a TLS listener the handshake
+//! comes first; on a SASL listener only ApiVersions, SaslHandshake and SaslAuthenticate are
+//! served until the client has authenticated, frames are capped at 512 KiB meanwhile, and TLS
+//! plus SASL must be done within `kafkit.authentication.timeout.ms`. Any other request before
+//! that closes the connection, as Kafka does. The principal goes with every request into the
+//! handlers and the interceptor (the test kit's journal).
+//!
 //! A node a test took down ([`ClusterState::set_broker_up`]) closes every connection it accepts
 //! and every connection it had, including one whose request is waiting in an interceptor.
 //! Shutdown likewise ends a connection even mid-request: a request is only ever waiting in the
@@ -35,9 +43,17 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use kafka_protocol::messages::ApiKey;
+use kafkit_protocol::RequestBody;
+
+use crate::auth::sasl::Authenticator;
 use crate::cluster::ClusterState;
 use crate::handlers::{self, HandlerContext};
 use crate::Result;
+
+/// The largest frame read from a connection that has not authenticated yet (Kafka's
+/// `sasl.server.max.receive.size`).
+const UNAUTHENTICATED_MAX_FRAME: usize = 512 * 1024;
 
 /// Responses buffered on a connection before they are written out (see [`serve_connection`]).
 const RESPONSE_BUFFER_BYTES: usize = 64 * 1024;
@@ -45,10 +61,12 @@ const RESPONSE_BUFFER_BYTES: usize = 64 * 1024;
 /// Identifies connections in logs and in the test kit's journal.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Accepts connections on `listener` for node `node_id` until `shutdown` turns true.
+/// Accepts connections on `listener` (the node's listener number `listener_index`) for node
+/// `node_id` until `shutdown` turns true.
 pub(crate) async fn run_listener(
     state: Arc<ClusterState>,
     node_id: i32,
+    listener_index: usize,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     // Held by this task and cloned into every connection task, so the cluster can wait until
@@ -83,7 +101,9 @@ pub(crate) async fn run_listener(
         let shutdown = shutdown.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(state, node_id, socket, Some(peer), shutdown).await {
+            if let Err(e) =
+                serve_on_listener(state, node_id, listener_index, socket, Some(peer), shutdown).await
+            {
                 tracing::debug!(node_id, %peer, error = %e, "connection closed");
             }
             drop(permit);
@@ -108,22 +128,177 @@ pub async fn serve_connection<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    serve_on_listener(state, node_id, 0, io, peer, shutdown).await
+}
+
+/// [`serve_connection`] as a connection accepted by the node's listener number
+/// `listener_index` (in `listeners` order): with its TLS and SASL, and answered with its
+/// advertised addresses.
+pub async fn serve_on_listener<IO>(
+    state: Arc<ClusterState>,
+    node_id: i32,
+    listener_index: usize,
+    io: IO,
+    peer: Option<std::net::SocketAddr>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let security = state.security();
+    let Some(listener) = security.listeners.get(listener_index) else {
+        return Err(crate::Error::Config(format!(
+            "node {node_id} has no listener {listener_index}"
+        )));
+    };
+    let sasl = security.sasl.clone();
+    let deadline = tokio::time::Instant::now() + sasl.authentication_timeout;
+    let sasl_listener = listener.config.protocol.sasl();
+    let Some(acceptor) = listener.tls.clone() else {
+        let auth = Authenticator::new(sasl, sasl_listener, None);
+        return serve_frames(
+            &state,
+            node_id,
+            listener_index,
+            io,
+            peer,
+            shutdown,
+            auth,
+            deadline,
+        )
+        .await;
+    };
+    let accepted = tokio::select! {
+        accepted = tokio::time::timeout_at(deadline, acceptor.accept(io)) => accepted,
+        _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+    };
+    let tls = match accepted {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::info!(node_id, ?peer, error = %e, "TLS handshake failed");
+            return Err(crate::Error::IoBare(e));
+        }
+        Err(_) => {
+            tracing::info!(
+                node_id,
+                ?peer,
+                "TLS handshake timed out (kafkit.authentication.timeout.ms)"
+            );
+            return Ok(());
+        }
+    };
+    let principal = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|cert| crate::auth::tls::certificate_principal(cert));
+    let auth = Authenticator::new(sasl, sasl_listener, principal);
+    serve_frames(
+        &state,
+        node_id,
+        listener_index,
+        tls,
+        peer,
+        shutdown,
+        auth,
+        deadline,
+    )
+    .await
+}
+
+/// What a SASL-related frame did to the connection.
+enum SaslFrame {
+    /// Not a SASL frame: handle it as a request.
+    NotSasl(bytes::Bytes),
+    /// Answered; go on.
+    Answered,
+    /// Answered (or not); close the connection.
+    Close,
+}
+
+/// Routes SASL tokens and requests to the connection's authenticator, and refuses requests
+/// a connection that has not authenticated may not send.
+fn sasl_frame(
+    auth: &mut Authenticator,
+    frame: bytes::Bytes,
+    output: &mut BytesMut,
+    connection_id: u64,
+) -> Result<SaslFrame> {
+    if auth.expects_raw_token() {
+        let reply = auth.raw_token(&frame);
+        output.extend_from_slice(&reply.response);
+        return Ok(if reply.close {
+            SaslFrame::Close
+        } else {
+            SaslFrame::Answered
+        });
+    }
+    let raw_key = frame.get(..2).map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
+    let api_key = ApiKey::try_from(raw_key).ok();
+    match api_key {
+        Some(ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) => {
+            let request = kafkit_protocol::decode_request(frame)?;
+            let header = &request.header;
+            let reply = match &request.body {
+                RequestBody::SaslHandshake(body) => {
+                    auth.handshake(header.correlation_id, header.request_api_version, body)?
+                }
+                RequestBody::SaslAuthenticate(body) => {
+                    auth.authenticate(header.correlation_id, header.request_api_version, body)?
+                }
+                _ => return Ok(SaslFrame::Close),
+            };
+            output.extend_from_slice(&reply.response);
+            Ok(if reply.close {
+                SaslFrame::Close
+            } else {
+                SaslFrame::Answered
+            })
+        }
+        Some(ApiKey::ApiVersions) => Ok(SaslFrame::NotSasl(frame)),
+        _ if !auth.authenticated() => {
+            tracing::info!(
+                connection = connection_id,
+                api_key = raw_key,
+                "Unexpected Kafka request of type {api_key:?} during SASL handshake; closing"
+            );
+            Ok(SaslFrame::Close)
+        }
+        _ if auth.session_expired(tokio::time::Instant::now()) => {
+            tracing::info!(
+                connection = connection_id,
+                "SASL session expired without re-authentication; closing"
+            );
+            Ok(SaslFrame::Close)
+        }
+        _ => Ok(SaslFrame::NotSasl(frame)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site each, all of them needed
+async fn serve_frames<IO>(
+    state: &Arc<ClusterState>,
+    node_id: i32,
+    listener: usize,
+    io: IO,
+    peer: Option<std::net::SocketAddr>,
+    shutdown: watch::Receiver<bool>,
+    mut auth: Authenticator,
+    auth_deadline: tokio::time::Instant,
+) -> Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     // Kafka shows a member's host as Java's `InetAddress.toString()`: "/127.0.0.1".
     let client_host = match peer {
         Some(peer) => format!("/{}", peer.ip()),
         None => "/in-memory".to_string(),
     };
-    let ctx = HandlerContext {
-        state: &state,
-        node_id,
-        connection_id,
-        client_id: "",
-        client_host: &client_host,
-    };
     let max_frame = state.config().socket_request_max_bytes;
     let mut ends = Ends {
-        state: &state,
+        state,
         node_id,
         shutdown,
         node_changes: state.node_changes(),
@@ -135,10 +310,35 @@ where
     loop {
         // Handle every complete frame already buffered, then write their responses at once.
         let mut close = false;
-        while let Some(frame) = kafkit_protocol::frame::split_frame(&mut input, max_frame)? {
+        loop {
+            let limit = if auth.authenticated() {
+                max_frame
+            } else {
+                max_frame.min(UNAUTHENTICATED_MAX_FRAME)
+            };
+            let Some(frame) = kafkit_protocol::frame::split_frame(&mut input, limit)? else {
+                break;
+            };
             if !state.metadata().is_up(node_id) {
                 return Ok(());
             }
+            let frame = match sasl_frame(&mut auth, frame, &mut output, connection_id)? {
+                SaslFrame::NotSasl(frame) => frame,
+                SaslFrame::Answered => continue,
+                SaslFrame::Close => {
+                    close = true;
+                    break;
+                }
+            };
+            let ctx = HandlerContext {
+                state,
+                node_id,
+                connection_id,
+                client_id: "",
+                client_host: &client_host,
+                listener,
+                principal: auth.principal(),
+            };
             // Cancel safety: see the module docs.
             let reply = tokio::select! {
                 reply = handlers::handle_frame(&ctx, requests, frame) => reply?,
@@ -178,9 +378,14 @@ where
             return Ok(());
         }
         // Cancel safety: `read_buf` appends only what it read, so dropping it loses nothing.
+        let authenticated = auth.authenticated();
         let n = tokio::select! {
             n = reader.read_buf(&mut input) => n?,
             () = ends.reached() => return Ok(()),
+            () = tokio::time::sleep_until(auth_deadline), if !authenticated => {
+                tracing::info!(connection = connection_id, "not authenticated within kafkit.authentication.timeout.ms; closing");
+                return Ok(());
+            }
         };
         if n == 0 {
             return Ok(());

@@ -30,6 +30,8 @@ fn produce_one(cluster: &Cluster, value: &str, producer: (i64, i32)) -> (ErrorCo
         connection_id: 0,
         client_id: "",
         client_host: "/127.0.0.1",
+        listener: 0,
+        principal: "User:ANONYMOUS",
     };
     match produce::handle(&ctx, 9, request) {
         produce::Outcome::Respond(r) => {

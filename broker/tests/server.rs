@@ -103,10 +103,29 @@ async fn unknown_api_versions_version_gets_the_kip511_reply() {
     );
 }
 
-/// Each hostile frame closes its own connection; another connection keeps being served.
+/// Each hostile frame closes its own connection; another connection keeps being served. On a
+/// plaintext listener and on a SASL listener (before authentication, where also any request
+/// but ApiVersions and SASL ones, and a garbage SASL token, close the connection).
+#[rstest::rstest]
+#[case::plaintext(0)]
+#[case::sasl_before_authentication(1)]
 #[tokio::test]
-async fn hostile_frames_close_only_their_connection() {
-    let cluster = cluster().await;
+async fn hostile_frames_close_only_their_connection(#[case] listener: usize) {
+    let mut config = ClusterConfig::default();
+    for (k, v) in [
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        ),
+        (
+            "sasl.jaas.config",
+            r#"PlainLoginModule required user_alice="alice-secret";"#,
+        ),
+    ] {
+        config.set(k, v).expect(k);
+    }
+    let cluster = Cluster::start(config).await.expect("cluster");
+    let target = cluster.listener_addrs()[0][listener];
     let hostile: Vec<Vec<u8>> = vec![
         vec![0xff, 0xff, 0xff, 0xff], // negative length
         vec![0x7f, 0xff, 0xff, 0xff], // 2 GiB frame
@@ -117,16 +136,37 @@ async fn hostile_frames_close_only_their_connection() {
         ], // Metadata v1 array of 2^31-1
         vec![0, 0, 0, 10, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff], // Produce v2: not served
     ];
+    let mut hostile = hostile;
+    if listener == 1 {
+        // Metadata before authentication.
+        hostile.push(metadata(9, 1).to_vec());
+        // A handshake, then a PLAIN token that is not one.
+        let mut bytes = BytesMut::new();
+        let header = request_header(ApiKey::SaslHandshake, 1, 1, Some("test"));
+        let body = kafka_protocol::messages::SaslHandshakeRequest::default()
+            .with_mechanism(StrBytes::from_static_str("PLAIN"));
+        encode_request_frame(&mut bytes, &header, &body).expect("encode");
+        let header = request_header(ApiKey::SaslAuthenticate, 2, 2, Some("test"));
+        let body = kafka_protocol::messages::SaslAuthenticateRequest::default()
+            .with_auth_bytes(Bytes::from_static(b"\xff\x00\x00garbage"));
+        encode_request_frame(&mut bytes, &header, &body).expect("encode");
+        hostile.push(bytes.to_vec());
+        // A SASL frame larger than 512 KiB before authentication.
+        hostile.push((600 * 1024i32).to_be_bytes().to_vec());
+    }
     let mut healthy = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
     let mut healthy_buf = BytesMut::new();
     for (i, frame) in hostile.iter().enumerate() {
-        let mut s = TcpStream::connect(cluster.addrs()[0]).await.expect("connect");
+        let mut s = TcpStream::connect(target).await.expect("connect");
         s.write_all(frame).await.expect("write");
         let mut buf = BytesMut::new();
-        assert!(
-            read_frame(&mut s, &mut buf).await.is_none(),
-            "hostile frame {i} must close the connection"
-        );
+        // Closed, after at most the answers to what came before the hostile part (the SASL
+        // handshake, then SASL_AUTHENTICATION_FAILED).
+        let mut answers = 0;
+        while read_frame(&mut s, &mut buf).await.is_some() {
+            answers += 1;
+            assert!(answers <= 2, "hostile frame {i} must close the connection");
+        }
         healthy
             .write_all(&api_versions(3, i as i32))
             .await
@@ -306,4 +346,115 @@ async fn shutdown_completes_while_a_client_never_reads() {
         .expect("shutdown is not held up by a client that does not read")
         .expect("clean shutdown");
     drop(s);
+}
+
+/// A free loopback port (bound and released; another process could take it in between, which
+/// would fail the test loudly, not silently).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `kafkit-broker --config server.properties` with Kafka's listener and security keys: a
+/// PLAINTEXT and a SASL_SSL listener, the latter advertised as `localhost`. kafkit's producer
+/// authenticates with SCRAM-SHA-512 on one and plain on the other; each is told its own
+/// listener's address in Metadata (the SASL_SSL client is sent to `localhost`, which only that
+/// listener advertises).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_serves_sasl_ssl_from_a_properties_file() {
+    use kafkit_producer::{Producer, ProducerConfig, ProducerRecord};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("server");
+    let keystore = dir.path().join("broker.pem");
+    std::fs::write(&keystore, format!("{}{}", key.serialize_pem(), server.pem())).expect("write");
+    let (plain_port, secure_port) = (free_port(), free_port());
+    let properties = dir.path().join("server.properties");
+    std::fs::write(
+        &properties,
+        format!(
+            "# Kafka's names\n\
+             listeners=PLAINTEXT://127.0.0.1:{plain_port},CLIENT://127.0.0.1:{secure_port}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{plain_port},CLIENT://localhost:{secure_port}\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENT:SASL_SSL\n\
+             ssl.keystore.type=PEM\n\
+             ssl.keystore.location={}\n\
+             sasl.enabled.mechanisms=SCRAM-SHA-512\n\
+             kafkit.scram.credentials=SCRAM-SHA-512=[name=alice,password=alice-secret]\n",
+            keystore.display()
+        ),
+    )
+    .expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit-broker"))
+        .args(["--config", properties.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("line");
+    assert_eq!(first.trim(), format!("127.0.0.1:{plain_port}"));
+
+    let secure = ProducerConfig::builder(format!("127.0.0.1:{secure_port}"))
+        .set("security.protocol", "SASL_SSL")
+        .set("ssl.truststore.certificates", &ca.pem())
+        .set("sasl.mechanism", "SCRAM-SHA-512")
+        .set(
+            "sasl.jaas.config",
+            r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="alice-secret";"#,
+        )
+        .set("max.block.ms", "10000")
+        .build()
+        .expect("config");
+    let plain = ProducerConfig::builder(format!("127.0.0.1:{plain_port}"))
+        .set("max.block.ms", "10000")
+        .build()
+        .expect("config");
+    for (config, value) in [(secure, "over SASL_SSL"), (plain, "over PLAINTEXT")] {
+        let producer = Producer::connect(config).await.expect("connected");
+        let metadata = producer
+            .send(
+                ProducerRecord::builder("props")
+                    .value(value.as_bytes().to_vec())
+                    .build(),
+            )
+            .await
+            .expect("accepted")
+            .await
+            .expect("delivered");
+        assert_eq!(&*metadata.topic, "props");
+        producer.close(Duration::from_secs(5)).await;
+    }
+    // The wrong password on the secure listener is refused, with Kafka's message.
+    let wrong = ProducerConfig::builder(format!("127.0.0.1:{secure_port}"))
+        .set("security.protocol", "SASL_SSL")
+        .set("ssl.truststore.certificates", &ca.pem())
+        .set("sasl.mechanism", "SCRAM-SHA-512")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "nope")
+        .build()
+        .expect("config");
+    let err = Producer::connect(wrong).await.err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("invalid credentials with SASL mechanism SCRAM-SHA-512"),
+        "{err}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().expect("wait").success());
 }

@@ -109,6 +109,7 @@ pub struct ProducerConfig {
     partitioner_seed: Option<u64>,
     transactional_id: Option<String>,
     transaction_timeout: Duration,
+    security: crate::security::SecuritySettings,
 }
 
 impl fmt::Debug for ProducerConfig {
@@ -148,6 +149,7 @@ impl fmt::Debug for ProducerConfig {
             .field("partitioner.class", &self.partitioner)
             .field("transactional.id", &self.transactional_id)
             .field("transaction.timeout.ms", &self.transaction_timeout)
+            .field("security", &self.security)
             .finish()
     }
 }
@@ -309,6 +311,17 @@ impl ProducerConfig {
     }
 
     /// `transactional.id`, if the producer is transactional.
+    /// `security.protocol`.
+    pub fn security_protocol(&self) -> crate::SecurityProtocol {
+        self.security.protocol
+    }
+
+    /// The TLS and SASL settings.
+    pub(crate) fn security(&self) -> &crate::security::SecuritySettings {
+        &self.security
+    }
+
+    /// `transactional.id`.
     pub fn transactional_id(&self) -> Option<&str> {
         self.transactional_id.as_deref()
     }
@@ -380,6 +393,7 @@ impl ProducerConfigBuilder {
                 partitioner_seed: None,
                 transactional_id: None,
                 transaction_timeout: Duration::from_secs(60),
+                security: crate::security::SecuritySettings::default(),
             },
             explicit: BTreeSet::new(),
             error: None,
@@ -458,6 +472,26 @@ impl ProducerConfigBuilder {
         transaction_timeout: Duration => transaction_timeout, "transaction.timeout.ms";
     }
 
+    /// The OAUTHBEARER token source (Java's `sasl.login.callback.handler.class`): called for
+    /// every authentication, so it can refresh the token. Used with
+    /// `sasl.mechanism=OAUTHBEARER`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kafkit_producer::ProducerConfig;
+    /// let config = ProducerConfig::builder("localhost:9093")
+    ///     .set("security.protocol", "SASL_SSL")
+    ///     .set("sasl.mechanism", "OAUTHBEARER")
+    ///     .oauth_token_provider(Arc::new(|| Ok("eyJhbGciOi...".to_string())))
+    ///     .build()?;
+    /// assert_eq!(config.security_protocol(), kafkit_producer::SecurityProtocol::SaslSsl);
+    /// # Ok::<(), kafkit_producer::Error>(())
+    /// ```
+    pub fn oauth_token_provider(mut self, provider: crate::security::TokenProvider) -> Self {
+        self.config.security.token_provider = Some(provider);
+        self
+    }
+
     /// A custom partitioner (Java's `partitioner.class`) for records without an explicit
     /// partition.
     pub fn partitioner(mut self, partitioner: Arc<dyn Partitioner>) -> Self {
@@ -509,6 +543,7 @@ const fn level_default(codec: Compression) -> i32 {
 
 /// Java's cross-key rules (see the module docs).
 fn validate(mut c: ProducerConfig, explicit: &BTreeSet<&'static str>) -> Result<ProducerConfig> {
+    crate::security::validate(&mut c.security)?;
     for (codec, level, key) in [
         (
             Compression::Gzip,

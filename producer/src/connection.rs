@@ -53,6 +53,7 @@ use tracing::Instrument;
 
 use self::connector::{BoxTransport, Connector};
 use self::produce_frame::{encode_produce_frame, Parts};
+use crate::security::ConnectionSecurity;
 use crate::transaction::wire::{TxnRequest, TxnResponse, TxnVersions};
 
 /// Identifies one connection (one attempt) for the sender: node ids repeat across reconnects.
@@ -97,6 +98,8 @@ pub(crate) struct ApiVersions {
     pub init_producer_id: Option<i16>,
     /// The transaction APIs' versions.
     pub txn: TxnVersions,
+    /// SaslHandshake and SaslAuthenticate versions, if the broker has common ones.
+    pub sasl: Option<(i16, i16)>,
 }
 
 /// Why a connection ended.
@@ -110,6 +113,17 @@ pub(crate) enum ConnectionError {
     Protocol(String),
     /// No common version of an API the producer needs.
     Unsupported(String),
+    /// The TLS layer failed (an alert from the broker, a bad record).
+    Tls(String),
+    /// The TLS handshake or SASL authentication failed: fatal for the producer.
+    Authentication {
+        /// `host:port` of the broker.
+        broker: String,
+        /// `SSL` for TLS, else the SASL mechanism.
+        mechanism: String,
+        /// What the broker (or the TLS layer) said.
+        message: String,
+    },
 }
 
 impl std::fmt::Display for ConnectionError {
@@ -119,6 +133,12 @@ impl std::fmt::Display for ConnectionError {
             ConnectionError::Timeout => f.write_str("request timed out (request.timeout.ms)"),
             ConnectionError::Protocol(e) => write!(f, "protocol error: {e}"),
             ConnectionError::Unsupported(e) => write!(f, "no common version: {e}"),
+            ConnectionError::Tls(e) => write!(f, "TLS error: {e}"),
+            ConnectionError::Authentication {
+                broker,
+                mechanism,
+                message,
+            } => write!(f, "authentication with {broker} failed ({mechanism}): {message}"),
         }
     }
 }
@@ -162,6 +182,8 @@ pub(crate) struct ConnectionParams {
     pub max_frame: usize,
     /// Opens the transport.
     pub connector: Arc<dyn Connector>,
+    /// TLS and SASL, if `security.protocol` asks for them.
+    pub security: ConnectionSecurity,
 }
 
 impl ConnectionParams {
@@ -171,6 +193,7 @@ impl ConnectionParams {
             request_timeout,
             max_frame: DEFAULT_MAX_FRAME_SIZE,
             connector,
+            security: ConnectionSecurity::default(),
         }
     }
 }
@@ -234,9 +257,60 @@ async fn run(
         .await
         .map_err(|_| ConnectionError::Timeout)?
         .map_err(|e| ConnectionError::Io(e.to_string()))?;
+    let broker = format!("{host}:{port}");
+    let stream = match &params.security.tls {
+        None => stream,
+        Some(tls) => match timeout(params.request_timeout, tls.connect(host, stream)).await {
+            Err(_) => return Err(ConnectionError::Timeout),
+            Ok(Ok(stream)) => stream,
+            // rustls reports certificate and protocol failures as InvalidData: the peer is not
+            // the broker the config trusts, which retrying does not change (Java's
+            // SslAuthenticationException). Anything else is the network's.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(ConnectionError::Authentication {
+                    broker,
+                    mechanism: "SSL".to_string(),
+                    message: format!("TLS handshake failed: {e}"),
+                })
+            }
+            Ok(Err(e)) => return Err(ConnectionError::Io(format!("TLS handshake: {e}"))),
+        },
+    };
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut read_buf = BytesMut::with_capacity(READ_CHUNK);
-    let versions = negotiate(&mut rd, &mut wr, &mut read_buf, params).await?;
+    // With TLS 1.3 the broker checks the client's certificate after the client's side of the
+    // handshake is done: a refusal (an alert) arrives with the first response.
+    let versions = negotiate(&mut rd, &mut wr, &mut read_buf, params)
+        .await
+        .map_err(|e| match e {
+            ConnectionError::Tls(message) => ConnectionError::Authentication {
+                broker: broker.clone(),
+                mechanism: "SSL".to_string(),
+                message: format!("TLS handshake failed: {message}"),
+            },
+            other => other,
+        })?;
+    if let Some(settings) = &params.security.sasl {
+        let mechanism = settings.mechanism.map_or("SASL", |m| m.name());
+        let Some((handshake, authenticate)) = versions.sasl else {
+            return Err(ConnectionError::Authentication {
+                broker,
+                mechanism: mechanism.to_string(),
+                message: "the broker has no common SaslHandshake v1 / SaslAuthenticate version".to_string(),
+            });
+        };
+        let exchange = crate::security::sasl::Exchange::new(
+            &mut rd,
+            &mut wr,
+            &mut read_buf,
+            params,
+            &broker,
+            handshake,
+            authenticate,
+        );
+        let lifetime = exchange.run(settings).await?;
+        tracing::debug!(conn, mechanism, ?lifetime, "authenticated");
+    }
     tracing::debug!(conn, ?versions, "connected");
     if events.send(ConnEvent::Ready { conn, versions }).is_err() {
         return Ok(()); // the sender is gone
@@ -344,6 +418,7 @@ async fn negotiate(
             metadata: need(ApiKey::Metadata)?,
             init_producer_id: pick(ApiKey::InitProducerId),
             txn: TxnVersions::negotiate(pick),
+            sasl: pick(ApiKey::SaslHandshake).zip(pick(ApiKey::SaslAuthenticate)),
         });
     }
     Err(ConnectionError::Protocol(
@@ -352,7 +427,7 @@ async fn negotiate(
 }
 
 /// Reads until one whole frame is buffered and returns it.
-async fn read_frame<R: AsyncRead + Unpin>(
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
     max_frame: usize,
@@ -540,7 +615,13 @@ fn decode(frame: Bytes, p: &Pending) -> Result<ResponseBody, ConnectionError> {
 }
 
 fn io(e: std::io::Error) -> ConnectionError {
-    ConnectionError::Io(e.to_string())
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => ConnectionError::Tls(tls.to_string()),
+        None => ConnectionError::Io(e.to_string()),
+    }
 }
 
 fn protocol(e: kafkit_protocol::Error) -> ConnectionError {

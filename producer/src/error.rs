@@ -135,6 +135,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// The TLS handshake or SASL authentication with a broker failed (a wrong password, an
+    /// unknown user, a certificate the truststore does not trust, a mechanism the broker does
+    /// not enable). Fatal, as Java's `AuthenticationException` is for a producer: retrying with
+    /// the same settings cannot succeed.
+    #[error("authentication with {broker} failed ({mechanism}): {message}")]
+    Authentication {
+        /// `host:port` of the broker.
+        broker: String,
+        /// `SSL` for the TLS handshake, else the SASL mechanism (`SCRAM-SHA-512`, ...).
+        mechanism: String,
+        /// What the broker answered (Kafka's message) or the TLS layer reported.
+        message: String,
+    },
+
     /// A broker sent bytes that are not the response the producer expected.
     #[error("protocol error: {0}")]
     Protocol(String),

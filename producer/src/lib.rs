@@ -164,6 +164,7 @@ pub mod metrics;
 pub mod partitioner;
 mod producer;
 mod record;
+pub mod security;
 mod sender;
 pub mod transaction;
 
@@ -175,4 +176,5 @@ pub use metrics::ProducerMetrics;
 pub use partitioner::Partitioner;
 pub use producer::Producer;
 pub use record::{ProducerRecord, ProducerRecordBuilder, RecordHeader, RecordMetadata};
+pub use security::{SecurityProtocol, TokenProvider};
 pub use transaction::{ConsumerGroupMetadata, OffsetAndMetadata};

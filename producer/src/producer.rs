@@ -72,11 +72,13 @@ impl Producer {
     /// Starts a producer whose connections are opened by `connector` (the test kit's in-memory
     /// transport, TLS, a proxy...), and waits as [`connect`](Self::connect) does.
     pub async fn with_connector(config: ProducerConfig, connector: Arc<dyn Connector>) -> Result<Producer> {
-        let params = Arc::new(ConnectionParams::new(
+        let mut params = ConnectionParams::new(
             config.client_id().to_string(),
             config.request_timeout(),
             connector,
-        ));
+        );
+        params.security = crate::security::ConnectionSecurity::new(config.security())?;
+        let params = Arc::new(params);
         let shared = Arc::new(Shared {
             accumulator: RecordAccumulator::new(
                 config.batch_size(),

@@ -323,6 +323,19 @@ impl Sender {
             self.nodes.remove(&node_id);
         }
         tracing::info!(node = node_id, %error, "connection to broker lost");
+        if let ConnectionError::Authentication {
+            broker,
+            mechanism,
+            message,
+        } = &error
+        {
+            self.fatal(Error::Authentication {
+                broker: broker.clone(),
+                mechanism: mechanism.clone(),
+                message: message.clone(),
+            });
+            return;
+        }
         if let ConnectionError::Unsupported(reason) = &error {
             self.fatal(Error::Fatal {
                 code: ErrorCode::UnsupportedVersion,

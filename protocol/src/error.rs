@@ -25,6 +25,15 @@ pub enum Error {
         /// Declared size.
         size: usize,
     },
+    /// A SASL exchange went wrong: a malformed or unexpected message, or a proof that does not
+    /// verify. The text never contains a secret.
+    #[error("SASL {mechanism}: {reason}")]
+    Sasl {
+        /// The mechanism (`PLAIN`, `SCRAM-SHA-256`, ...).
+        mechanism: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// The api key is not one Kafka defines.
     #[error("unknown api key {0}")]
     UnknownApiKey(i16),

@@ -101,6 +101,7 @@ pub mod frame;
 pub mod record;
 pub mod request;
 pub mod response;
+pub mod sasl;
 pub mod versions;
 mod wire_shape;
 

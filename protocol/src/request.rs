@@ -27,7 +27,8 @@ use kafka_protocol::messages::{
     DescribeTransactionsRequest, EndTxnRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
     InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest,
     ListTransactionsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
-    ProduceRequest, RequestHeader, SyncGroupRequest, TxnOffsetCommitRequest,
+    ProduceRequest, RequestHeader, SaslAuthenticateRequest, SaslHandshakeRequest, SyncGroupRequest,
+    TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -93,6 +94,8 @@ pub enum RequestBody {
     DescribeGroups(DescribeGroupsRequest),
     /// ListGroups (ApiKey 16).
     ListGroups(ListGroupsRequest),
+    /// SaslHandshake (ApiKey 17).
+    SaslHandshake(SaslHandshakeRequest),
     /// ApiVersions (ApiKey 18) at a served version.
     ApiVersions(ApiVersionsRequest),
     /// CreateTopics (ApiKey 19).
@@ -109,6 +112,8 @@ pub enum RequestBody {
     EndTxn(EndTxnRequest),
     /// TxnOffsetCommit (ApiKey 28).
     TxnOffsetCommit(TxnOffsetCommitRequest),
+    /// SaslAuthenticate (ApiKey 36).
+    SaslAuthenticate(SaslAuthenticateRequest),
     /// CreatePartitions (ApiKey 37).
     CreatePartitions(CreatePartitionsRequest),
     /// DeleteGroups (ApiKey 42).
@@ -153,6 +158,8 @@ impl RequestBody {
             RequestBody::EndTxn(_) => ApiKey::EndTxn,
             RequestBody::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
             RequestBody::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
+            RequestBody::SaslHandshake(_) => ApiKey::SaslHandshake,
+            RequestBody::SaslAuthenticate(_) => ApiKey::SaslAuthenticate,
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
@@ -238,6 +245,8 @@ pub fn decode_request(frame: Bytes) -> Result<Request> {
         ApiKey::EndTxn => RequestBody::EndTxn(decode_body(&mut buf, api_key, version)?),
         ApiKey::AddOffsetsToTxn => RequestBody::AddOffsetsToTxn(decode_body(&mut buf, api_key, version)?),
         ApiKey::TxnOffsetCommit => RequestBody::TxnOffsetCommit(decode_body(&mut buf, api_key, version)?),
+        ApiKey::SaslHandshake => RequestBody::SaslHandshake(decode_body(&mut buf, api_key, version)?),
+        ApiKey::SaslAuthenticate => RequestBody::SaslAuthenticate(decode_body(&mut buf, api_key, version)?),
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(decode_body(&mut buf, api_key, version)?),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(decode_body(&mut buf, api_key, version)?),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(decode_body(&mut buf, api_key, version)?),
@@ -325,6 +334,8 @@ mod tests {
             RequestBody::EndTxn(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::AddOffsetsToTxn(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::TxnOffsetCommit(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::SaslHandshake(b) => encode_request_frame(&mut dst, header, b),
+            RequestBody::SaslAuthenticate(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::CreatePartitions(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::DeleteGroups(b) => encode_request_frame(&mut dst, header, b),
             RequestBody::OffsetDelete(b) => encode_request_frame(&mut dst, header, b),
@@ -410,6 +421,8 @@ mod tests {
     #[case::sync_group_v5(ApiKey::SyncGroup, 5)]
     #[case::describe_groups_v6(ApiKey::DescribeGroups, 6)]
     #[case::offset_delete_v0(ApiKey::OffsetDelete, 0)]
+    #[case::sasl_handshake_v1(ApiKey::SaslHandshake, 1)]
+    #[case::sasl_authenticate_v2(ApiKey::SaslAuthenticate, 2)]
     #[case::add_partitions_to_txn_v3(ApiKey::AddPartitionsToTxn, 3)]
     #[case::add_partitions_to_txn_v5(ApiKey::AddPartitionsToTxn, 5)]
     #[case::end_txn_v5(ApiKey::EndTxn, 5)]

@@ -26,7 +26,8 @@ use kafka_protocol::messages::{
     DescribeTransactionsResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ListGroupsResponse, ListOffsetsResponse,
     ListTransactionsResponse, MetadataResponse, OffsetCommitResponse, OffsetDeleteResponse,
-    OffsetFetchResponse, ProduceResponse, ResponseHeader, SyncGroupResponse, TxnOffsetCommitResponse,
+    OffsetFetchResponse, ProduceResponse, ResponseHeader, SaslAuthenticateResponse, SaslHandshakeResponse,
+    SyncGroupResponse, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
@@ -79,6 +80,8 @@ guarded_responses! {
     CreatePartitionsResponse => CreatePartitions,
     DeleteGroupsResponse => DeleteGroups,
     OffsetDeleteResponse => OffsetDelete,
+    SaslHandshakeResponse => SaslHandshake,
+    SaslAuthenticateResponse => SaslAuthenticate,
     DescribeTransactionsResponse => DescribeTransactions,
     ListTransactionsResponse => ListTransactions,
     ConsumerGroupHeartbeatResponse => ConsumerGroupHeartbeat,
@@ -240,6 +243,7 @@ mod tests {
             round_trip(samples::sync_group),
             round_trip(samples::describe_groups),
             round_trip(samples::list_groups),
+            round_trip(samples::sasl_handshake),
             round_trip(samples::api_versions),
             round_trip(samples::create_topics),
             round_trip(samples::delete_topics),
@@ -248,6 +252,7 @@ mod tests {
             round_trip(samples::add_offsets_to_txn),
             round_trip(samples::end_txn),
             round_trip(samples::txn_offset_commit),
+            round_trip(samples::sasl_authenticate),
             round_trip(samples::create_partitions),
             round_trip(samples::delete_groups),
             round_trip(samples::offset_delete),
@@ -531,6 +536,8 @@ mod tests {
             ApiKey::CreatePartitions => decode_response::<CreatePartitionsResponse>(frame, version).map(drop),
             ApiKey::DeleteGroups => decode_response::<DeleteGroupsResponse>(frame, version).map(drop),
             ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, version).map(drop),
+            ApiKey::SaslHandshake => decode_response::<SaslHandshakeResponse>(frame, version).map(drop),
+            ApiKey::SaslAuthenticate => decode_response::<SaslAuthenticateResponse>(frame, version).map(drop),
             ApiKey::DescribeTransactions => {
                 decode_response::<DescribeTransactionsResponse>(frame, version).map(drop)
             }

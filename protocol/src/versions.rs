@@ -69,6 +69,7 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::SyncGroup, 0, 5),
     range(ApiKey::DescribeGroups, 0, 6),
     range(ApiKey::ListGroups, 0, 5),
+    range(ApiKey::SaslHandshake, 0, 1),
     range(ApiKey::ApiVersions, 0, 4),
     range(ApiKey::CreateTopics, 2, 7),
     range(ApiKey::DeleteTopics, 1, 6),
@@ -77,6 +78,7 @@ pub const SUPPORTED_APIS: &[ApiVersionRange] = &[
     range(ApiKey::AddOffsetsToTxn, 0, 4),
     range(ApiKey::EndTxn, 0, 5),
     range(ApiKey::TxnOffsetCommit, 0, 5),
+    range(ApiKey::SaslAuthenticate, 0, 2),
     range(ApiKey::CreatePartitions, 0, 3),
     range(ApiKey::DeleteGroups, 0, 2),
     range(ApiKey::OffsetDelete, 0, 0),
@@ -124,6 +126,8 @@ pub const CLIENT_APIS: &[ApiVersionRange] = &[
     range(ApiKey::AddPartitionsToTxn, 0, 3),
     range(ApiKey::EndTxn, 0, 4),
     range(ApiKey::TxnOffsetCommit, 0, 4),
+    // v0 of the handshake is followed by bare tokens, which kafkit's client does not send.
+    range(ApiKey::SaslHandshake, 1, 1),
 ];
 
 /// The range kafkit's broker serves for `api_key`, if it serves that API at all.

@@ -21,8 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
+use kafkit_broker::auth::{ClientAuth, ListenerConfig, SecurityProtocol, TlsConfig};
 use kafkit_broker::config::TopicConfig;
 use kafkit_broker::{Cluster, ClusterConfig, ClusterState};
+use kafkit_protocol::sasl::scram::Hash;
 use kafkit_protocol::ErrorCode;
 use tokio::io::DuplexStream;
 use tokio::net::TcpListener;
@@ -31,6 +33,7 @@ use crate::fault::{Fault, FaultHandle};
 use crate::hook::Hook;
 use crate::inspect::{self, CommittedOffset, PartitionInfo, ProducerInfo, StoredRecord};
 use crate::journal::Journal;
+use crate::security::{CertifiedKey, TestCa};
 use crate::{Error, Result};
 
 mod events;
@@ -57,6 +60,8 @@ pub enum RestartMode {
 pub struct MockClusterBuilder {
     config: ClusterConfig,
     topics: Vec<(String, i32)>,
+    tls: Option<ClientAuth>,
+    sasl: bool,
 }
 
 impl MockClusterBuilder {
@@ -106,12 +111,99 @@ impl MockClusterBuilder {
         self
     }
 
+    /// Serves TLS: a CA and a certificate for the brokers (valid for `127.0.0.1` and
+    /// `localhost`) are made in memory; clients get the CA from
+    /// [`MockCluster::ca_certificate_pem`] or [`MockCluster::client_properties`]. The listener
+    /// is `SSL`, or `SASL_SSL` with a `sasl_*` option.
+    pub fn tls(mut self) -> Self {
+        self.tls.get_or_insert(ClientAuth::None);
+        self
+    }
+
+    /// TLS that requires a client certificate signed by the cluster's CA
+    /// ([`MockCluster::client_certificate`]); the principal is the certificate's subject.
+    pub fn mutual_tls(mut self) -> Self {
+        self.tls = Some(ClientAuth::Required);
+        self
+    }
+
+    /// SASL PLAIN with these users and passwords (the listener becomes `SASL_PLAINTEXT`, or
+    /// `SASL_SSL` with [`tls`](Self::tls)).
+    pub fn sasl_plain(mut self, users: &[(&str, &str)]) -> Self {
+        for (user, password) in users {
+            self.config.security.sasl.add_plain_user(user, password);
+        }
+        self.sasl = true;
+        self
+    }
+
+    /// SASL SCRAM-SHA-256 and SCRAM-SHA-512 with these users; only salted credentials are
+    /// kept (4096 iterations, Kafka's default).
+    pub fn sasl_scram(mut self, users: &[(&str, &str)]) -> Self {
+        for (user, password) in users {
+            for hash in [Hash::Sha256, Hash::Sha512] {
+                // Invariant: 4096 is within Kafka's range, and the system's random
+                // generator only fails on a broken machine (then the cluster starts without
+                // the user, and authentication fails, as a test would notice).
+                let _ = self
+                    .config
+                    .security
+                    .sasl
+                    .add_scram_user(hash, user, password, 4096);
+            }
+        }
+        self.sasl = true;
+        self
+    }
+
+    /// SASL OAUTHBEARER with unsecured JWTs (as Kafka's `OAuthBearerUnsecuredValidatorCallbackHandler`):
+    /// a token must name one of `audience` (any, when empty) and not be expired.
+    pub fn sasl_oauthbearer(mut self, audience: &[&str]) -> Self {
+        self.config.security.sasl.oauth_enabled = true;
+        self.config.security.sasl.oauth_allowed_audience = audience.iter().map(|a| a.to_string()).collect();
+        self.sasl = true;
+        self
+    }
+
     /// Binds the listeners, opens (or recovers) the data directory, creates the seed topics
     /// and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<MockCluster> {
-        let MockClusterBuilder { mut config, topics } = self;
+        let MockClusterBuilder {
+            mut config,
+            topics,
+            tls,
+            sasl,
+        } = self;
         if config.brokers == 0 {
             return Err(Error::Config("brokers must be at least 1".to_string()));
+        }
+        let ca = match tls {
+            Some(client_auth) => {
+                let ca = TestCa::new()?;
+                let server = ca.server_certificate(&[config.host.as_str(), "localhost"])?;
+                config.security.tls = Some(TlsConfig {
+                    certificate_chain_pem: server.certificate_pem,
+                    private_key_pem: server.private_key_pem,
+                    truststore_pem: (client_auth != ClientAuth::None).then(|| ca.certificate_pem()),
+                    client_auth,
+                });
+                Some(Arc::new(ca))
+            }
+            None => None,
+        };
+        if (tls.is_some() || sasl) && config.security.listeners.is_empty() {
+            let protocol = match (tls.is_some(), sasl) {
+                (true, true) => SecurityProtocol::SaslSsl,
+                (true, false) => SecurityProtocol::Ssl,
+                _ => SecurityProtocol::SaslPlaintext,
+            };
+            config.security.listeners = vec![ListenerConfig {
+                name: protocol.name().to_string(),
+                protocol,
+                host: config.host.clone(),
+                port: 0,
+                advertised: None,
+            }];
         }
         let temp_dir = match &config.data_dir {
             Some(_) => None,
@@ -148,6 +240,7 @@ impl MockClusterBuilder {
             hook,
             pins: Mutex::new(Vec::new()),
             restarting: tokio::sync::Mutex::new(()),
+            ca,
             _temp_dir: temp_dir,
         };
         for (name, partitions) in topics {
@@ -190,6 +283,8 @@ pub struct MockCluster {
     pins: Mutex<Vec<(ApiKey, i16, i16)>>,
     /// Serialises restarts.
     restarting: tokio::sync::Mutex<()>,
+    /// The CA of a TLS cluster.
+    ca: Option<Arc<TestCa>>,
     /// Removed after `nodes` (fields drop in order), when the cluster was given no data dir.
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -207,7 +302,48 @@ impl MockCluster {
         MockClusterBuilder {
             config,
             topics: Vec::new(),
+            tls: None,
+            sasl: false,
         }
+    }
+
+    /// The listener's security protocol (`PLAINTEXT` unless built with TLS or SASL).
+    pub fn security_protocol(&self) -> SecurityProtocol {
+        self.config
+            .security
+            .effective_listeners(&self.config.host, 0)
+            .first()
+            .map_or(SecurityProtocol::Plaintext, |l| l.protocol)
+    }
+
+    /// The CA certificate (PEM) of a TLS cluster: what a client trusts.
+    pub fn ca_certificate_pem(&self) -> Option<String> {
+        self.ca.as_ref().map(|ca| ca.certificate_pem())
+    }
+
+    /// A client certificate signed by the cluster's CA, for mutual TLS: subject
+    /// `CN=<common_name>,O=kafkit`, principal `User:CN=<common_name>,O=kafkit`. An error when
+    /// the cluster has no TLS.
+    pub fn client_certificate(&self, common_name: &str) -> Result<CertifiedKey> {
+        self.ca
+            .as_ref()
+            .ok_or_else(|| Error::Config("the cluster was built without tls()".to_string()))?
+            .client_certificate(common_name)
+    }
+
+    /// What any client needs besides its credentials: `security.protocol` and, with TLS,
+    /// the CA as `ssl.truststore.type=PEM` + `ssl.truststore.certificates` (Java's and
+    /// kafkit's keys).
+    pub fn client_properties(&self) -> Vec<(String, String)> {
+        let mut out = vec![(
+            "security.protocol".to_string(),
+            self.security_protocol().name().to_string(),
+        )];
+        if let Some(pem) = self.ca_certificate_pem() {
+            out.push(("ssl.truststore.type".to_string(), "PEM".to_string()));
+            out.push(("ssl.truststore.certificates".to_string(), pem));
+        }
+        out
     }
 
     /// The running cluster and its addresses, for in-memory connectors.

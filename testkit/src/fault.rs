@@ -60,6 +60,7 @@ pub struct Fault {
     pub(crate) broker: Option<i32>,
     pub(crate) topics: Vec<(String, Option<i32>)>,
     pub(crate) client_id: Option<String>,
+    pub(crate) principal: Option<String>,
     pub(crate) group: Option<String>,
     pub(crate) skip: u64,
     pub(crate) times: Option<u64>,
@@ -85,6 +86,7 @@ impl Fault {
             broker: None,
             topics: Vec::new(),
             client_id: None,
+            principal: None,
             group: None,
             skip: 0,
             times: Some(1),
@@ -134,6 +136,13 @@ impl Fault {
     /// Only requests whose header carries this client id.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Fault {
         self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Only requests on connections authenticated as `principal` (`User:alice`; see
+    /// [`JournalEntry::principal`](crate::JournalEntry::principal)).
+    pub fn principal(mut self, principal: impl Into<String>) -> Fault {
+        self.principal = Some(principal.into());
         self
     }
 
@@ -265,6 +274,9 @@ impl fmt::Display for Fault {
         }
         if let Some(c) = &self.client_id {
             write!(f, " from client {c:?}")?;
+        }
+        if let Some(p) = &self.principal {
+            write!(f, " as {p}")?;
         }
         if self.skip > 0 {
             write!(f, " after {} requests", self.skip)?;

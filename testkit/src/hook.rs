@@ -193,6 +193,7 @@ impl Hook {
                     .client_id
                     .as_ref()
                     .is_some_and(|c| ctx.client_id.as_ref() != Some(c))
+                || fault.principal.as_ref().is_some_and(|p| *p != ctx.principal)
                 || fault
                     .group
                     .as_deref()
@@ -257,6 +258,7 @@ impl Interceptor for Hook {
                     node_id: ctx.node_id,
                     connection_id: ctx.connection_id,
                     client_id: ctx.client_id.clone(),
+                    principal: ctx.principal.clone(),
                     api_key: ctx.api_key,
                     api_version: ctx.api_version,
                     correlation_id: ctx.correlation_id,

@@ -103,8 +103,17 @@ impl MockCluster {
     /// under `#[tokio::test(start_paused = true)]` with the in-memory producer, timing-dependent
     /// on a real clock. Set `partitioner.adaptive.partitioning.enable=false` where keyless
     /// placement must depend on the records alone.
+    ///
+    /// On a cluster built with TLS or SASL it also carries
+    /// [`client_properties`](Self::client_properties) (`security.protocol`, the CA); add the
+    /// SASL credentials.
     pub fn producer_config(&self) -> ProducerConfigBuilder {
-        ProducerConfig::builder(self.bootstrap_servers()).partitioner_seed(PARTITIONER_SEED)
+        let mut builder =
+            ProducerConfig::builder(self.bootstrap_servers()).partitioner_seed(PARTITIONER_SEED);
+        for (key, value) in self.client_properties() {
+            builder = builder.set(&key, &value);
+        }
+        builder
     }
 
     /// A producer with [`producer_config`](Self::producer_config)'s settings, connected in

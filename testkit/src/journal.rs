@@ -52,6 +52,9 @@ pub struct JournalEntry {
     pub connection_id: u64,
     /// The header's client id.
     pub client_id: Option<String>,
+    /// The connection's principal: `User:alice` after SASL, `User:<DN>` for a TLS client
+    /// certificate, `User:ANONYMOUS` otherwise.
+    pub principal: String,
     /// The API.
     pub api_key: ApiKey,
     /// The request's version.
@@ -411,6 +414,7 @@ mod tests {
             node_id: 0,
             connection_id: 1,
             client_id: Some("c".into()),
+            principal: "User:ANONYMOUS".into(),
             api_key,
             api_version: 9,
             correlation_id: 0,
@@ -451,6 +455,7 @@ mod tests {
             node_id,
             connection_id: node_id as u64,
             client_id: None,
+            principal: "User:ANONYMOUS".into(),
             api_key: ApiKey::Produce,
             api_version: 9,
             correlation_id: 0,

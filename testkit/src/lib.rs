@@ -92,6 +92,7 @@ mod hook;
 pub mod in_memory;
 pub mod inspect;
 pub mod journal;
+pub mod security;
 pub mod target;
 pub mod wire;
 
@@ -103,6 +104,7 @@ pub use inspect::{
     CommittedOffset, PartitionInfo, ProducerBatchInfo, ProducerInfo, RecordHeader, StoredRecord, TxnOutcome,
 };
 pub use journal::{Delivery, Journal, JournalEntry, ProduceRequestInfo, ProducedBatch};
+pub use security::{CertifiedKey, TestCa};
 pub use target::{ExternalBroker, Target, TargetKind};
 pub use wire::WireClient;
 

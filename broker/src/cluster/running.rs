@@ -34,6 +34,8 @@ use crate::{Error, Result};
 pub struct Cluster {
     state: Arc<ClusterState>,
     addrs: Vec<std::net::SocketAddr>,
+    /// Every listener's bound address, by node then listener.
+    listener_addrs: Vec<Vec<std::net::SocketAddr>>,
     /// Turning it true stops every listener and connection; each holds a receiver.
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -50,69 +52,111 @@ impl Cluster {
         if config.brokers == 0 {
             return Err(Error::Config("brokers must be at least 1".to_string()));
         }
-        let mut listeners = Vec::with_capacity(config.brokers);
+        let listener_configs = config.security.effective_listeners(&config.host, config.port);
+        let mut nodes = Vec::with_capacity(config.brokers);
         for i in 0..config.brokers {
-            let port = if config.port == 0 {
-                0
-            } else {
-                config.port.saturating_add(i as u16)
-            };
-            let addr = format!("{}:{port}", config.host);
-            let listener = TcpListener::bind(&addr)
-                .await
-                .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-            listeners.push(listener);
+            let mut bound = Vec::with_capacity(listener_configs.len());
+            for l in &listener_configs {
+                let addr = format!("{}:{}", l.host, offset_port(l.port, i));
+                let listener = TcpListener::bind(&addr)
+                    .await
+                    .map_err(|e| Error::Config(format!("cannot listen on {addr} ({}): {e}", l.name)))?;
+                bound.push(listener);
+            }
+            nodes.push(bound);
         }
-        Self::start_with_listeners(config, listeners)
+        Self::start_with_node_listeners(config, nodes)
     }
 
     /// Starts serving on listeners the caller bound (one per node, node id = index), so a
     /// restarted cluster can keep its ports. `config.brokers` is taken from `listeners`, and
     /// each node advertises `config.host` with its listener's port.
-    pub fn start_with_listeners(mut config: ClusterConfig, listeners: Vec<TcpListener>) -> Result<Cluster> {
-        if listeners.is_empty() {
+    pub fn start_with_listeners(config: ClusterConfig, listeners: Vec<TcpListener>) -> Result<Cluster> {
+        Self::start_with_node_listeners(config, listeners.into_iter().map(|l| vec![l]).collect())
+    }
+
+    /// Starts serving on listeners the caller bound: `nodes[i]` are node `i`'s listeners, in
+    /// the order of the config's `listeners` (one each when none are configured). Each
+    /// listener advertises its `advertised.listeners` entry (the port offset by the node id)
+    /// or else its host with the bound port; `config.brokers` is taken from `nodes`.
+    pub fn start_with_node_listeners(
+        mut config: ClusterConfig,
+        nodes: Vec<Vec<TcpListener>>,
+    ) -> Result<Cluster> {
+        if nodes.is_empty() {
             return Err(Error::Config("brokers must be at least 1".to_string()));
         }
-        config.brokers = listeners.len();
-        let mut addrs = Vec::with_capacity(listeners.len());
-        for l in &listeners {
-            addrs.push(
-                l.local_addr()
-                    .map_err(|e| Error::Config(format!("listener address: {e}")))?,
-            );
+        let listener_configs = config.security.effective_listeners(&config.host, config.port);
+        if let Some(bad) = nodes.iter().find(|n| n.len() != listener_configs.len()) {
+            return Err(Error::Config(format!(
+                "{} listeners bound for a node, {} configured",
+                bad.len(),
+                listener_configs.len()
+            )));
         }
-        let brokers = addrs
+        config.brokers = nodes.len();
+        let mut addrs = Vec::with_capacity(nodes.len());
+        let mut endpoints: Vec<Vec<(String, i32)>> = Vec::with_capacity(nodes.len());
+        let mut listener_addrs = Vec::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            let mut advertised = Vec::with_capacity(node.len());
+            let mut bound_addrs = Vec::with_capacity(node.len());
+            for (l, listener) in listener_configs.iter().zip(node) {
+                let bound = listener
+                    .local_addr()
+                    .map_err(|e| Error::Config(format!("listener address: {e}")))?;
+                if advertised.is_empty() {
+                    addrs.push(bound);
+                }
+                bound_addrs.push(bound);
+                advertised.push(match &l.advertised {
+                    Some((host, port)) => (host.clone(), i32::from(offset_port(*port, i))),
+                    None if l.host == "0.0.0.0" || l.host == "::" => {
+                        (config.host.clone(), i32::from(bound.port()))
+                    }
+                    None => (l.host.clone(), i32::from(bound.port())),
+                });
+            }
+            endpoints.push(advertised);
+            listener_addrs.push(bound_addrs);
+        }
+        let brokers = endpoints
             .iter()
             .enumerate()
-            .map(|(i, a)| BrokerInfo {
+            .map(|(i, e)| BrokerInfo {
                 node_id: i as i32,
-                host: config.host.clone(),
-                port: i32::from(a.port()),
+                host: e[0].0.clone(),
+                port: e[0].1,
                 up: true,
             })
             .collect();
-        let state = Arc::new(ClusterState::open(config, brokers)?);
+        let extra = endpoints
+            .into_iter()
+            .map(|e| e.into_iter().skip(1).collect())
+            .collect();
+        let state = Arc::new(ClusterState::open_with_endpoints(config, brokers, extra)?);
         let (shutdown, rx) = watch::channel(false);
         let (connections, connections_done) = mpsc::channel(1);
-        let mut tasks: Vec<JoinHandle<()>> = listeners
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                tokio::spawn(crate::server::run_listener(
+        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        for (i, node) in nodes.into_iter().enumerate() {
+            for (index, l) in node.into_iter().enumerate() {
+                tasks.push(tokio::spawn(crate::server::run_listener(
                     state.clone(),
                     i as i32,
+                    index,
                     l,
                     rx.clone(),
                     connections.clone(),
-                ))
-            })
-            .collect();
+                )));
+            }
+        }
         tasks.push(tokio::spawn(crate::group::run_timers(state.clone(), rx.clone())));
         tasks.push(tokio::spawn(crate::txn::run_timers(state.clone(), rx.clone())));
         tracing::info!(bootstrap = %addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "cluster started");
         Ok(Cluster {
             state,
             addrs,
+            listener_addrs,
             shutdown,
             tasks,
             connections: Some(connections),
@@ -129,9 +173,15 @@ impl Cluster {
             .join(",")
     }
 
-    /// Each node's listening address, by node id.
+    /// Each node's listening address, by node id (its first listener's).
     pub fn addrs(&self) -> &[std::net::SocketAddr] {
         &self.addrs
+    }
+
+    /// Every listener's bound address: `listener_addrs()[node][listener]`, listeners in the
+    /// config's `listeners` order.
+    pub fn listener_addrs(&self) -> &[Vec<std::net::SocketAddr>] {
+        &self.listener_addrs
     }
 
     /// The shared state: topics, leadership, logs.
@@ -195,5 +245,14 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// Broker `node`'s port for a listener whose broker-0 port is `port` (0 stays 0: any port).
+fn offset_port(port: u16, node: usize) -> u16 {
+    if port == 0 {
+        0
+    } else {
+        port.saturating_add(u16::try_from(node).unwrap_or(u16::MAX))
     }
 }

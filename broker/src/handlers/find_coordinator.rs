@@ -83,5 +83,6 @@ fn locate(ctx: &HandlerContext<'_>, key_type: i8, key: &StrBytes) -> Answer {
     let broker = metadata
         .broker(node)
         .ok_or((ErrorCode::CoordinatorNotAvailable, None))?;
-    Ok((node, broker.host.clone(), broker.port))
+    let (host, port) = ctx.state.endpoint(broker, ctx.listener);
+    Ok((node, host.to_string(), port))
 }

@@ -52,10 +52,11 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: MetadataRequest) 
         .iter()
         .filter(|b| b.up)
         .map(|b| {
+            let (host, port) = ctx.state.endpoint(b, ctx.listener);
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.node_id))
-                .with_host(str_bytes(&b.host))
-                .with_port(b.port)
+                .with_host(str_bytes(host))
+                .with_port(port)
         })
         .collect();
     if version >= 2 {

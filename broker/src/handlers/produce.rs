@@ -120,10 +120,11 @@ pub fn handle(ctx: &HandlerContext<'_>, version: i16, request: ProduceRequest) -
             .into_iter()
             .filter_map(|id| metadata.broker(id))
             .map(|b| {
+                let (host, port) = ctx.state.endpoint(b, ctx.listener);
                 NodeEndpoint::default()
                     .with_node_id(BrokerId(b.node_id))
-                    .with_host(str_bytes(&b.host))
-                    .with_port(b.port)
+                    .with_host(str_bytes(host))
+                    .with_port(port)
             })
             .collect();
     }

@@ -49,6 +49,8 @@ fn ctx(state: &ClusterState, node_id: i32) -> HandlerContext<'_> {
         connection_id: 1,
         client_id: "",
         client_host: "/127.0.0.1",
+        listener: 0,
+        principal: "User:ANONYMOUS",
     }
 }
 

@@ -101,6 +101,8 @@ async fn send<R: kafka_protocol::protocol::Request>(
         connection_id: 99,
         client_id: "",
         client_host: "/127.0.0.1",
+        listener: 0,
+        principal: "User:ANONYMOUS",
     };
     handle_frame(&ctx, 0, frame(version, body))
         .await
@@ -426,6 +428,8 @@ async fn version_pins_are_advertised_and_enforced() {
         connection_id: 1,
         client_id: "",
         client_host: "/127.0.0.1",
+        listener: 0,
+        principal: "User:ANONYMOUS",
     };
     assert!(handle_frame(&ctx, 0, frame(9, &produce_both_partitions(-1)))
         .await

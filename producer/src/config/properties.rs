@@ -139,6 +139,10 @@ pub(super) fn keys() -> impl Iterator<Item = &'static str> {
 /// Sets `key` from `value`; returns the key as a `'static` name.
 pub(super) fn apply(c: &mut ProducerConfig, key: &str, value: &str) -> Result<&'static str> {
     let Some(&(name, set)) = SETTERS.iter().find(|(k, _)| *k == key.trim()) else {
+        // The security keys keep PEM text and secrets as given (a PEM value is multi-line).
+        if let Some(name) = crate::security::apply(&mut c.security, key.trim(), value.trim())? {
+            return Ok(name);
+        }
         return Err(Error::config(key, "unknown producer configuration key"));
     };
     set(c, name, value.trim())?;

@@ -125,6 +125,7 @@ async fn kip511_reply_makes_the_client_retry_at_the_advertised_version() {
             metadata: 9,
             init_producer_id: None,
             txn: Default::default(),
+            sasl: None,
         }
     );
 }

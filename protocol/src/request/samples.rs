@@ -47,6 +47,8 @@ use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use kafka_protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
+use kafka_protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
 use kafka_protocol::messages::sync_group_request::{SyncGroupRequest, SyncGroupRequestAssignment};
 use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
@@ -118,6 +120,14 @@ pub(crate) fn request(api_key: ApiKey, v: i16) -> RequestBody {
         ApiKey::CreatePartitions => RequestBody::CreatePartitions(create_partitions(flex)),
         ApiKey::DeleteGroups => RequestBody::DeleteGroups(delete_groups(flex)),
         ApiKey::OffsetDelete => RequestBody::OffsetDelete(offset_delete()),
+        ApiKey::SaslHandshake => {
+            RequestBody::SaslHandshake(SaslHandshakeRequest::default().with_mechanism(s("SCRAM-SHA-512")))
+        }
+        ApiKey::SaslAuthenticate => RequestBody::SaslAuthenticate(
+            SaslAuthenticateRequest::default()
+                .with_auth_bytes(Bytes::from_static(b"n,,n=alice,r=abc"))
+                .with_unknown_tagged_fields(tags(flex)),
+        ),
         ApiKey::DescribeTransactions => RequestBody::DescribeTransactions(
             DescribeTransactionsRequest::default()
                 .with_transactional_ids(vec![TransactionalId(s("txn-1")), TransactionalId(s("txn-2"))])

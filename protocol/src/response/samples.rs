@@ -63,6 +63,8 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceResponse,
     TopicProduceResponse,
 };
+use kafka_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
+use kafka_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
 use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
@@ -949,4 +951,20 @@ pub(crate) fn list_transactions(_v: i16) -> ListTransactionsResponse {
             .with_transaction_state(s("Ongoing"))
             .with_unknown_tagged_fields(tags(true))])
         .with_unknown_tagged_fields(tags(true))
+}
+
+pub(crate) fn sasl_handshake(_v: i16) -> SaslHandshakeResponse {
+    SaslHandshakeResponse::default()
+        .with_error_code(33)
+        .with_mechanisms(vec![s("PLAIN"), s("SCRAM-SHA-512")])
+}
+
+pub(crate) fn sasl_authenticate(v: i16) -> SaslAuthenticateResponse {
+    let flex = v >= 2;
+    SaslAuthenticateResponse::default()
+        .with_error_code(58)
+        .with_error_message(Some(s("Authentication failed: Invalid username or password")))
+        .with_auth_bytes(Bytes::from_static(b"v=abc"))
+        .with_session_lifetime_ms(if v >= 1 { 3_600_000 } else { 0 })
+        .with_unknown_tagged_fields(tags(flex))
 }

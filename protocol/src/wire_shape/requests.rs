@@ -38,6 +38,8 @@ pub(crate) fn request_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::SyncGroup => &SYNC_GROUP,
         ApiKey::DescribeGroups => &DESCRIBE_GROUPS,
         ApiKey::ListGroups => &LIST_GROUPS,
+        ApiKey::SaslHandshake => &SASL_HANDSHAKE,
+        ApiKey::SaslAuthenticate => &SASL_AUTHENTICATE,
         ApiKey::ApiVersions => &API_VERSIONS,
         ApiKey::CreateTopics => &CREATE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS,
@@ -542,4 +544,18 @@ const LIST_TRANSACTIONS: Shape = Shape {
         f("duration_filter", Int64).since(1),
         f("transactional_id_pattern", Str).since(2),
     ],
+};
+
+/// SaslHandshake, versions 0..=1, never flexible.
+const SASL_HANDSHAKE: Shape = Shape {
+    name: "SaslHandshake request",
+    flexible_from: i16::MAX,
+    fields: &[f("mechanism", Str)],
+};
+
+/// SaslAuthenticate, versions 0..=2, flexible from 2.
+const SASL_AUTHENTICATE: Shape = Shape {
+    name: "SaslAuthenticate request",
+    flexible_from: 2,
+    fields: &[f("auth_bytes", Bytes)],
 };

@@ -33,6 +33,8 @@ pub(crate) fn response_shape(api_key: ApiKey) -> Option<&'static Shape> {
         ApiKey::SyncGroup => &SYNC_GROUP,
         ApiKey::DescribeGroups => &DESCRIBE_GROUPS,
         ApiKey::ListGroups => &LIST_GROUPS,
+        ApiKey::SaslHandshake => &SASL_HANDSHAKE,
+        ApiKey::SaslAuthenticate => &SASL_AUTHENTICATE,
         ApiKey::ApiVersions => &API_VERSIONS,
         ApiKey::CreateTopics => &CREATE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS,
@@ -735,5 +737,24 @@ const LIST_TRANSACTIONS: Shape = Shape {
                 f("transaction_state", Str),
             ])),
         ),
+    ],
+};
+
+/// SaslHandshake, versions 0..=1, never flexible.
+const SASL_HANDSHAKE: Shape = Shape {
+    name: "SaslHandshake response",
+    flexible_from: i16::MAX,
+    fields: &[f("error_code", Int16), f("mechanisms", Array(&Str))],
+};
+
+/// SaslAuthenticate, versions 0..=2, flexible from 2; v1 adds the session lifetime (KIP-368).
+const SASL_AUTHENTICATE: Shape = Shape {
+    name: "SaslAuthenticate response",
+    flexible_from: 2,
+    fields: &[
+        f("error_code", Int16),
+        f("error_message", Str),
+        f("auth_bytes", Bytes),
+        f("session_lifetime_ms", Int64).since(1),
     ],
 };

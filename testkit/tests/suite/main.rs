@@ -13,5 +13,6 @@ mod producer;
 mod rdkafka_faults;
 mod readme;
 mod restart;
+mod security;
 mod targets;
 mod transactions;
