@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::{free_port, ExternalBroker, Target, TargetFuture};
 use crate::inspect::StoredRecord;
+use crate::security::CertifiedKey;
 use crate::{Error, Result};
 
 /// The Kafka release `kafka/kafka.sh` fetches unless told otherwise, and the version in
@@ -46,6 +47,75 @@ logger.request.name = kafka.request.logger\n\
 logger.request.level = warn\n";
 /// The KRaft cluster id every log directory is formatted with (16 bytes, base64url).
 const CLUSTER_ID: &str = "a2Fma2l0LWthZmthLXByb2M";
+
+/// `properties` with the SECURE listener added (see [`KafkaProcessBuilder::sasl_ssl`]).
+fn secure_properties(
+    properties: &str,
+    secure: &SecureListener,
+    port: u16,
+    secure_port: u16,
+    dir: &Path,
+) -> String {
+    let jaas_users: String = secure
+        .users
+        .iter()
+        .map(|(u, p)| format!(" user_{u}=\"{p}\""))
+        .collect();
+    let replaced: Vec<(String, String)> = vec![
+        (
+            "advertised.listeners".into(),
+            format!("PLAINTEXT://127.0.0.1:{port},SECURE://127.0.0.1:{secure_port}"),
+        ),
+        (
+            "listener.security.protocol.map".into(),
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL".into(),
+        ),
+    ];
+    let mut out = String::new();
+    for line in properties.lines() {
+        let key = line.split('=').next().unwrap_or("");
+        if let Some((k, v)) = replaced.iter().find(|(k, _)| k == key) {
+            let _ = writeln!(out, "{k}={v}");
+        } else if key == "listeners" {
+            let _ = writeln!(out, "{line},SECURE://127.0.0.1:{secure_port}");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let extra = [
+        (
+            "sasl.enabled.mechanisms",
+            "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER".to_string(),
+        ),
+        ("listener.name.secure.ssl.keystore.type", "PEM".to_string()),
+        (
+            "listener.name.secure.ssl.keystore.location",
+            dir.join("broker.pem").display().to_string(),
+        ),
+        (
+            "listener.name.secure.plain.sasl.jaas.config",
+            format!("org.apache.kafka.common.security.plain.PlainLoginModule required{jaas_users};"),
+        ),
+        (
+            "listener.name.secure.scram-sha-256.sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;".to_string(),
+        ),
+        (
+            "listener.name.secure.scram-sha-512.sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;".to_string(),
+        ),
+        (
+            "listener.name.secure.oauthbearer.sasl.jaas.config",
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
+             unsecuredLoginStringClaim_sub=\"admin\";"
+                .to_string(),
+        ),
+    ];
+    for (k, v) in extra {
+        let _ = writeln!(out, "{k}={v}");
+    }
+    out
+}
 
 /// Where `kafka/kafka.sh fetch` puts the jars of `version`:
 /// `$KAFKIT_KAFKA_CACHE` or `$XDG_CACHE_HOME/kafkit` or `~/.cache/kafkit`, then
@@ -113,6 +183,8 @@ struct Running {
     shell: Mutex<Option<(Child, ChildStdin)>>,
     dir: tempfile::TempDir,
     node_addrs: Vec<String>,
+    /// The SASL_SSL listener's addresses, when there is one.
+    secure_addrs: Vec<String>,
     libs: PathBuf,
 }
 
@@ -133,9 +205,34 @@ pub struct KafkaProcessBuilder {
     nodes: usize,
     heap: String,
     config: Vec<(String, String)>,
+    secure: Option<SecureListener>,
+}
+
+/// A SASL_SSL listener beside the plaintext one.
+#[derive(Debug, Clone)]
+struct SecureListener {
+    certificate: CertifiedKey,
+    users: Vec<(String, String)>,
 }
 
 impl KafkaProcessBuilder {
+    /// Adds a `SASL_SSL` listener (named `SECURE`) on each node, beside the plaintext one:
+    /// `certificate` is the brokers' (PEM, from a [`TestCa`](crate::TestCa)), `users` get
+    /// PLAIN passwords and SCRAM-SHA-256 and SCRAM-SHA-512 credentials (these added at
+    /// format time, as `kafka-storage format --add-scram` does), and OAUTHBEARER takes
+    /// unsecured JWTs (Kafka's default validator). The addresses are
+    /// [`KafkaProcess::secure_bootstrap_servers`].
+    pub fn sasl_ssl(mut self, certificate: CertifiedKey, users: &[(&str, &str)]) -> Self {
+        self.secure = Some(SecureListener {
+            certificate,
+            users: users
+                .iter()
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .collect(),
+        });
+        self
+    }
+
     /// Combined broker-controller nodes (1 by default). Each is a JVM of `heap`.
     pub fn nodes(mut self, nodes: usize) -> Self {
         self.nodes = nodes.max(1);
@@ -196,6 +293,10 @@ impl KafkaProcessBuilder {
         let ports: Vec<(u16, u16)> = (0..self.nodes)
             .map(|_| Ok((free_port()?, free_port()?)))
             .collect::<Result<_>>()?;
+        let secure_ports: Vec<u16> = match &self.secure {
+            Some(_) => (0..self.nodes).map(|_| free_port()).collect::<Result<_>>()?,
+            None => Vec::new(),
+        };
         let voters: Vec<String> = ports
             .iter()
             .enumerate()
@@ -207,7 +308,25 @@ impl KafkaProcessBuilder {
         for (i, (port, controller)) in ports.iter().enumerate() {
             let node = i + 1;
             let node_dir = dir.path().join(format!("node-{node}"));
-            let properties = self.properties(node, *port, *controller, &voters.join(","), &node_dir);
+            let mut properties = self.properties(node, *port, *controller, &voters.join(","), &node_dir);
+            let mut add_scram = Vec::new();
+            if let (Some(secure), Some(secure_port)) = (&self.secure, secure_ports.get(i)) {
+                properties = secure_properties(&properties, secure, *port, *secure_port, &node_dir);
+                std::fs::create_dir_all(&node_dir)
+                    .and_then(|()| {
+                        std::fs::write(node_dir.join("broker.pem"), secure.certificate.keystore_pem())
+                    })
+                    .map_err(|source| Error::Io {
+                        what: format!("write {}", node_dir.display()),
+                        source,
+                    })?;
+                for (user, password) in &secure.users {
+                    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+                        add_scram.push("--add-scram".to_string());
+                        add_scram.push(format!("{mechanism}=[name={user},password={password}]"));
+                    }
+                }
+            }
             std::fs::create_dir_all(&node_dir)
                 .and_then(|()| std::fs::write(node_dir.join("server.properties"), properties))
                 .and_then(|()| std::fs::write(node_dir.join("log4j2.properties"), LOG4J2))
@@ -225,6 +344,7 @@ impl KafkaProcessBuilder {
                 ])
                 .args(["-t", CLUSTER_ID, "-c"])
                 .arg(node_dir.join("server.properties"))
+                .args(&add_scram)
                 .output()
                 .map_err(|source| Error::Io {
                     what: format!("run {} (is Java 17 or later installed?)", java.display()),
@@ -271,6 +391,7 @@ impl KafkaProcessBuilder {
         Ok(Running {
             shell: Mutex::new(Some((shell, stdin))),
             node_addrs: ports.iter().map(|(p, _)| format!("127.0.0.1:{p}")).collect(),
+            secure_addrs: secure_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
             dir,
             libs: self.libs.clone(),
         })
@@ -332,6 +453,7 @@ impl KafkaProcess {
             nodes: 1,
             heap: "512m".to_string(),
             config: Vec::new(),
+            secure: None,
         }
     }
 
@@ -354,6 +476,12 @@ impl KafkaProcess {
             Err(reason) if reason.starts_with("start failed") => Err(Error::KafkaProcess(reason.clone())),
             Err(reason) => Ok(Err(reason.clone())),
         }
+    }
+
+    /// The SASL_SSL listener's `host:port` list, when started with
+    /// [`KafkaProcessBuilder::sasl_ssl`].
+    pub fn secure_bootstrap_servers(&self) -> Option<String> {
+        (!self.running.secure_addrs.is_empty()).then(|| self.running.secure_addrs.join(","))
     }
 
     /// The nodes' client addresses, in node id order (node `i + 1` at index `i`).

@@ -24,6 +24,8 @@
 //! - [`groups`]: librdkafka's consumers in consumer groups on every target and on Kafka:
 //!   splitting partitions, resuming from commits, rebalances (eager and cooperative), static
 //!   members.
+//! - [`security`]: TLS and SASL (every mechanism) on Apache Kafka and on kafkit's broker side
+//!   by side: the same successes, the same refusals, the same librdkafka error text.
 //!
 //! The differential conformance suite, which compares kafkit's broker with Kafka request by
 //! request, is a test binary of its own (`tests/conformance/`): it needs no producer, and its
@@ -64,6 +66,7 @@ mod on_kafka;
 mod partitions_added;
 mod randomized;
 mod real_clients;
+mod security;
 mod shaping;
 mod transactions;
 mod unknown_fate;
