@@ -21,6 +21,10 @@ idempotence), `defaults` (each client's own defaults; only acks and linger.ms 5 
 kafka-producer-perf-test's `--transactional-id` and `--transaction-duration-ms 100`, acks=all
 only, for kafkit-perf and Java's tool (the librdkafka example has no transactions).
 
+Brokers: `kafkit`, `rdkafka-mock`, `kafka`, and `kafkit-tls` (not in the default list): kafkit's
+broker behind an SSL listener, its certificate made with the openssl tool, so TLS can be
+compared with plaintext in one run (`--brokers kafkit,kafkit-tls`).
+
 Usage (from the repository root; builds what it runs, fetches Kafka's jars):
 
     python3 bench/producers.py                       # everything, 5 rounds
@@ -92,6 +96,19 @@ class Broker:
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self.bootstrap = self.proc.stdout.readline().strip()
             self.pid = self.proc.pid
+        elif kind == "kafkit-tls":
+            # The same broker behind an SSL listener: a CA and a certificate for 127.0.0.1 made
+            # with the openssl tool; clients trust the CA (see tls_props).
+            self.ca = make_certificates(workdir)
+            data = os.path.join(workdir, "kafkit-tls-data")
+            self.proc = subprocess.Popen(
+                [os.path.join(RELEASE, "kafkit-broker"), "--data-dir", data, "--partitions", "1",
+                 "--config", "listeners=SSL://127.0.0.1:0",
+                 "--config", f"ssl.keystore.certificate.chain={open(os.path.join(workdir, 'server.pem')).read()}",
+                 "--config", f"ssl.keystore.key={open(os.path.join(workdir, 'server.key')).read()}"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.bootstrap = self.proc.stdout.readline().strip()
+            self.pid = self.proc.pid
         elif kind == "rdkafka-mock":
             self.proc = subprocess.Popen(
                 [os.path.join(RELEASE, "examples", "rdkafka_mock_broker"), "--topic", topic,
@@ -112,6 +129,15 @@ class Broker:
     def cpu(self):
         return proc_cpu(self.pid)
 
+    def client_props(self, client):
+        """What `client` needs to reach this broker besides bootstrap.servers."""
+        if self.kind != "kafkit-tls":
+            return {}
+        if client == "librdkafka":
+            return {"security.protocol": "ssl", "ssl.ca.location": self.ca}
+        return {"security.protocol": "SSL", "ssl.truststore.type": "PEM",
+                "ssl.truststore.location": self.ca}
+
     def stop(self):
         if self.kind == "kafka":
             subprocess.run([KAFKA_SH, "stop", "--dir", self.kafka_dir, "--kill"], check=False,
@@ -124,6 +150,21 @@ class Broker:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def make_certificates(workdir):
+    """A CA and a server certificate for 127.0.0.1 (EC P-256), with the openssl tool; returns
+    the CA's PEM path."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=workdir, check=True, capture_output=True)
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench-ca")
+    ossl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(workdir, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return os.path.join(workdir, "ca.pem")
 
 
 def client_command(client, topic, records, size, props, setting=None):
@@ -142,7 +183,7 @@ def client_command(client, topic, records, size, props, setting=None):
 
 def run_client(client, broker, records, size, props, setting=None):
     """Runs one client to completion: (records/s, user s, sys s, broker user+sys s)."""
-    props = dict(props, **{"bootstrap.servers": broker.bootstrap})
+    props = dict(props, **{"bootstrap.servers": broker.bootstrap}, **broker.client_props(client))
     cmd = client_command(client, broker.topic, records, size, props, setting)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     broker_before = broker.cpu()

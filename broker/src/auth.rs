@@ -24,7 +24,8 @@
 //! `sasl.server.max.receive.size`), and the whole of TLS and SASL must finish within
 //! `kafkit.authentication.timeout.ms` (10 s), so a peer that never authenticates holds one
 //! bounded buffer for a bounded time. A failure answers SASL_AUTHENTICATION_FAILED with Kafka's
-//! message, is logged without the secret, and closes the connection.
+//! message after `connection.failed.authentication.delay.ms` (100 ms, as Kafka), is logged
+//! without the secret, and closes the connection.
 //!
 //! KIP-368: with `connections.max.reauth.ms` set, SaslAuthenticate v1+ answers a session
 //! lifetime (the smaller of it and an OAUTHBEARER token's expiry); a request other than a new
@@ -182,6 +183,9 @@ pub struct SaslConfig {
     pub max_reauth: Option<Duration>,
     /// `kafkit.authentication.timeout.ms`: TLS and SASL must be done this soon after accept.
     pub authentication_timeout: Duration,
+    /// `connection.failed.authentication.delay.ms` (Kafka's default 100 ms): how long the
+    /// answer to a failed login waits before it is sent and the connection closed.
+    pub failed_authentication_delay: Duration,
     /// Whether OAUTHBEARER (unsecured JWTs) is enabled without `sasl.enabled.mechanisms`
     /// naming it: set by `kafkit.oauthbearer.allowed.audience`.
     pub oauth_enabled: bool,
@@ -214,6 +218,7 @@ impl Default for SaslConfig {
             max_reauth: None,
             authentication_timeout: Duration::from_secs(10),
             oauth_enabled: false,
+            failed_authentication_delay: Duration::from_millis(100),
         }
     }
 }
@@ -371,6 +376,10 @@ impl SecurityConfig {
                     .parse()
                     .map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
                 self.sasl.max_reauth = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            "connection.failed.authentication.delay.ms" => {
+                let ms: u64 = value.parse().map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
+                self.sasl.failed_authentication_delay = Duration::from_millis(ms);
             }
             "kafkit.authentication.timeout.ms" => {
                 let ms: u64 = value

@@ -6,6 +6,9 @@
 //! - [`cluster`]: [`Cluster`] (N nodes on loopback ports, one shared set of logs) and its state.
 //! - [`config`]: [`ClusterConfig`] and per-topic [`TopicConfig`](config::TopicConfig).
 //! - [`server`]: listeners and the per-connection loop (any byte stream, not only TCP).
+//! - [`auth`]: listeners' security (`listeners`, TLS, SASL PLAIN/SCRAM/OAUTHBEARER, principals);
+//!   the connection loop answers SaslHandshake and SaslAuthenticate through it, not through
+//!   the handlers or the interceptor.
 //! - [`handlers`]: one module per API, in ApiKey order, and the frame-to-response path.
 //! - [`txn`]: the transaction coordinator (transactional ids, markers).
 //! - [`group`]: the group coordinator (classic consumer groups, committed offsets,

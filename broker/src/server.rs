@@ -51,6 +51,10 @@ use crate::cluster::ClusterState;
 use crate::handlers::{self, HandlerContext};
 use crate::Result;
 
+/// How long a connection the broker closes keeps reading (and dropping) the peer's bytes
+/// after its last response, so that the response is not lost to a TCP reset.
+const LINGER_ON_CLOSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The largest frame read from a connection that has not authenticated yet (Kafka's
 /// `sasl.server.max.receive.size`).
 const UNAUTHENTICATED_MAX_FRAME: usize = 512 * 1024;
@@ -213,6 +217,9 @@ enum SaslFrame {
     NotSasl(bytes::Bytes),
     /// Answered; go on.
     Answered,
+    /// A failed authentication, answered: close, after Kafka's
+    /// `connection.failed.authentication.delay.ms`.
+    Refused,
     /// Answered (or not); close the connection.
     Close,
 }
@@ -228,11 +235,7 @@ fn sasl_frame(
     if auth.expects_raw_token() {
         let reply = auth.raw_token(&frame);
         output.extend_from_slice(&reply.response);
-        return Ok(if reply.close {
-            SaslFrame::Close
-        } else {
-            SaslFrame::Answered
-        });
+        return Ok(sasl_outcome(&reply));
     }
     let raw_key = frame.get(..2).map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
     let api_key = ApiKey::try_from(raw_key).ok();
@@ -250,11 +253,7 @@ fn sasl_frame(
                 _ => return Ok(SaslFrame::Close),
             };
             output.extend_from_slice(&reply.response);
-            Ok(if reply.close {
-                SaslFrame::Close
-            } else {
-                SaslFrame::Answered
-            })
+            Ok(sasl_outcome(&reply))
         }
         Some(ApiKey::ApiVersions) => Ok(SaslFrame::NotSasl(frame)),
         _ if !auth.authenticated() => {
@@ -273,6 +272,15 @@ fn sasl_frame(
             Ok(SaslFrame::Close)
         }
         _ => Ok(SaslFrame::NotSasl(frame)),
+    }
+}
+
+/// What the connection does after a SASL answer.
+fn sasl_outcome(reply: &crate::auth::sasl::SaslReply) -> SaslFrame {
+    match (reply.close, reply.failed) {
+        (true, true) => SaslFrame::Refused,
+        (true, false) => SaslFrame::Close,
+        _ => SaslFrame::Answered,
     }
 }
 
@@ -325,6 +333,16 @@ where
             let frame = match sasl_frame(&mut auth, frame, &mut output, connection_id)? {
                 SaslFrame::NotSasl(frame) => frame,
                 SaslFrame::Answered => continue,
+                SaslFrame::Refused => {
+                    // Kafka delays the answer to a failed login (slowing password guessing).
+                    let delay = state.security().sasl.failed_authentication_delay;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = ends.reached() => return Ok(()),
+                    }
+                    close = true;
+                    break;
+                }
                 SaslFrame::Close => {
                     close = true;
                     break;
@@ -374,6 +392,14 @@ where
             return Ok(());
         }
         if close {
+            // A lingering close: the last response is out; let the peer read it and close
+            // first (reading and dropping what it still sends, briefly), then close. Closing at
+            // once can destroy the response before the client reads it: a socket closed with
+            // unread input sends a reset, and some clients (kafka-python over TLS) drop what
+            // they read when a TLS close arrives in the same read.
+            let mut scratch = [0u8; 4096];
+            let drain = async { while matches!(reader.read(&mut scratch).await, Ok(n) if n > 0) {} };
+            let _ = tokio::time::timeout(LINGER_ON_CLOSE, drain).await;
             writer.shutdown().await.ok();
             return Ok(());
         }

@@ -45,7 +45,12 @@
 //!   other requests (metadata, InitProducerId) are not held back.
 //! - **Transactions** ([`transaction`]) are Java's API and rules, spoken as Kafka's transaction
 //!   version 1 (AddPartitionsToTxn per partition) even where the cluster offers version 2.
-//! - **Not implemented**: TLS and SASL (a [`Connector`] can supply TLS).
+//! - **Security** ([`security`]): TLS (rustls, PEM trust and key material, the platform's
+//!   roots by default) and SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER with Java's keys; a
+//!   refused handshake or login is the fatal [`Error::Authentication`], reported by
+//!   [`Producer::connect`] at once. Both run over whatever the [`Connector`] opens. Not
+//!   implemented: GSSAPI (Kerberos), KIP-368 re-authentication (the producer reconnects when
+//!   the broker ends a session), encrypted PEM keys, JKS and PKCS12 stores.
 //!
 //! # Performance
 //!

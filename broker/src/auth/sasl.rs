@@ -63,6 +63,9 @@ pub(crate) struct SaslReply {
     pub response: Bytes,
     /// Close after writing (a failed authentication, an unsupported mechanism).
     pub close: bool,
+    /// The exchange failed (SASL_AUTHENTICATION_FAILED): the close waits for
+    /// `connection.failed.authentication.delay.ms`, as in Kafka.
+    pub failed: bool,
 }
 
 /// One connection's authentication.
@@ -163,6 +166,7 @@ impl Authenticator {
         Ok(SaslReply {
             response: encode(correlation_id, version, &response)?,
             close,
+            failed: false,
         })
     }
 
@@ -183,6 +187,7 @@ impl Authenticator {
             return Ok(SaslReply {
                 response: encode(correlation_id, version, &response)?,
                 close: self.sasl_listener && !self.authenticated(),
+                failed: false,
             });
         }
         let close = match self.evaluate(&request.auth_bytes) {
@@ -217,6 +222,7 @@ impl Authenticator {
         Ok(SaslReply {
             response: encode(correlation_id, version, &response)?,
             close,
+            failed: close,
         })
     }
 
@@ -241,6 +247,7 @@ impl Authenticator {
         SaslReply {
             response: frame.freeze(),
             close: false,
+            failed: false,
         }
     }
 
@@ -402,6 +409,7 @@ fn closing() -> SaslReply {
     SaslReply {
         response: Bytes::new(),
         close: true,
+        failed: true,
     }
 }
 

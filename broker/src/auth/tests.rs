@@ -293,3 +293,23 @@ fn a_client_certificate_subject_reads_as_javas_x500_name() {
     assert_eq!(tls::certificate_principal(&[0x30, 0x03, 0x30]), None);
     assert_eq!(tls::certificate_principal(&[]), None);
 }
+
+/// Kafka's `connection.failed.authentication.delay.ms` (100 ms) before the refusal, and a
+/// lingering close after it: the broker leaves the client time to read the answer and close
+/// first (kafka-python over TLS lost the answer when the broker's close arrived with it).
+#[tokio::test(start_paused = true)]
+async fn a_refused_client_gets_the_answer_late_and_closes_first() {
+    let cluster = sasl_cluster().await;
+    let mut io = connect(&cluster);
+    handshake(&mut io, "PLAIN").await;
+    let asked = tokio::time::Instant::now();
+    let refused = token(&mut io, plain::client_message("alice", "nope")).await.expect("answer");
+    assert_eq!(refused.error_code, 58);
+    assert!(asked.elapsed() >= Duration::from_millis(100), "answered after {:?}", asked.elapsed());
+    let mut byte = [0u8; 1];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), io.read(&mut byte)).await.is_err(),
+        "the broker waits for the client to close"
+    );
+    assert!(closed(&mut io).await, "then closes by itself");
+}

@@ -78,6 +78,45 @@ async fn follows_a_leader_move() -> TestResult {
     Ok(())
 }
 
+use kafkit_producer::ProducerConfig;
+
+/// The service under test: connects with the credentials it is given and reports a refused
+/// login as such.
+async fn start_publisher(bootstrap: &str, ca_pem: &str, user: &str, password: &str) -> Result<kafkit_producer::Producer, String> {
+    let config = ProducerConfig::builder(bootstrap)
+        .set("security.protocol", "SASL_SSL")
+        .set("ssl.truststore.type", "PEM")
+        .set("ssl.truststore.certificates", ca_pem)
+        .set("sasl.mechanism", "SCRAM-SHA-512")
+        .set("sasl.username", user)
+        .set("sasl.password", password)
+        .build()
+        .map_err(|e| format!("bad configuration: {e}"))?;
+    match kafkit_producer::Producer::connect(config).await {
+        Ok(producer) => Ok(producer),
+        Err(kafkit_producer::Error::Authentication { mechanism, .. }) => {
+            Err(format!("login refused ({mechanism}): check the password"))
+        }
+        Err(e) => Err(format!("Kafka unavailable: {e}")),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_reported_not_retried() -> TestResult {
+    let cluster = MockCluster::builder().tls().sasl_scram(&[("billing", "s3cret")]).start().await?;
+    let ca = cluster.ca_certificate_pem().expect("a TLS cluster has a CA");
+    let bootstrap = cluster.bootstrap_servers();
+
+    let refused = start_publisher(&bootstrap, &ca, "billing", "wrong").await;
+    assert_eq!(refused.err().as_deref(), Some("login refused (SCRAM-SHA-512): check the password"));
+
+    let producer = start_publisher(&bootstrap, &ca, "billing", "s3cret").await?;
+    producer.send(ProducerRecord::new("invoices", "i-1")).await?.await?;
+    let produced = cluster.journal().requests(ApiKey::Produce);
+    assert!(produced.iter().all(|request| request.principal == "User:billing"));
+    Ok(())
+}
+
 #[tokio::test(start_paused = true)]
 async fn linger_fills_one_batch_on_virtual_time() -> TestResult {
     let cluster = MockCluster::builder().topic("orders", 1).start().await?;
@@ -400,7 +439,7 @@ fn readme_blocks_are_these_tests() {
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
     let blocks = rust_blocks(section);
-    assert_eq!(blocks.len(), 9, "the prelude and eight examples");
+    assert_eq!(blocks.len(), 10, "the prelude and nine examples");
     for block in blocks {
         assert!(
             this.contains(&block),
