@@ -191,7 +191,7 @@ pub struct SaslConfig {
     pub oauth_enabled: bool,
 }
 
-/// [`Hash`] as a map key.
+/// The SCRAM [`Hash`](enum@Hash) as a map key.
 pub type ScramHash = Hash;
 
 impl fmt::Debug for SaslConfig {
@@ -378,7 +378,9 @@ impl SecurityConfig {
                 self.sasl.max_reauth = (ms > 0).then(|| Duration::from_millis(ms));
             }
             "connection.failed.authentication.delay.ms" => {
-                let ms: u64 = value.parse().map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
+                let ms: u64 = value
+                    .parse()
+                    .map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
                 self.sasl.failed_authentication_delay = Duration::from_millis(ms);
             }
             "kafkit.authentication.timeout.ms" => {

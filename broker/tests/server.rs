@@ -447,7 +447,7 @@ async fn binary_serves_sasl_ssl_from_a_properties_file() {
         .set("sasl.password", "nope")
         .build()
         .expect("config");
-    let err = Producer::connect(wrong).await.err().expect("refused");
+    let err = Producer::connect(wrong).await.expect_err("refused");
     assert!(
         err.to_string()
             .contains("invalid credentials with SASL mechanism SCRAM-SHA-512"),

@@ -21,7 +21,7 @@
 //! and SASL run over the test kit's in-memory pipes and custom transports too), does the TLS
 //! handshake, negotiates versions with ApiVersions, then SaslHandshake v1 and
 //! SaslAuthenticate (v0-2). A refused handshake or authentication is fatal: the producer
-//! stops with [`Error::Authentication`](crate::Error::Authentication), naming the broker and
+//! stops with [`Error::Authentication`], naming the broker and
 //! the mechanism, and [`Producer::connect`](crate::Producer::connect) returns it at once.
 //!
 //! Not yet: KIP-368 re-authentication. A broker with `connections.max.reauth.ms` set closes a
@@ -158,13 +158,11 @@ pub(crate) fn apply(s: &mut SecuritySettings, key: &str, value: &str) -> Result<
     };
     match name {
         "security.protocol" => s.protocol = SecurityProtocol::parse(name, value)?,
-        "ssl.truststore.type" | "ssl.keystore.type" => {
-            if !value.eq_ignore_ascii_case("PEM") {
-                return Err(Error::config(
-                    name,
-                    format!("`{value}` is not supported; kafkit reads PEM (convert JKS or PKCS12 with keytool or openssl)"),
-                ));
-            }
+        "ssl.truststore.type" | "ssl.keystore.type" if !value.eq_ignore_ascii_case("PEM") => {
+            return Err(Error::config(
+                name,
+                format!("`{value}` is not supported; kafkit reads PEM (convert JKS or PKCS12 with keytool or openssl)"),
+            ));
         }
         "ssl.truststore.location" => s.truststore_pem = Some(read(name, value)?),
         "ssl.truststore.certificates" => s.truststore_pem = Some(value.to_string()),
@@ -175,13 +173,11 @@ pub(crate) fn apply(s: &mut SecuritySettings, key: &str, value: &str) -> Result<
         }
         "ssl.keystore.certificate.chain" => s.keystore_chain_pem = Some(value.to_string()),
         "ssl.keystore.key" => s.keystore_key_pem = Some(value.to_string()),
-        "ssl.key.password" | "ssl.keystore.password" => {
-            if !value.is_empty() {
-                return Err(Error::config(
-                    name,
-                    "encrypted keys are not supported; give an unencrypted PEM key",
-                ));
-            }
+        "ssl.key.password" | "ssl.keystore.password" if !value.is_empty() => {
+            return Err(Error::config(
+                name,
+                "encrypted keys are not supported; give an unencrypted PEM key",
+            ));
         }
         "ssl.endpoint.identification.algorithm" => {
             s.hostname_set = true;

@@ -7,7 +7,8 @@
 //! rest of the wire format.
 //!
 //! Digests, HMAC and PBKDF2 come from `ring`; nonces from the operating system's generator.
-//! Errors ([`Error::Sasl`](crate::Error::Sasl)) never contain a password or a proof.
+//! Errors ([`Error::Sasl`]) never contain a password or a
+//! proof.
 //!
 //! # References
 //! - RFC 4616 (PLAIN), RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256), RFC 7628 (OAUTHBEARER)

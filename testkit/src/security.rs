@@ -19,7 +19,7 @@
 //!     .set("sasl.username", "alice")
 //!     .set("sasl.password", "wrong")
 //!     .build()?;
-//! let err = Producer::connect(config).await.err().expect("a wrong password is refused");
+//! let err = Producer::connect(config).await.expect_err("a wrong password is refused");
 //! assert!(matches!(err, Error::Authentication { .. }), "{err}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

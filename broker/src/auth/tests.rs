@@ -303,12 +303,20 @@ async fn a_refused_client_gets_the_answer_late_and_closes_first() {
     let mut io = connect(&cluster);
     handshake(&mut io, "PLAIN").await;
     let asked = tokio::time::Instant::now();
-    let refused = token(&mut io, plain::client_message("alice", "nope")).await.expect("answer");
+    let refused = token(&mut io, plain::client_message("alice", "nope"))
+        .await
+        .expect("answer");
     assert_eq!(refused.error_code, 58);
-    assert!(asked.elapsed() >= Duration::from_millis(100), "answered after {:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() >= Duration::from_millis(100),
+        "answered after {:?}",
+        asked.elapsed()
+    );
     let mut byte = [0u8; 1];
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), io.read(&mut byte)).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(300), io.read(&mut byte))
+            .await
+            .is_err(),
         "the broker waits for the client to close"
     );
     assert!(closed(&mut io).await, "then closes by itself");

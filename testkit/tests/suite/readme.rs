@@ -82,7 +82,12 @@ use kafkit_producer::ProducerConfig;
 
 /// The service under test: connects with the credentials it is given and reports a refused
 /// login as such.
-async fn start_publisher(bootstrap: &str, ca_pem: &str, user: &str, password: &str) -> Result<kafkit_producer::Producer, String> {
+async fn start_publisher(
+    bootstrap: &str,
+    ca_pem: &str,
+    user: &str,
+    password: &str,
+) -> Result<kafkit_producer::Producer, String> {
     let config = ProducerConfig::builder(bootstrap)
         .set("security.protocol", "SASL_SSL")
         .set("ssl.truststore.type", "PEM")
@@ -103,15 +108,25 @@ async fn start_publisher(bootstrap: &str, ca_pem: &str, user: &str, password: &s
 
 #[tokio::test]
 async fn a_wrong_password_is_reported_not_retried() -> TestResult {
-    let cluster = MockCluster::builder().tls().sasl_scram(&[("billing", "s3cret")]).start().await?;
+    let cluster = MockCluster::builder()
+        .tls()
+        .sasl_scram(&[("billing", "s3cret")])
+        .start()
+        .await?;
     let ca = cluster.ca_certificate_pem().expect("a TLS cluster has a CA");
     let bootstrap = cluster.bootstrap_servers();
 
     let refused = start_publisher(&bootstrap, &ca, "billing", "wrong").await;
-    assert_eq!(refused.err().as_deref(), Some("login refused (SCRAM-SHA-512): check the password"));
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("login refused (SCRAM-SHA-512): check the password")
+    );
 
     let producer = start_publisher(&bootstrap, &ca, "billing", "s3cret").await?;
-    producer.send(ProducerRecord::new("invoices", "i-1")).await?.await?;
+    producer
+        .send(ProducerRecord::new("invoices", "i-1"))
+        .await?
+        .await?;
     let produced = cluster.journal().requests(ApiKey::Produce);
     assert!(produced.iter().all(|request| request.principal == "User:billing"));
     Ok(())

@@ -116,8 +116,7 @@ async fn a_wrong_password_is_a_fatal_typed_error_at_once(
     let err = tokio::time::timeout(WAIT, Producer::connect(config))
         .await
         .expect("not retried for max.block.ms")
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     match &err {
         Error::Authentication {
             broker,
@@ -178,8 +177,7 @@ async fn mutual_tls_names_the_principal_and_refuses_a_client_without_a_certifica
 
     let err = Producer::connect(config(&cluster, &[]).expect("config"))
         .await
-        .err()
-        .expect("no client certificate");
+        .expect_err("no client certificate");
     assert!(
         matches!(&err, Error::Authentication { mechanism, .. } if mechanism == "SSL"),
         "{err}"
@@ -196,7 +194,7 @@ async fn an_untrusted_certificate_fails_the_handshake_and_an_unchecked_name_is_a
         .set("max.block.ms", "10000")
         .build()
         .expect("config");
-    let err = Producer::connect(config).await.err().expect("untrusted");
+    let err = Producer::connect(config).await.expect_err("untrusted");
     assert!(
         matches!(&err, Error::Authentication { mechanism, message, .. } if mechanism == "SSL" && message.contains("TLS handshake failed")),
         "{err}"
@@ -229,8 +227,7 @@ async fn an_untrusted_certificate_fails_the_handshake_and_an_unchecked_name_is_a
     };
     let err = Producer::connect(by_name_check("https"))
         .await
-        .err()
-        .expect("wrong name");
+        .expect_err("wrong name");
     assert!(
         matches!(&err, Error::Authentication { message, .. } if message.contains("not valid for name")),
         "{err}"
@@ -286,8 +283,7 @@ async fn oauthbearer_accepts_an_unsecured_jwt_for_the_allowed_audience_only() {
         .expect("config"),
     )
     .await
-    .err()
-    .expect("wrong audience");
+    .expect_err("wrong audience");
     assert!(
         matches!(&err, Error::Authentication { mechanism, message, .. } if mechanism == "OAUTHBEARER" && message.contains("invalid_token")),
         "{err}"
