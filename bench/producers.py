@@ -3,8 +3,9 @@
 process of its own, against the same broker (kafkit's, librdkafka's mock, Apache Kafka), in one
 run, rounds interleaved.
 
-For every broker, every settings row and every acks value, each round runs every client once,
-one after the other (so a drift of the machine's speed hits all clients alike), sending
+Every broker runs for the whole benchmark; each round visits every broker, and for every
+settings row and acks value runs every client once, one after the other (so a drift of the
+machine's speed hits all brokers and clients alike), sending
 `--records` records of `--size` bytes to one topic with one partition. Reported per row, as the
 median over the rounds:
 
@@ -236,30 +237,35 @@ def main():
     million = args.records / 1e6
     results = {}
     workdir = tempfile.mkdtemp(prefix="kafkit-bench-")
+    brokers = []
     try:
+        # Every broker runs for the whole benchmark and each round visits them all, so a drift
+        # of the machine's speed hits every broker alike (TLS against plaintext, say).
         for kind in args.brokers.split(","):
             broker = Broker(kind, workdir, "bench")
-            try:
-                # A first run creates the topic and warms the broker; not counted.
-                run_client("kafkit", broker, 10_000, args.size, {"acks": "1"})
-                for r in range(args.rounds):
-                    for setting in args.settings.split(","):
-                        for acks in args.acks.split(","):
-                            for client in clients:
-                                if (client, kind) in INCOMPATIBLE:
-                                    continue
-                                if setting in TRANSACTIONAL and (acks != "all" or client == "librdkafka"):
-                                    continue
-                                props = dict(SETTINGS[setting], acks=acks)
-                                rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size,
-                                                                    props, setting)
-                                key = (kind, setting, acks, client)
-                                results.setdefault(key, []).append((rate, user / million, sys_ / million, bcpu / million))
-                                log(f"round {r + 1} {kind} {setting} acks={acks} {client}: {rate:,.0f} rec/s, "
-                                    f"client {user / million:.2f}+{sys_ / million:.2f} s/M, broker {bcpu / million:.2f} s/M")
-            finally:
-                broker.stop()
+            brokers.append(broker)
+            # A first run creates the topic and warms the broker; not counted.
+            run_client("kafkit", broker, 10_000, args.size, {"acks": "1"})
+        for r in range(args.rounds):
+            for broker in brokers:
+                kind = broker.kind
+                for setting in args.settings.split(","):
+                    for acks in args.acks.split(","):
+                        for client in clients:
+                            if (client, kind) in INCOMPATIBLE:
+                                continue
+                            if setting in TRANSACTIONAL and (acks != "all" or client == "librdkafka"):
+                                continue
+                            props = dict(SETTINGS[setting], acks=acks)
+                            rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size,
+                                                                props, setting)
+                            key = (kind, setting, acks, client)
+                            results.setdefault(key, []).append((rate, user / million, sys_ / million, bcpu / million))
+                            log(f"round {r + 1} {kind} {setting} acks={acks} {client}: {rate:,.0f} rec/s, "
+                                f"client {user / million:.2f}+{sys_ / million:.2f} s/M, broker {bcpu / million:.2f} s/M")
     finally:
+        for broker in brokers:
+            broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n{args.records} x {args.size} B, 1 partition, median of {args.rounds} interleaved rounds")

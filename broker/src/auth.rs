@@ -277,10 +277,20 @@ pub struct SecurityConfig {
     keystore: Keystore,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 struct Keystore {
     chain: Option<String>,
     key: Option<String>,
+}
+
+impl fmt::Debug for Keystore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the private key.
+        f.debug_struct("Keystore")
+            .field("chain", &self.chain.is_some())
+            .field("key", &self.key.is_some())
+            .finish()
+    }
 }
 
 impl SecurityConfig {

@@ -46,13 +46,14 @@ use kafkit_protocol::response::{decode_response, GuardedResponse};
 use kafkit_protocol::versions::client_range;
 use kafkit_protocol::{split_frame, DEFAULT_MAX_FRAME_SIZE};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::Instrument;
 
 use self::connector::{BoxTransport, Connector};
 use self::produce_frame::{encode_produce_frame, Parts};
+use crate::security::sasl::{Direct, Exchange, SaslTransport};
 use crate::security::ConnectionSecurity;
 use crate::transaction::wire::{TxnRequest, TxnResponse, TxnVersions};
 
@@ -280,6 +281,7 @@ async fn run(
     let mut read_buf = BytesMut::with_capacity(READ_CHUNK);
     // With TLS 1.3 the broker checks the client's certificate after the client's side of the
     // handshake is done: a refusal (an alert) arrives with the first response.
+    let mut session = None;
     let versions = negotiate(&mut rd, &mut wr, &mut read_buf, params)
         .await
         .map_err(|e| match e {
@@ -299,25 +301,47 @@ async fn run(
                 message: "the broker has no common SaslHandshake v1 / SaslAuthenticate version".to_string(),
             });
         };
-        let exchange = crate::security::sasl::Exchange::new(
-            &mut rd,
-            &mut wr,
-            &mut read_buf,
+        let direct = Direct {
+            rd: &mut rd,
+            wr: &mut wr,
+            buf: &mut read_buf,
             params,
-            &broker,
-            handshake,
-            authenticate,
-        );
-        let lifetime = exchange.run(settings).await?;
+        };
+        let lifetime = Exchange::new(direct, params, &broker, (handshake, authenticate))
+            .run(settings)
+            .await?;
         tracing::debug!(conn, mechanism, ?lifetime, "authenticated");
+        session = lifetime.map(|lifetime| Session {
+            broker: broker.clone(),
+            versions: (handshake, authenticate),
+            reauthenticate_at: reauthentication_time(lifetime),
+        });
     }
     tracing::debug!(conn, ?versions, "connected");
     if events.send(ConnEvent::Ready { conn, versions }).is_err() {
         return Ok(()); // the sender is gone
     }
     let (pending_tx, pending_rx) = mpsc::unbounded_channel();
-    let writer = write_loop(conn, wr, requests, pending_tx, versions, params, events);
-    let reader = read_loop(conn, rd, read_buf, pending_rx, params.max_frame, events);
+    let outstanding = Arc::new(Outstanding::default());
+    let writer = write_loop(
+        conn,
+        wr,
+        requests,
+        pending_tx,
+        versions,
+        params,
+        events,
+        (outstanding.clone(), session),
+    );
+    let reader = read_loop(
+        conn,
+        rd,
+        read_buf,
+        pending_rx,
+        params.max_frame,
+        events,
+        &outstanding,
+    );
     tokio::select! {
         r = writer => r,
         r = reader => r,
@@ -453,8 +477,100 @@ struct Pending {
     api_key: ApiKey,
     version: i16,
     deadline: Instant,
+    /// A re-authentication's SASL request: its response frame goes here, undecoded, instead
+    /// of to the sender.
+    sasl: Option<oneshot::Sender<Bytes>>,
 }
 
+/// Requests written and not answered yet, so a re-authentication can wait until none is.
+#[derive(Debug, Default)]
+struct Outstanding {
+    count: std::sync::atomic::AtomicUsize,
+    drained: tokio::sync::Notify,
+}
+
+impl Outstanding {
+    fn add(&self) {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn answered(&self) {
+        if self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Resolves once no request is outstanding.
+    async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.count.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A SASL session with a lifetime (KIP-368): when to re-authenticate, and how.
+#[derive(Debug)]
+struct Session {
+    broker: String,
+    versions: (i16, i16),
+    reauthenticate_at: Instant,
+}
+
+/// When to re-authenticate a session of `lifetime`: at a random 85-95% of it, as Java's
+/// client does, so that connections made together do not re-authenticate together.
+fn reauthentication_time(lifetime: Duration) -> Instant {
+    use rand::Rng as _;
+    let share = rand::thread_rng().gen_range(0.85..0.95);
+    Instant::now() + lifetime.mul_f64(share)
+}
+
+/// The connection's own reader and writer as a SASL transport, for re-authentication: each
+/// frame goes out as a pipelined request whose answer the reader hands back.
+struct Pipelined<'a> {
+    wr: &'a mut WriteHalf<BoxTransport>,
+    pending: &'a mpsc::UnboundedSender<Pending>,
+    outstanding: &'a Outstanding,
+    request_timeout: Duration,
+}
+
+impl SaslTransport for Pipelined<'_> {
+    async fn round_trip(&mut self, frame: BytesMut) -> Result<Bytes, ConnectionError> {
+        // The frame's header: api key, version, correlation id (after the length prefix).
+        let field = |at: usize| frame.get(at..at + 4).map(|b| [b[0], b[1], b[2], b[3]]);
+        let (Some(head), Some(correlation)) = (field(4), field(8)) else {
+            return Err(ConnectionError::Protocol(
+                "a SASL request frame without a header".into(),
+            ));
+        };
+        let api_key = ApiKey::try_from(i16::from_be_bytes([head[0], head[1]]))
+            .map_err(|()| ConnectionError::Protocol("a SASL request with an unknown api key".into()))?;
+        let (tx, rx) = oneshot::channel();
+        self.outstanding.add();
+        let pending = Pending {
+            id: u64::MAX,
+            correlation_id: i32::from_be_bytes(correlation),
+            api_key,
+            version: i16::from_be_bytes([head[2], head[3]]),
+            deadline: Instant::now() + self.request_timeout,
+            sasl: Some(tx),
+        };
+        if self.pending.send(pending).is_err() {
+            return Err(ConnectionError::Io("the connection's reader ended".into()));
+        }
+        self.wr.write_all(&frame).await.map_err(io)?;
+        self.wr.flush().await.map_err(io)?;
+        rx.await
+            .map_err(|_| ConnectionError::Io("the connection ended during re-authentication".into()))
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site; the parts of one connection
 async fn write_loop(
     conn: ConnId,
     mut wr: WriteHalf<BoxTransport>,
@@ -463,13 +579,45 @@ async fn write_loop(
     versions: ApiVersions,
     params: &ConnectionParams,
     events: &mpsc::UnboundedSender<ConnEvent>,
+    (outstanding, mut session): (Arc<Outstanding>, Option<Session>),
 ) -> Result<(), ConnectionError> {
     // 0.. were used by ApiVersions; ids only need to be distinct among outstanding requests.
     let mut correlation_id: i32 = 16;
     // Emptied by every write; Produce frames reference their batches instead of copying them.
     let mut out = Parts::default();
     let mut written_without_response = Vec::new();
-    while let Some(first) = requests.recv().await {
+    loop {
+        let reauthenticate_at = session.as_ref().map(|s| s.reauthenticate_at);
+        let first = tokio::select! {
+            first = requests.recv() => match first {
+                Some(first) => first,
+                None => break,
+            },
+            () = sleep_until(reauthenticate_at.unwrap_or_else(Instant::now)), if reauthenticate_at.is_some() => {
+                // KIP-368: no new request until the session is renewed on this connection;
+                // what is in flight finishes first (as in Java).
+                let Some(current) = session.take() else { continue };
+                timeout(params.request_timeout, outstanding.drained())
+                    .await
+                    .map_err(|_| ConnectionError::Timeout)?;
+                let Some(settings) = &params.security.sasl else { continue };
+                let transport = Pipelined {
+                    wr: &mut wr,
+                    pending: &pending,
+                    outstanding: &outstanding,
+                    request_timeout: params.request_timeout,
+                };
+                let lifetime = Exchange::new(transport, params, &current.broker, current.versions)
+                    .run(settings)
+                    .await?;
+                tracing::debug!(conn, ?lifetime, "re-authenticated (KIP-368)");
+                session = lifetime.map(|lifetime| Session {
+                    reauthenticate_at: reauthentication_time(lifetime),
+                    ..current
+                });
+                continue;
+            }
+        };
         let mut next = Some(first);
         while let Some((id, body)) = next {
             correlation_id = correlation_id.checked_add(1).unwrap_or(16);
@@ -513,7 +661,9 @@ async fn write_loop(
                     api_key,
                     version,
                     deadline,
+                    sasl: None,
                 };
+                outstanding.add();
                 if pending.send(p).is_err() {
                     return Ok(()); // the reader ended; its error is reported by the select
                 }
@@ -546,6 +696,7 @@ async fn read_loop(
     mut pending_rx: mpsc::UnboundedReceiver<Pending>,
     max_frame: usize,
     events: &mpsc::UnboundedSender<ConnEvent>,
+    outstanding: &Outstanding,
 ) -> Result<(), ConnectionError> {
     let mut queue: VecDeque<Pending> = VecDeque::new();
     loop {
@@ -556,9 +707,14 @@ async fn read_loop(
             while let Ok(p) = pending_rx.try_recv() {
                 queue.push_back(p);
             }
-            let p = queue.pop_front().ok_or_else(|| {
+            let mut p = queue.pop_front().ok_or_else(|| {
                 ConnectionError::Protocol("a response arrived with no request outstanding".into())
             })?;
+            outstanding.answered();
+            if let Some(reply) = p.sasl.take() {
+                let _ = reply.send(frame);
+                continue;
+            }
             let body = decode(frame, &p)?;
             if events.send(ConnEvent::Response { conn, id: p.id, body }).is_err() {
                 return Ok(());

@@ -48,9 +48,9 @@
 //! - **Security** ([`security`]): TLS (rustls, PEM trust and key material, the platform's
 //!   roots by default) and SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER with Java's keys; a
 //!   refused handshake or login is the fatal [`Error::Authentication`], reported by
-//!   [`Producer::connect`] at once. Both run over whatever the [`Connector`] opens. Not
-//!   implemented: GSSAPI (Kerberos), KIP-368 re-authentication (the producer reconnects when
-//!   the broker ends a session), encrypted PEM keys, JKS and PKCS12 stores.
+//!   [`Producer::connect`] at once. Both run over whatever the [`Connector`] opens. Sessions with a
+//!   lifetime are renewed on the connection (KIP-368). Not implemented: GSSAPI (Kerberos),
+//!   encrypted PEM keys, JKS and PKCS12 stores.
 //!
 //! # Performance
 //!

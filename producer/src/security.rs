@@ -24,9 +24,10 @@
 //! stops with [`Error::Authentication`], naming the broker and
 //! the mechanism, and [`Producer::connect`](crate::Producer::connect) returns it at once.
 //!
-//! Not yet: KIP-368 re-authentication. A broker with `connections.max.reauth.ms` set closes a
-//! connection whose session ended; the producer then reconnects and authenticates again, and
-//! requests that were in flight on it are retried like after any lost connection.
+//! KIP-368: when the broker answers a session lifetime (its `connections.max.reauth.ms`),
+//! the connection renews the session before it ends: at a random 85-95% of the lifetime (as
+//! Java's client) it stops writing new requests, waits for the outstanding ones, runs
+//! SaslHandshake and SaslAuthenticate again on the same connection, and goes on.
 //!
 //! [`ProducerConfigBuilder::oauth_token_provider`]: crate::ProducerConfigBuilder::oauth_token_provider
 
@@ -95,9 +96,9 @@ pub(crate) struct SecuritySettings {
     pub truststore_pem: Option<String>,
     pub keystore_chain_pem: Option<String>,
     pub keystore_key_pem: Option<String>,
-    /// `ssl.endpoint.identification.algorithm` is `https` (the default).
-    pub verify_hostname: bool,
-    hostname_set: bool,
+    /// `ssl.endpoint.identification.algorithm` is empty: the broker's name is not checked
+    /// (off unless asked, so every way of making settings checks names).
+    pub skip_hostname_check: bool,
     pub mechanism: Option<Mechanism>,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -121,7 +122,10 @@ impl fmt::Debug for SecuritySettings {
             .field("security.protocol", &self.protocol)
             .field("ssl.truststore", &self.truststore_pem.is_some())
             .field("ssl.keystore", &self.keystore_chain_pem.is_some())
-            .field("ssl.endpoint.identification.algorithm", &self.verify_hostname)
+            .field(
+                "ssl.endpoint.identification.algorithm",
+                &!self.skip_hostname_check,
+            )
             .field("sasl.mechanism", &self.mechanism)
             .field("sasl.username", &self.username)
             .field(
@@ -180,10 +184,9 @@ pub(crate) fn apply(s: &mut SecuritySettings, key: &str, value: &str) -> Result<
             ));
         }
         "ssl.endpoint.identification.algorithm" => {
-            s.hostname_set = true;
-            s.verify_hostname = match value.to_ascii_lowercase().as_str() {
-                "https" => true,
-                "" => false,
+            s.skip_hostname_check = match value.to_ascii_lowercase().as_str() {
+                "https" => false,
+                "" => true,
                 _ => {
                     return Err(Error::config(
                         name,
@@ -301,9 +304,6 @@ fn jaas_options(line: &str) -> std::result::Result<Vec<(String, String)>, String
 /// Checks that the settings make sense together, at `build`: a SASL protocol needs a
 /// supported mechanism and its credentials, a keystore needs both parts.
 pub(crate) fn validate(s: &mut SecuritySettings) -> Result<()> {
-    if !s.hostname_set {
-        s.verify_hostname = true;
-    }
     if s.keystore_chain_pem.is_some() != s.keystore_key_pem.is_some() {
         return Err(Error::config(
             "ssl.keystore.key",

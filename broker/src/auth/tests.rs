@@ -78,6 +78,16 @@ fn kafka_listener_keys_parse_as_kafka_reads_them() {
     assert_eq!(bob.iterations, 8192);
     assert_eq!(sasl.mechanisms(), vec![Mechanism::Plain, Mechanism::ScramSha512]);
     assert!(!format!("{config:?}").contains("secret"), "no password in Debug");
+    let mut tls = ClusterConfig::default();
+    tls.set(
+        "ssl.keystore.key",
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n-----END PRIVATE KEY-----",
+    )
+    .expect("key");
+    assert!(
+        !format!("{tls:?}").contains("MIGHAgEAMBMG"),
+        "no private key in Debug"
+    );
 }
 
 #[test]
@@ -320,4 +330,57 @@ async fn a_refused_client_gets_the_answer_late_and_closes_first() {
         "the broker waits for the client to close"
     );
     assert!(closed(&mut io).await, "then closes by itself");
+}
+
+async fn metadata(io: &mut DuplexStream) -> bool {
+    let request = MetadataRequest::default();
+    call::<_, kafka_protocol::messages::MetadataResponse>(io, ApiKey::Metadata, 12, &request)
+        .await
+        .is_some()
+}
+
+/// KIP-368 on the broker: with `connections.max.reauth.ms` the session lifetime is answered,
+/// requests are served within it, a request after it closes the connection, and a
+/// re-authentication on the same connection renews it (with the same principal only).
+#[tokio::test(start_paused = true)]
+async fn sessions_expire_unless_renewed_on_the_connection() {
+    let mut config = sasl_config();
+    config.set("connections.max.reauth.ms", "600").expect("reauth");
+    let cluster = Cluster::start(config).await.expect("cluster");
+    // Renewed: served past the first lifetime.
+    let mut io = connect(&cluster);
+    handshake(&mut io, "PLAIN").await;
+    let ok = token(&mut io, plain::client_message("alice", "alice-secret"))
+        .await
+        .expect("answer");
+    assert_eq!((ok.error_code, ok.session_lifetime_ms), (0, 600));
+    assert!(metadata(&mut io).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handshake(&mut io, "PLAIN").await;
+    let renewed = token(&mut io, plain::client_message("alice", "alice-secret"))
+        .await
+        .expect("answer");
+    assert_eq!(renewed.error_code, 0);
+    tokio::time::sleep(Duration::from_millis(400)).await; // 900 ms after the first login
+    assert!(metadata(&mut io).await, "the renewed session serves");
+    // Another principal on re-authentication is refused.
+    handshake(&mut io, "PLAIN").await;
+    let changed = token(&mut io, plain::client_message("admin", "admin-secret"))
+        .await
+        .expect("answer");
+    assert_eq!(changed.error_code, 58);
+    assert!(changed
+        .error_message
+        .as_deref()
+        .unwrap_or_default()
+        .contains("Cannot change principals"));
+
+    // Not renewed: the first request after the lifetime closes the connection.
+    let mut io = connect(&cluster);
+    handshake(&mut io, "PLAIN").await;
+    token(&mut io, plain::client_message("alice", "alice-secret"))
+        .await
+        .expect("answer");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!metadata(&mut io).await, "expired session: closed");
 }

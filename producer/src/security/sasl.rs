@@ -22,42 +22,74 @@ use crate::connection::{read_frame, ConnectionError, ConnectionParams};
 /// The first correlation id of the exchange (ApiVersions used the ones below).
 const FIRST_CORRELATION_ID: i32 = 8;
 
-/// One connection's SASL exchange.
-pub(crate) struct Exchange<'a, R, W> {
+/// How the exchange's frames reach the broker: straight over the socket before the
+/// connection's reader and writer start ([`Direct`]), or through them for a KIP-368
+/// re-authentication (the connection's pipelined transport).
+pub(crate) trait SaslTransport {
+    /// Writes one request frame (length prefix included) and returns its response frame.
+    fn round_trip(
+        &mut self,
+        frame: BytesMut,
+    ) -> impl std::future::Future<Output = Result<Bytes, ConnectionError>> + Send;
+}
+
+/// The socket itself, before the connection's loops run.
+pub(crate) struct Direct<'a, R, W> {
     pub rd: &'a mut R,
     pub wr: &'a mut W,
     pub buf: &'a mut BytesMut,
     pub params: &'a ConnectionParams,
+}
+
+impl<R, W> SaslTransport for Direct<'_, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    async fn round_trip(&mut self, frame: BytesMut) -> Result<Bytes, ConnectionError> {
+        self.wr
+            .write_all(&frame)
+            .await
+            .map_err(|e| ConnectionError::Io(e.to_string()))?;
+        self.wr
+            .flush()
+            .await
+            .map_err(|e| ConnectionError::Io(e.to_string()))?;
+        timeout(
+            self.params.request_timeout,
+            read_frame(self.rd, self.buf, self.params.max_frame),
+        )
+        .await
+        .map_err(|_| ConnectionError::Timeout)?
+    }
+}
+
+/// One connection's SASL exchange.
+pub(crate) struct Exchange<'a, T> {
+    transport: T,
+    params: &'a ConnectionParams,
     /// `host:port`, for errors.
-    pub broker: &'a str,
-    pub handshake_version: i16,
-    pub authenticate_version: i16,
+    broker: &'a str,
+    handshake_version: i16,
+    authenticate_version: i16,
     correlation_id: i32,
 }
 
-impl<'a, R, W> Exchange<'a, R, W>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    #[allow(clippy::too_many_arguments)] // a plain bundle of the connection's parts
+impl<'a, T: SaslTransport> Exchange<'a, T> {
+    /// An exchange over `transport` at the negotiated (SaslHandshake, SaslAuthenticate)
+    /// versions.
     pub(crate) fn new(
-        rd: &'a mut R,
-        wr: &'a mut W,
-        buf: &'a mut BytesMut,
+        transport: T,
         params: &'a ConnectionParams,
         broker: &'a str,
-        handshake_version: i16,
-        authenticate_version: i16,
+        versions: (i16, i16),
     ) -> Self {
         Exchange {
-            rd,
-            wr,
-            buf,
+            transport,
             params,
             broker,
-            handshake_version,
-            authenticate_version,
+            handshake_version: versions.0,
+            authenticate_version: versions.1,
             correlation_id: FIRST_CORRELATION_ID,
         }
     }
@@ -81,20 +113,7 @@ where
         let mut out = BytesMut::new();
         encode_request_frame(&mut out, &header, request)
             .map_err(|e| ConnectionError::Protocol(e.to_string()))?;
-        self.wr
-            .write_all(&out)
-            .await
-            .map_err(|e| ConnectionError::Io(e.to_string()))?;
-        self.wr
-            .flush()
-            .await
-            .map_err(|e| ConnectionError::Io(e.to_string()))?;
-        let frame = timeout(
-            self.params.request_timeout,
-            read_frame(self.rd, self.buf, self.params.max_frame),
-        )
-        .await
-        .map_err(|_| ConnectionError::Timeout)??;
+        let frame = self.transport.round_trip(out).await?;
         let response =
             decode_response::<A>(frame, version).map_err(|e| ConnectionError::Protocol(e.to_string()))?;
         if response.header.correlation_id != correlation_id {

@@ -23,7 +23,7 @@ fn java_jaas_lines_give_the_credentials() {
     assert_eq!(s.protocol, SecurityProtocol::SaslSsl);
     assert_eq!(s.username.as_deref(), Some("alice"));
     assert_eq!(s.password.as_deref(), Some(r#"a "quoted" secret"#));
-    assert!(s.verify_hostname, "https is the default");
+    assert!(!s.skip_hostname_check, "https is the default");
     assert!(!format!("{c:?}").contains("secret"), "no secret in Debug");
 }
 
@@ -38,7 +38,7 @@ fn librdkafka_names_and_unsecured_jwts_work_too() {
     ])
     .expect("valid");
     assert_eq!(c.security().username.as_deref(), Some("bob"));
-    assert!(!c.security().verify_hostname);
+    assert!(c.security().skip_hostname_check);
     let c = build(&[
         ("security.protocol", "SASL_PLAINTEXT"),
         ("sasl.mechanism", "OAUTHBEARER"),

@@ -60,7 +60,7 @@ impl TlsClient {
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::config("security.protocol", e.to_string()))?;
-        let builder = if settings.verify_hostname {
+        let builder = if !settings.skip_hostname_check {
             builder.with_webpki_verifier(verifier)
         } else {
             builder

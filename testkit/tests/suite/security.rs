@@ -441,3 +441,88 @@ async fn librdkafka_reports_a_wrong_password_as_against_kafka() {
     }
     assert!(cluster.journal().requests(ApiKey::Metadata).is_empty());
 }
+
+/// A cluster whose SASL sessions last 500 ms (`connections.max.reauth.ms`, KIP-368).
+async fn short_sessions() -> MockCluster {
+    let mut broker = kafkit_broker::ClusterConfig::default();
+    broker.set("connections.max.reauth.ms", "500").expect("reauth");
+    MockCluster::builder()
+        .config(broker)
+        .tls()
+        .sasl_scram(&[("alice", "alice-secret")])
+        .start()
+        .await
+        .expect("cluster")
+}
+
+/// The connections that carried produce requests.
+fn produce_connections(cluster: &MockCluster) -> std::collections::BTreeSet<u64> {
+    let journal = cluster.journal();
+    journal
+        .requests(ApiKey::Produce)
+        .iter()
+        .map(|e| e.connection_id)
+        .collect()
+}
+
+/// KIP-368: kafkit's producer renews its session on the same connection before it ends (the
+/// broker would close the connection at the first request after it), so three lifetimes of
+/// sends go over one connection.
+#[tokio::test]
+async fn kafkits_producer_reauthenticates_before_its_session_ends() {
+    let cluster = short_sessions().await;
+    let producer = Producer::connect(
+        config(
+            &cluster,
+            &[
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "alice"),
+                ("sasl.password", "alice-secret"),
+                ("linger.ms", "0"),
+            ],
+        )
+        .expect("config"),
+    )
+    .await
+    .expect("authenticated");
+    for i in 0..30 {
+        produce(&producer, "renewed", &i.to_string()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(values(&cluster, "renewed", 0).len(), 30);
+    assert_eq!(
+        produce_connections(&cluster).len(),
+        1,
+        "renewed on one connection"
+    );
+    producer.close(WAIT).await;
+}
+
+/// librdkafka renews its sessions on kafkit's broker too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_reauthenticates_on_kafkits_broker() {
+    let cluster = short_sessions().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let producer: FutureProducer = rdkafka_config(
+        &cluster,
+        dir.path(),
+        &[
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "alice-secret"),
+            ("linger.ms", "0"),
+        ],
+    )
+    .create()
+    .expect("producer");
+    for i in 0..30 {
+        send(&producer, "rd-renewed", 0, &i.to_string()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(values(&cluster, "rd-renewed", 0).len(), 30);
+    assert_eq!(
+        produce_connections(&cluster).len(),
+        1,
+        "renewed on one connection"
+    );
+}

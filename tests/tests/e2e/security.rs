@@ -38,6 +38,8 @@ async fn secure_kafka(ca: &TestCa) -> Result<Option<KafkaProcess>, Box<dyn std::
     Ok(Some(
         KafkaProcess::builder(libs)
             .sasl_ssl(certificate, USERS)
+            // KIP-368: sessions of 2 s, so the producer re-authenticates within a test.
+            .config("connections.max.reauth.ms", "2000")
             .start()
             .await?,
     ))
@@ -125,6 +127,25 @@ async fn every_mechanism_on_kafka_and_on_kafkit_alike() -> TestResult {
             assert!(offset >= 0, "{mechanism} on {name}");
         }
     }
+    // Sessions of 2 s (KIP-368): a producer sending for 5 s renews its session on Kafka,
+    // which accepts the renewal (a refused one would be a fatal error here).
+    let producer = Producer::connect(config(
+        &kafka_bootstrap,
+        &kafka_ca_pem,
+        "SCRAM-SHA-512",
+        "alice",
+        "alice-secret",
+    ))
+    .await?;
+    for i in 0..25 {
+        let record = ProducerRecord::builder("secure-renewed")
+            .partition(0)
+            .value(i.to_string())
+            .build();
+        producer.send(record).await?.await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    producer.close(Duration::from_secs(5)).await;
     // A wrong password: the same typed error and Kafka's words on both.
     for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
         let on_kafka = refusal(config(
