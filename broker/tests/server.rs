@@ -185,10 +185,10 @@ async fn hostile_frames_close_only_their_connection(#[case] listener: usize) {
 }
 
 /// The binary prints the bootstrap servers as its first stdout line and stops cleanly on SIGTERM.
-#[test]
-fn binary_prints_bootstrap_first_and_stops_on_sigterm() {
+/// Starts the `kafkit-broker` binary with `args`; returns it and its first stdout line.
+fn spawn_broker(args: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit-broker"))
-        .args(["--listen", "127.0.0.1:0", "--brokers", "2"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -197,6 +197,12 @@ fn binary_prints_bootstrap_first_and_stops_on_sigterm() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut first)
         .expect("line");
+    (child, first)
+}
+
+#[test]
+fn binary_prints_bootstrap_first_and_stops_on_sigterm() {
+    let (mut child, first) = spawn_broker(&["--listen", "127.0.0.1:0", "--brokers", "2"]);
     let addrs: Vec<&str> = first.trim().split(',').collect();
     assert_eq!(addrs.len(), 2, "{first:?}");
     for a in &addrs {
@@ -396,16 +402,7 @@ async fn binary_serves_sasl_ssl_from_a_properties_file() {
         ),
     )
     .expect("write");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit-broker"))
-        .args(["--config", properties.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("line");
+    let (mut child, first) = spawn_broker(&["--config", properties.to_str().expect("utf-8")]);
     assert_eq!(first.trim(), format!("127.0.0.1:{plain_port}"));
 
     let secure = ProducerConfig::builder(format!("127.0.0.1:{secure_port}"))

@@ -38,19 +38,24 @@ async fn produce(producer: &Producer, topic: &str, value: &str) -> i64 {
         .offset
 }
 
+/// SASL_SSL with user alice for PLAIN and both SCRAMs.
+async fn sasl_ssl_cluster() -> MockCluster {
+    MockCluster::builder()
+        .tls()
+        .sasl_scram(&[("alice", "alice-secret")])
+        .sasl_plain(&[("alice", "alice-secret")])
+        .start()
+        .await
+        .expect("cluster")
+}
+
 #[rstest]
 #[case::scram_sha_512("SCRAM-SHA-512")]
 #[case::scram_sha_256("SCRAM-SHA-256")]
 #[case::plain("PLAIN")]
 #[tokio::test]
 async fn kafkits_producer_authenticates_over_sasl_ssl(#[case] mechanism: &str) {
-    let cluster = MockCluster::builder()
-        .tls()
-        .sasl_scram(&[("alice", "alice-secret")])
-        .sasl_plain(&[("alice", "alice-secret")])
-        .start()
-        .await
-        .expect("cluster");
+    let cluster = sasl_ssl_cluster().await;
     assert_eq!(cluster.security_protocol().name(), "SASL_SSL");
     let creds = [
         ("sasl.mechanism", mechanism),
@@ -254,36 +259,25 @@ async fn oauthbearer_accepts_an_unsecured_jwt_for_the_allowed_audience_only() {
              unsecuredLoginStringClaim_sub=\"svc\" unsecuredLoginListClaim_aud=\"{aud}\";"
         )
     };
-    let producer = Producer::connect(
-        config(
+    let connect = |audience: &str| {
+        let config = config(
             &cluster,
             &[
                 ("sasl.mechanism", "OAUTHBEARER"),
-                ("sasl.jaas.config", &jaas("kafka")),
+                ("sasl.jaas.config", &jaas(audience)),
             ],
         )
-        .expect("config"),
-    )
-    .await
-    .expect("token accepted");
+        .expect("config");
+        Producer::connect(config)
+    };
+    let producer = connect("kafka").await.expect("token accepted");
     produce(&producer, "oauth", "x").await;
     assert_eq!(
         cluster.journal().requests(ApiKey::Produce)[0].principal,
         "User:svc"
     );
     producer.close(WAIT).await;
-    let err = Producer::connect(
-        config(
-            &cluster,
-            &[
-                ("sasl.mechanism", "OAUTHBEARER"),
-                ("sasl.jaas.config", &jaas("other")),
-            ],
-        )
-        .expect("config"),
-    )
-    .await
-    .expect_err("wrong audience");
+    let err = connect("other").await.expect_err("wrong audience");
     assert!(
         matches!(&err, Error::Authentication { mechanism, message, .. } if mechanism == "OAUTHBEARER" && message.contains("invalid_token")),
         "{err}"
@@ -341,13 +335,7 @@ async fn rdkafka_round_trip(cluster: &MockCluster, extra: &[(&str, &str)], topic
 #[case::plain("PLAIN")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn librdkafka_produces_and_consumes_over_sasl_ssl(#[case] mechanism: &str) {
-    let cluster = MockCluster::builder()
-        .tls()
-        .sasl_scram(&[("alice", "alice-secret")])
-        .sasl_plain(&[("alice", "alice-secret")])
-        .start()
-        .await
-        .expect("cluster");
+    let cluster = sasl_ssl_cluster().await;
     let creds = [
         ("sasl.mechanisms", mechanism),
         ("sasl.username", "alice"),

@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use kafkit_broker::{Cluster, ClusterConfig};
 use kafkit_producer::{Producer, ProducerConfig, ProducerRecord};
-use kafkit_testkit::target::{kafka_libs, REQUIRE_KAFKA_ENV};
 
 use crate::TestResult;
 
@@ -133,21 +132,6 @@ pub(crate) fn kafka_class(
         return Err(format!("{class} {args:?} failed ({}): {text}", output.status).into());
     }
     Ok(text)
-}
-
-/// Kafka's jars, or `None` (the test says why and is skipped) when they are not at hand and
-/// `KAFKIT_REQUIRE_KAFKA` is not set; an error when it is.
-fn tools_or_skip() -> Result<Option<PathBuf>, Box<dyn std::error::Error>> {
-    match kafka_libs() {
-        Ok(libs) => Ok(Some(libs)),
-        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
-            Err(format!("{REQUIRE_KAFKA_ENV} is set but Kafka's tools are not at hand: {reason}").into())
-        }
-        Err(reason) => {
-            eprintln!("skipped: Kafka's tools are not at hand: {reason}");
-            Ok(None)
-        }
-    }
 }
 
 /// Runs `kafka.tools.DumpLogSegments` with `args` over `files`; its standard output and error.
@@ -336,7 +320,7 @@ fn check_with_kafka(
 /// DumpLogSegments after a clean shutdown, and again after a crash whose torn tail recovery cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafkas_dump_log_segments_reads_kafkits_files() -> TestResult {
-    let Some(libs) = tools_or_skip()? else {
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
@@ -392,7 +376,7 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
     use rdkafka::message::Message;
 
-    let Some(libs) = tools_or_skip()? else {
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
@@ -569,7 +553,7 @@ async fn kafkas_consumer_group_tool_and_offsets_decoder_read_kafkits_groups(
 /// a second run in the same group reads only what was produced since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResult {
-    let Some(libs) = tools_or_skip()? else {
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
         return Ok(());
     };
     let mut config = ClusterConfig::default();
@@ -658,7 +642,7 @@ async fn javas_kip848_consumer_reads_commits_and_resumes_on_kafkit() -> TestResu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafkas_transaction_tools_read_kafkits_transactions() -> TestResult {
     use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
-    let Some(libs) = tools_or_skip()? else {
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
@@ -762,7 +746,7 @@ async fn kafkas_transaction_tools_read_kafkits_transactions() -> TestResult {
 /// each transaction ends with a COMMIT marker, and nothing stays open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javas_transactional_producer_commits_on_kafkit() -> TestResult {
-    let Some(libs) = tools_or_skip()? else {
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
         return Ok(());
     };
     let cluster = Cluster::start(ClusterConfig::default()).await?;

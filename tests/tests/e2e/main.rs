@@ -34,6 +34,22 @@
 use kafkit_producer::Producer;
 use kafkit_testkit::{Target, TargetKind};
 
+/// Kafka's jars, or `None` (the test says why and is skipped) when they are not at hand and
+/// `KAFKIT_REQUIRE_KAFKA` is not set; an error when it is.
+pub fn kafka_jars_or_skip() -> Result<Option<std::path::PathBuf>, Box<dyn std::error::Error>> {
+    use kafkit_testkit::target::{kafka_libs, REQUIRE_KAFKA_ENV};
+    match kafka_libs() {
+        Ok(libs) => Ok(Some(libs)),
+        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
+            Err(format!("{REQUIRE_KAFKA_ENV} is set but Kafka's jars are not at hand: {reason}").into())
+        }
+        Err(reason) => {
+            eprintln!("skipped: Kafka's jars are not at hand: {reason}");
+            Ok(None)
+        }
+    }
+}
+
 /// What every scenario returns.
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 

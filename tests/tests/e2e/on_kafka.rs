@@ -163,19 +163,10 @@ async fn leader_of(addr: &str, topic: &str) -> Result<(i32, i32), Box<dyn std::e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_move_on_three_kafka_nodes_keeps_exactly_once_in_order() -> TestResult {
     use kafkit_producer::ProducerRecord;
-    use kafkit_testkit::target::{kafka_libs, KafkaProcess, REQUIRE_KAFKA_ENV};
+    use kafkit_testkit::target::KafkaProcess;
 
-    let libs = match kafka_libs() {
-        Ok(libs) => libs,
-        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
-            return Err(
-                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's jars are not at hand: {reason}").into(),
-            );
-        }
-        Err(reason) => {
-            println!("skipped: no Kafka jars for a three-node cluster: {reason}");
-            return Ok(());
-        }
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
+        return Ok(());
     };
     let kafka = KafkaProcess::builder(libs.clone()).nodes(3).start().await?;
     let bootstrap = kafka.bootstrap_servers();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafkit_producer::{Error, Producer, ProducerConfig, ProducerRecord};
-use kafkit_testkit::target::{kafka_libs, KafkaProcess, REQUIRE_KAFKA_ENV};
+use kafkit_testkit::target::KafkaProcess;
 use kafkit_testkit::{MockCluster, TestCa};
 
 use crate::TestResult;
@@ -22,17 +22,8 @@ const USERS: &[(&str, &str)] = &[("alice", "alice-secret")];
 
 /// Starts the SASL_SSL Kafka, or `None` when its jars are missing and not required.
 async fn secure_kafka(ca: &TestCa) -> Result<Option<KafkaProcess>, Box<dyn std::error::Error>> {
-    let libs = match kafka_libs() {
-        Ok(libs) => libs,
-        Err(reason) if std::env::var(REQUIRE_KAFKA_ENV).is_ok_and(|v| !v.is_empty() && v != "0") => {
-            return Err(
-                format!("{REQUIRE_KAFKA_ENV} is set but Kafka's jars are not at hand: {reason}").into(),
-            );
-        }
-        Err(reason) => {
-            println!("skipped: no Kafka jars: {reason}");
-            return Ok(None);
-        }
+    let Some(libs) = crate::kafka_jars_or_skip()? else {
+        return Ok(None);
     };
     let certificate = ca.server_certificate(&["127.0.0.1", "localhost"])?;
     Ok(Some(
