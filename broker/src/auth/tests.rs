@@ -384,3 +384,44 @@ async fn sessions_expire_unless_renewed_on_the_connection() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!metadata(&mut io).await, "expired session: closed");
 }
+
+/// Each listener advertises its own address: a client on the SASL_SSL-named listener is told
+/// that listener's advertised address, one on PLAINTEXT the plaintext one (as Kafka does).
+#[tokio::test]
+async fn metadata_names_the_listener_the_client_came_in_on() {
+    let mut config = ClusterConfig::default();
+    for (k, v) in [
+        ("listeners", "PLAINTEXT://127.0.0.1:0,EXTERNAL://127.0.0.1:0"),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        ),
+        ("advertised.listeners", "EXTERNAL://kafka.example:19093"),
+    ] {
+        config.set(k, v).expect(k);
+    }
+    let cluster = Cluster::start(config).await.expect("cluster");
+    let addrs = cluster.listener_addrs()[0].clone();
+    for (listener, expected) in [
+        (0, ("127.0.0.1".to_string(), i32::from(addrs[0].port()))),
+        (1, ("kafka.example".to_string(), 19093)),
+    ] {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let state = cluster.state().clone();
+        let shutdown = cluster.shutdown_signal();
+        tokio::spawn(crate::server::serve_on_listener(
+            state, 0, listener, server, None, shutdown,
+        ));
+        let response: kafka_protocol::messages::MetadataResponse =
+            call(&mut client, ApiKey::Metadata, 12, &MetadataRequest::default())
+                .await
+                .expect("metadata");
+        let broker = &response.brokers[0];
+        assert_eq!(
+            (broker.host.to_string(), broker.port),
+            expected,
+            "listener {listener}"
+        );
+    }
+    cluster.shutdown().await.expect("shutdown");
+}

@@ -114,3 +114,17 @@ fn a_truststore_without_certificates_fails_when_the_producer_starts() {
     let err = ConnectionSecurity::new(c.security()).expect_err("no certificate");
     assert!(err.to_string().contains("ssl.truststore.certificates"), "{err}");
 }
+
+#[test]
+fn without_a_truststore_the_platform_roots_are_trusted() {
+    // The machine's CA bundle (Debian's ca-certificates on CI); a machine without any gets an
+    // error naming the key, never an empty trust store that refuses every broker later.
+    let c = build(&[("security.protocol", "SSL")]).expect("config");
+    let built = ConnectionSecurity::new(c.security());
+    if rustls_native_certs::load_native_certs().certs.is_empty() {
+        let err = built.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("no platform root certificates"), "{err}");
+    } else {
+        assert!(built.is_ok_and(|s| s.tls.is_some()));
+    }
+}

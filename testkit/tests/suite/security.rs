@@ -245,6 +245,60 @@ async fn an_untrusted_certificate_fails_the_handshake_and_an_unchecked_name_is_a
     producer.close(WAIT).await;
 }
 
+/// OAUTHBEARER with the token callback (`oauth_token_provider`): called for every
+/// authentication, its token decides the principal.
+#[tokio::test]
+async fn oauthbearer_takes_tokens_from_the_provider() {
+    let cluster = MockCluster::builder()
+        .sasl_oauthbearer(&[])
+        .start()
+        .await
+        .expect("cluster");
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let config = cluster
+        .producer_config()
+        .set("sasl.mechanism", "OAUTHBEARER")
+        .set("max.block.ms", "10000")
+        .oauth_token_provider(std::sync::Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?
+                .as_millis() as i64;
+            Ok(kafkit_protocol::sasl::oauth::unsecured_jwt(
+                "from-provider",
+                now_ms,
+                60_000,
+                &[],
+            ))
+        }))
+        .build()
+        .expect("config");
+    let producer = Producer::connect(config).await.expect("authenticated");
+    produce(&producer, "provided", "x").await;
+    assert!(calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert_eq!(
+        cluster.journal().requests(ApiKey::Produce)[0].principal,
+        "User:from-provider"
+    );
+    producer.close(WAIT).await;
+    // A provider that fails: a typed authentication error with its text.
+    let failing = cluster
+        .producer_config()
+        .set("sasl.mechanism", "OAUTHBEARER")
+        .oauth_token_provider(std::sync::Arc::new(|| {
+            Err("the identity service is down".to_string())
+        }))
+        .build()
+        .expect("config");
+    let err = Producer::connect(failing).await.expect_err("no token");
+    assert!(
+        matches!(&err, Error::Authentication { message, .. } if message.contains("identity service is down")),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn oauthbearer_accepts_an_unsecured_jwt_for_the_allowed_audience_only() {
     let cluster = MockCluster::builder()
