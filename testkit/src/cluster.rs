@@ -105,7 +105,9 @@ impl MockClusterBuilder {
     }
 
     /// Every broker setting at once, for what the other methods do not cover (segment sizes,
-    /// validation defaults, ...). `host`, `port` and `brokers` keep their meaning.
+    /// validation defaults, `connections.max.reauth.ms`, ...). `host`, `port` and `brokers`
+    /// keep their meaning. It replaces the whole configuration, SASL users included: call it
+    /// before `sasl_plain`, `sasl_scram` and `sasl_oauthbearer` (`tls()` applies either way).
     pub fn config(mut self, config: ClusterConfig) -> Self {
         self.config = config;
         self

@@ -12,15 +12,19 @@
 //!   [`InMemoryConnector`]): connected in memory, so under
 //!   `#[tokio::test(start_paused = true)]` linger, retry backoff and request timeouts run on
 //!   tokio's virtual clock: exact, and instant.
-//! - **Faults** ([`Fault`]): match on ApiKey, broker, topic/partition, client id and request
-//!   count; answer an error code (for the whole request or just the matched partitions, which
+//! - **Security** ([`security`]): [`MockClusterBuilder::tls`](cluster::MockClusterBuilder::tls)
+//!   and `mutual_tls` make a CA and certificates in memory ([`TestCa`]); `sasl_plain`,
+//!   `sasl_scram` and `sasl_oauthbearer` add users; the journal and faults see each request's
+//!   principal.
+//! - **Faults** ([`Fault`]): match on ApiKey, broker, topic/partition, client id, principal and
+//!   request count; answer an error code (for the whole request or just the matched partitions, which
 //!   are then not handled), add latency, report a quota throttle (KIP-219), close the
 //!   connection (before or after handling), drop the response after the request took effect,
 //!   or hold the request until released. One-shot
 //!   by default, `.times(n)` or `.always()`; each [`FaultHandle`] counts its hits, and
 //!   [`MockCluster::assert_all_faults_fired`] fails a test whose faults never fired.
 //! - **Journal** ([`Journal`]): every request and response decoded, with broker, connection,
-//!   client id, version, timing, and what became of the response.
+//!   client id, principal, version, timing, and what became of the response.
 //! - **Inspection**: [`MockCluster::records`] as stored (offsets, timestamps, keys, values,
 //!   headers, producer ids and sequences, leader epochs, codec), [`MockCluster::partition_state`],
 //!   [`MockCluster::producer_state`], and the bounded [`MockCluster::wait_until`].
@@ -49,6 +53,7 @@
 //! - [`target`]: [`Target`], [`TargetKind`], [`ExternalBroker`] and its fetch client, the
 //!   Kafka container.
 //! - [`fixtures`]: rstest fixtures for each target.
+//! - [`security`]: [`TestCa`] and [`CertifiedKey`], the certificates of TLS clusters.
 //! - [`error`]: the crate's [`Error`].
 //! - `hook.rs`: the broker [`Interceptor`](kafkit_broker::intercept::Interceptor) that runs
 //!   faults and writes the journal.
