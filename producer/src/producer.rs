@@ -165,6 +165,12 @@ impl Producer {
     /// `max.in.flight.requests.per.connection` is 1; otherwise a retry can reorder them, as in
     /// Java.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        // A send that finds room returns without waiting, so a loop of sends would never give
+        // the sender and connection tasks a turn on a current-thread runtime (records would
+        // pile up to buffer.memory before the first request). Tokio's cooperative budget makes
+        // the caller yield every so many sends (128 per turn): the caller, the sender and the
+        // connections then share one thread without cross-thread wakeups.
+        tokio::task::coop::consume_budget().await;
         let max_block = self.inner.shared.config.max_block();
         let headers = headers(&record);
         // The monotonic clock is read only when the send has to wait for metadata.

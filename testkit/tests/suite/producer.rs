@@ -175,3 +175,39 @@ async fn dropping_the_cluster_stops_it_under_a_live_producer() {
     );
     producer.close(Duration::ZERO).await;
 }
+
+/// On a current-thread runtime (`#[tokio::test]`'s default) a loop of sends that never has to
+/// wait still lets the producer's sender and connections run: `send` takes from tokio's
+/// cooperative budget, so requests go out while the loop is still sending, instead of after
+/// it (or once buffer.memory is full).
+#[tokio::test]
+async fn a_tight_send_loop_leaves_the_sender_its_turns_on_one_thread() {
+    let cluster = MockCluster::builder()
+        .topic("tight", 1)
+        .start()
+        .await
+        .expect("cluster");
+    let config = cluster
+        .producer_config()
+        .set("linger.ms", "0")
+        .build()
+        .expect("config");
+    let producer = cluster.in_memory_producer(config).await.expect("producer");
+    let mut deliveries = Vec::new();
+    for i in 0..5_000 {
+        let record = ProducerRecord::builder("tight")
+            .partition(0)
+            .value(i.to_string())
+            .build();
+        deliveries.push(producer.send(record).await.expect("accepted"));
+    }
+    // No await that waits has happened yet: only the sends' own yields let requests out.
+    let during = cluster.journal().count(ApiKey::Produce);
+    assert!(
+        during > 0,
+        "no produce request went out while 5,000 records were sent"
+    );
+    for d in deliveries {
+        d.await.expect("delivered");
+    }
+}
