@@ -51,7 +51,6 @@ pub(crate) mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,60 +59,7 @@ use kafkit_protocol::sasl::Mechanism;
 
 use crate::{Error, Result};
 
-/// Kafka's `security.protocol` of a listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SecurityProtocol {
-    /// Plain TCP, no authentication.
-    Plaintext,
-    /// TLS; the principal comes from the client certificate, if any.
-    Ssl,
-    /// SASL over plain TCP.
-    SaslPlaintext,
-    /// SASL over TLS.
-    SaslSsl,
-}
-
-impl SecurityProtocol {
-    /// Kafka's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SecurityProtocol::Plaintext => "PLAINTEXT",
-            SecurityProtocol::Ssl => "SSL",
-            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
-            SecurityProtocol::SaslSsl => "SASL_SSL",
-        }
-    }
-
-    /// Whether connections are TLS.
-    pub fn tls(self) -> bool {
-        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
-    }
-
-    /// Whether clients must authenticate with SASL.
-    pub fn sasl(self) -> bool {
-        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
-    }
-}
-
-impl fmt::Display for SecurityProtocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for SecurityProtocol {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Ok(match s.trim().to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => SecurityProtocol::Plaintext,
-            "SSL" => SecurityProtocol::Ssl,
-            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-            "SASL_SSL" => SecurityProtocol::SaslSsl,
-            other => return Err(format!("unknown security protocol {other:?}")),
-        })
-    }
-}
+pub use kafkit_protocol::sasl::SecurityProtocol;
 
 /// One listener of every broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +121,7 @@ pub struct SaslConfig {
     /// PLAIN users and their passwords.
     pub plain_users: BTreeMap<String, String>,
     /// SCRAM credentials by user and hash (salted; no password is kept).
-    pub scram_users: BTreeMap<(String, ScramHash), ScramCredential>,
+    pub scram_users: BTreeMap<(String, Hash), ScramCredential>,
     /// `kafkit.oauthbearer.allowed.audience`: audiences an OAUTHBEARER token may carry; empty
     /// accepts any (Kafka's `unsecuredValidatorRequiredAudience` unset).
     pub oauth_allowed_audience: Vec<String>,
@@ -190,9 +136,6 @@ pub struct SaslConfig {
     /// naming it: set by `kafkit.oauthbearer.allowed.audience`.
     pub oauth_enabled: bool,
 }
-
-/// The SCRAM [`Hash`](enum@Hash) as a map key.
-pub type ScramHash = Hash;
 
 impl fmt::Debug for SaslConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -318,7 +261,8 @@ impl SecurityConfig {
                         let (name, protocol) = entry
                             .split_once(':')
                             .ok_or_else(|| invalid(key, format!("{entry:?} is not NAME:PROTOCOL")))?;
-                        let protocol = protocol.parse().map_err(|e| invalid(key, e))?;
+                        let protocol = SecurityProtocol::from_name(protocol)
+                            .ok_or_else(|| invalid(key, format!("unknown security protocol {protocol:?}")))?;
                         Ok((name.trim().to_ascii_uppercase(), protocol))
                     })
                     .collect::<Result<_>>()?;
@@ -382,25 +326,18 @@ impl SecurityConfig {
                 )
             }
             "connections.max.reauth.ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
-                self.sasl.max_reauth = (ms > 0).then(|| Duration::from_millis(ms));
+                let lifetime = millis(key, value)?;
+                self.sasl.max_reauth = (!lifetime.is_zero()).then_some(lifetime);
             }
             "connection.failed.authentication.delay.ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
-                self.sasl.failed_authentication_delay = Duration::from_millis(ms);
+                self.sasl.failed_authentication_delay = millis(key, value)?
             }
             "kafkit.authentication.timeout.ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .map_err(|_| invalid(key, format!("cannot parse {value:?}")))?;
-                if ms == 0 {
+                let timeout = millis(key, value)?;
+                if timeout.is_zero() {
                     return Err(invalid(key, "must be positive"));
                 }
-                self.sasl.authentication_timeout = Duration::from_millis(ms);
+                self.sasl.authentication_timeout = timeout;
             }
             "kafkit.oauthbearer.allowed.audience" => {
                 self.sasl.oauth_enabled = true;
@@ -450,7 +387,7 @@ impl SecurityConfig {
         if let Some(p) = self.protocol_map.get(name) {
             return Ok(*p);
         }
-        name.parse().map_err(|_| {
+        SecurityProtocol::from_name(name).ok_or_else(|| {
             invalid(
                 "listeners",
                 format!("listener {name:?} is not a security protocol and listener.security.protocol.map does not name it"),
@@ -530,6 +467,13 @@ impl SecurityConfig {
 
 fn invalid(key: &str, reason: impl fmt::Display) -> Error {
     Error::Config(format!("{key}: {reason}"))
+}
+
+fn millis(key: &str, value: &str) -> Result<Duration> {
+    value
+        .parse()
+        .map(Duration::from_millis)
+        .map_err(|_| invalid(key, format!("cannot parse {value:?}")))
 }
 
 fn read_file(key: &str, path: &str) -> Result<String> {

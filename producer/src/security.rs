@@ -44,46 +44,7 @@ use kafkit_protocol::sasl::Mechanism;
 
 use crate::error::{Error, Result};
 
-/// Kafka's `security.protocol`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SecurityProtocol {
-    /// Plain TCP (the default).
-    #[default]
-    Plaintext,
-    /// TLS.
-    Ssl,
-    /// SASL over plain TCP.
-    SaslPlaintext,
-    /// SASL over TLS.
-    SaslSsl,
-}
-
-impl SecurityProtocol {
-    fn parse(key: &str, value: &str) -> Result<Self> {
-        Ok(match value.to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => SecurityProtocol::Plaintext,
-            "SSL" => SecurityProtocol::Ssl,
-            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-            "SASL_SSL" => SecurityProtocol::SaslSsl,
-            _ => {
-                return Err(Error::config(
-                    key,
-                    format!("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got `{value}`"),
-                ))
-            }
-        })
-    }
-
-    /// Whether connections use TLS.
-    pub fn tls(self) -> bool {
-        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
-    }
-
-    /// Whether connections authenticate with SASL.
-    pub fn sasl(self) -> bool {
-        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
-    }
-}
+pub use kafkit_protocol::sasl::SecurityProtocol;
 
 /// Supplies OAUTHBEARER tokens: called for every authentication, so it may refresh them.
 /// An `Err` fails the authentication with its text.
@@ -161,7 +122,14 @@ pub(crate) fn apply(s: &mut SecuritySettings, key: &str, value: &str) -> Result<
         return Ok(None);
     };
     match name {
-        "security.protocol" => s.protocol = SecurityProtocol::parse(name, value)?,
+        "security.protocol" => {
+            s.protocol = SecurityProtocol::from_name(value).ok_or_else(|| {
+                Error::config(
+                    name,
+                    format!("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got `{value}`"),
+                )
+            })?
+        }
         "ssl.truststore.type" | "ssl.keystore.type" if !value.eq_ignore_ascii_case("PEM") => {
             return Err(Error::config(
                 name,

@@ -94,6 +94,66 @@ impl FromStr for Mechanism {
     }
 }
 
+/// Kafka's `security.protocol` of a listener or a client: whether connections use TLS and
+/// whether they authenticate with SASL. One type for the broker's listeners and the
+/// producer's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SecurityProtocol {
+    /// Plain TCP, no authentication (the default).
+    #[default]
+    Plaintext,
+    /// TLS; a client certificate may identify the client.
+    Ssl,
+    /// SASL over plain TCP.
+    SaslPlaintext,
+    /// SASL over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Every protocol, in Kafka's order.
+    pub const ALL: [SecurityProtocol; 4] = [
+        SecurityProtocol::Plaintext,
+        SecurityProtocol::Ssl,
+        SecurityProtocol::SaslPlaintext,
+        SecurityProtocol::SaslSsl,
+    ];
+
+    /// Kafka's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// The protocol Kafka names `name` (in any case, as Kafka reads it), if any.
+    pub fn from_name(name: &str) -> Option<SecurityProtocol> {
+        let name = name.trim();
+        SecurityProtocol::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether connections use TLS.
+    pub fn tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Whether connections authenticate with SASL.
+    pub fn sasl(self) -> bool {
+        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
+    }
+}
+
+impl fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Fills `out` from the operating system's secure generator.
 pub(crate) fn random_bytes(out: &mut [u8]) -> Result<()> {
     use ring::rand::SecureRandom;

@@ -249,3 +249,19 @@ fn unsecured_jwts_are_validated_as_kafka_does() {
     assert!(oauth::parse_client_message(b"n,,\x01\x01").is_err());
     assert!(oauth::parse_client_message(b"\x01auth=Basic x\x01\x01").is_err());
 }
+
+#[test]
+fn security_protocols_parse_by_kafka_name_in_any_case() {
+    use super::SecurityProtocol;
+    for p in SecurityProtocol::ALL {
+        assert_eq!(SecurityProtocol::from_name(p.name()), Some(p));
+        assert_eq!(
+            SecurityProtocol::from_name(&p.name().to_ascii_lowercase()),
+            Some(p)
+        );
+    }
+    assert_eq!(SecurityProtocol::from_name("TLS"), None);
+    assert!(SecurityProtocol::SaslSsl.tls() && SecurityProtocol::SaslSsl.sasl());
+    assert!(!SecurityProtocol::Ssl.sasl() && !SecurityProtocol::SaslPlaintext.tls());
+    assert_eq!(SecurityProtocol::default(), SecurityProtocol::Plaintext);
+}
