@@ -13,7 +13,12 @@ median over the rounds:
   records over the time from the first send to the last acknowledgement);
 - the producer process's CPU seconds per million records, user and system (getrusage of the
   child, JVM start and JIT included for Java: that is its cost too);
-- the broker process's CPU seconds per million records ingested (from /proc/<pid>/stat).
+- the broker process's CPU seconds per million records ingested, user and system (from
+  /proc/<pid>/stat);
+- produce requests per second and bytes per request, from each client's own counters:
+  kafkit-perf's CPU line (record-batch bytes), librdkafka's statistics (`req.Produce`, and
+  `txbytes`/`tx` over every request) and Java's `--print-metrics` (`request-total`,
+  `outgoing-byte-total`, which count its few Metadata requests too).
 
 Settings rows: `same-16k` (batch.size 16384, linger.ms 5, no idempotence: Java's defaults
 without idempotence, on every client), `same-1m` (batch.size 1048576, linger.ms 5, no
@@ -39,6 +44,7 @@ Not a test: numbers depend on the machine. Compare ratios from the same run.
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import signal
@@ -176,14 +182,35 @@ def client_command(client, topic, records, size, props, setting=None):
     if client == "kafkit":
         return [os.path.join(RELEASE, "kafkit-perf")] + flags
     if client == "librdkafka":
-        return [os.path.join(RELEASE, "examples", "rdkafka_perf")] + flags
+        return [os.path.join(RELEASE, "examples", "rdkafka_perf"), "--print-metrics"] + flags
     if client == "java":
-        return [KAFKA_SH, "run-class", "org.apache.kafka.tools.ProducerPerformance"] + flags
+        return [KAFKA_SH, "run-class", "org.apache.kafka.tools.ProducerPerformance",
+                "--print-metrics"] + flags
     raise SystemExit(f"unknown client {client}")
 
 
+def requests_and_bytes(client, stdout):
+    """(produce requests, bytes per request) from a client's own counters in its output."""
+    for line in stdout.splitlines():
+        if client == "kafkit" and line.startswith("CPU"):
+            m = re.search(r"(\d+) produce requests, \d+ batches, (\d+) batch bytes per request", line)
+            if m:
+                return int(m.group(1)), int(m.group(2))
+        if client == "librdkafka" and line.startswith("librdkafka statistics:"):
+            m = re.search(r"(\d+) produce requests, (\d+) bytes per request", line)
+            if m:
+                return int(m.group(1)), int(m.group(2))
+    if client == "java":
+        metric = lambda name: float(re.search(
+            rf"^producer-metrics:{name}:\{{[^}}]*\}}\s*: ([0-9.]+)", stdout, re.M).group(1))
+        requests = metric("request-total")
+        return int(requests), int(metric("outgoing-byte-total") / max(requests, 1))
+    raise SystemExit(f"{client}: no request counters in {stdout[-2000:]}")
+
+
 def run_client(client, broker, records, size, props, setting=None):
-    """Runs one client to completion: (records/s, user s, sys s, broker user+sys s)."""
+    """Runs one client to completion: (records/s, user s, sys s, broker user s, broker sys s,
+    produce requests, bytes per request)."""
     props = dict(props, **{"bootstrap.servers": broker.bootstrap}, **broker.client_props(client))
     cmd = client_command(client, broker.topic, records, size, props, setting)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -203,8 +230,9 @@ def run_client(client, broker, records, size, props, setting=None):
     rate = float(line.split(" records sent, ")[1].split()[0])
     user = after.ru_utime - before.ru_utime
     sys_ = after.ru_stime - before.ru_stime
-    broker_cpu = (broker_after[0] - broker_before[0]) + (broker_after[1] - broker_before[1])
-    return rate, user, sys_, broker_cpu
+    requests, per_request = requests_and_bytes(client, out.stdout)
+    return (rate, user, sys_, broker_after[0] - broker_before[0], broker_after[1] - broker_before[1],
+            requests, per_request)
 
 
 def build():
@@ -257,24 +285,32 @@ def main():
                             if setting in TRANSACTIONAL and (acks != "all" or client == "librdkafka"):
                                 continue
                             props = dict(SETTINGS[setting], acks=acks)
-                            rate, user, sys_, bcpu = run_client(client, broker, args.records, args.size,
-                                                                props, setting)
+                            rate, user, sys_, buser, bsys, requests, per_request = run_client(
+                                client, broker, args.records, args.size, props, setting)
                             key = (kind, setting, acks, client)
-                            results.setdefault(key, []).append((rate, user / million, sys_ / million, bcpu / million))
+                            # Requests per second over the same time the rate is measured in.
+                            req_rate = requests * rate / args.records
+                            results.setdefault(key, []).append(
+                                (rate, user / million, sys_ / million, buser / million, bsys / million,
+                                 req_rate, per_request))
                             log(f"round {r + 1} {kind} {setting} acks={acks} {client}: {rate:,.0f} rec/s, "
-                                f"client {user / million:.2f}+{sys_ / million:.2f} s/M, broker {bcpu / million:.2f} s/M")
+                                f"client {user / million:.2f}+{sys_ / million:.2f} s/M, broker "
+                                f"{buser / million:.2f}+{bsys / million:.2f} s/M, {req_rate:,.0f} requests/s "
+                                f"of {per_request:,} B")
     finally:
         for broker in brokers:
             broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n{args.records} x {args.size} B, 1 partition, median of {args.rounds} interleaved rounds")
-    print("| broker | settings | acks | producer | records/s | producer CPU s/M (user + sys) | broker CPU s/M |")
-    print("|---|---|---|---|---:|---:|---:|")
+    print("| broker | settings | acks | producer | records/s | producer CPU s/M (user + sys) "
+          "| broker CPU s/M (user + sys) | requests/s | bytes/request |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for (kind, setting, acks, client), runs in results.items():
         med = lambda i: statistics.median(x[i] for x in runs)
         print(f"| {kind} | {setting} | {acks} | {client} | {med(0):,.0f} | "
-              f"{med(1) + med(2):.2f} ({med(1):.2f} + {med(2):.2f}) | {med(3):.2f} |")
+              f"{med(1) + med(2):.2f} ({med(1):.2f} + {med(2):.2f}) | "
+              f"{med(3) + med(4):.2f} ({med(3):.2f} + {med(4):.2f}) | {med(5):,.0f} | {med(6):,.0f} |")
     print("\nkafkit / librdkafka (records/s ratio; CPU ratio, lower is better):")
     for (kind, setting, acks, client), runs in results.items():
         if client != "kafkit" or (kind, setting, acks, "librdkafka") not in results:

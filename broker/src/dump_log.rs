@@ -202,8 +202,8 @@ mod tests {
         for i in 0..n {
             let mut b = RecordBatchBuilder::new(Compression::Gzip);
             b.append(1_700_000_000_000 + i as i64, Some(b"k"), Some(b"v"), &[]);
-            let mut bytes = b.build().expect("build").to_vec();
-            log.append_as_leader(&mut bytes, 0, 1_700_000_000_000)
+            let bytes = b.build().expect("build").to_vec();
+            log.append_as_leader(&bytes, 0, 1_700_000_000_000)
                 .expect("append");
         }
         log.close().expect("close");

@@ -50,6 +50,7 @@
 //! ```
 //! use kafkit_broker::storage::{partition_dir, LogConfig, PartitionLog};
 //! use kafkit_protocol::RecordBatchBuilder;
+//! use kafkit_protocol::record::RecordBatch;
 //! use kafkit_protocol::Compression;
 //!
 //! let data_dir = tempfile::tempdir()?;
@@ -58,12 +59,15 @@
 //!
 //! let mut builder = RecordBatchBuilder::new(Compression::None);
 //! builder.append(1_700_000_000_000, None, Some(b"hi"), &[]);
-//! let mut batch = builder.build()?.to_vec();
-//! let info = log.append_as_leader(&mut batch, 0, 1_700_000_000_001)?;
+//! let batch = builder.build()?.to_vec();
+//! let info = log.append_as_leader(&batch, 0, 1_700_000_000_001)?;
 //! assert_eq!((info.first_offset, log.log_end_offset()), (0, 1));
 //!
 //! let fetched = log.read(0, 1 << 20, true)?;
-//! assert_eq!(&fetched.records[..], &batch[..]);
+//! // Stored with its offset and leader epoch stamped, the records as sent.
+//! let stored = RecordBatch::parse(&fetched.records)?;
+//! assert_eq!((stored.base_offset(), stored.partition_leader_epoch()), (0, 0));
+//! assert_eq!(stored.records_bytes(), RecordBatch::parse(&batch)?.records_bytes());
 //! log.close()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -29,10 +29,17 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 104_857_600;
 /// Size of the length prefix.
 const PREFIX: usize = 4;
 
+/// The most [`split_frame`] reserves ahead for an incomplete frame: a length prefix alone
+/// (which costs a peer four bytes) cannot make the reader allocate more than this; a larger
+/// frame grows the buffer as its bytes arrive.
+pub const PREALLOCATE_MAX: usize = 4 * 1024 * 1024;
+
 /// Splits the first complete frame off the front of `buf` and returns its body (without the
 /// length prefix), zero-copy.
 ///
-/// Returns `Ok(None)` while the frame is incomplete, leaving `buf` untouched;
+/// Returns `Ok(None)` while the frame is incomplete, leaving `buf`'s bytes untouched but with
+/// room reserved for the rest of the frame (at most [`PREALLOCATE_MAX`] more), so a large frame
+/// read in pieces is not copied again each time the buffer grows;
 /// [`Error::InvalidFrameLength`] for a negative length and [`Error::FrameTooLarge`] for one
 /// above `max`, as soon as the prefix has arrived. After an error the stream cannot be
 /// resynchronised: close the connection.
@@ -59,6 +66,7 @@ pub fn split_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>> {
         return Err(Error::FrameTooLarge { size, max });
     }
     if buf.len() < PREFIX + size {
+        buf.reserve((PREFIX + size - buf.len()).min(PREALLOCATE_MAX));
         return Ok(None);
     }
     buf.advance(PREFIX);
@@ -204,6 +212,46 @@ mod tests {
         let base = buf.as_ptr() as usize;
         let body = split_frame(&mut buf, MAX).expect("ok").expect("complete");
         assert_eq!(body.as_ptr() as usize, base + PREFIX);
+    }
+
+    /// Once the prefix is in, room for the whole frame is reserved, so the rest arrives in
+    /// place (the buffer never moves while it fills); a declared length past
+    /// `PREALLOCATE_MAX` reserves only that much.
+    #[test]
+    fn an_incomplete_frame_gets_room_for_the_rest_up_to_a_cap() {
+        let size = 1 << 20;
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(size as i32).to_be_bytes());
+        buf.extend_from_slice(&[1; 100]);
+        assert!(split_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE)
+            .expect("ok")
+            .is_none());
+        assert!(buf.capacity() >= PREFIX + size, "{}", buf.capacity());
+        let start = buf.as_ptr() as usize;
+        let body = loop {
+            let piece = (PREFIX + size - buf.len()).min(64 * 1024);
+            buf.extend_from_slice(&vec![2; piece]);
+            if let Some(body) = split_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE).expect("ok") {
+                break body;
+            }
+            assert_eq!(
+                buf.as_ptr() as usize,
+                start,
+                "the frame was not moved while it arrived"
+            );
+        };
+        assert_eq!((body.len(), body.as_ptr() as usize), (size, start + PREFIX));
+
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(100_000_000i32).to_be_bytes());
+        assert!(split_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE)
+            .expect("ok")
+            .is_none());
+        assert!(
+            buf.capacity() <= PREFIX + PREALLOCATE_MAX + 64,
+            "{}",
+            buf.capacity()
+        );
     }
 
     #[rstest]

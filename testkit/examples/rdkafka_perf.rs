@@ -10,7 +10,9 @@
 //! `--producer-props` go to librdkafka as they are (its keys match Java's for acks,
 //! linger.ms, batch.size, compression.type, ...). Delivery reports count acknowledged records;
 //! the summary comes once every record is acknowledged. Latencies are not measured (the
-//! summary prints 0 for them): the benchmark compares throughput and CPU.
+//! summary prints 0 for them): the benchmark compares throughput and CPU. With
+//! `--print-metrics` (Java's tool has the flag too) librdkafka's statistics are on (every
+//! 100 ms) and one more line gives the Produce requests sent and the bytes per request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,15 +20,34 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, Statistics};
 
 #[derive(Default)]
 struct Counting {
     delivered: AtomicU64,
     failed: AtomicU64,
+    /// From the last statistics (with `--print-metrics`): Produce requests sent and bytes
+    /// sent to brokers (every request's, as librdkafka counts `txbytes`).
+    produce_requests: AtomicU64,
+    tx_bytes: AtomicU64,
+    tx_requests: AtomicU64,
 }
 
-impl ClientContext for Counting {}
+impl ClientContext for Counting {
+    fn stats(&self, statistics: Statistics) {
+        // Real brokers only (the bootstrap entries have node id -1 and repeat nothing).
+        let brokers = statistics.brokers.values().filter(|b| b.nodeid >= 0);
+        let (mut produce, mut bytes, mut requests) = (0u64, 0u64, 0u64);
+        for b in brokers {
+            produce += b.req.get("Produce").copied().unwrap_or(0).max(0) as u64;
+            bytes += b.txbytes;
+            requests += b.tx;
+        }
+        self.produce_requests.store(produce, Ordering::Relaxed);
+        self.tx_bytes.store(bytes, Ordering::Relaxed);
+        self.tx_requests.store(requests, Ordering::Relaxed);
+    }
+}
 
 impl ProducerContext for Counting {
     type DeliveryOpaque = ();
@@ -59,6 +80,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             config.set(k, v);
         }
     }
+    let print_metrics = args.iter().any(|a| a == "--print-metrics");
+    if print_metrics {
+        config.set("statistics.interval.ms", "100");
+    }
     let producer: BaseProducer<Counting> = config.create_with_context(Counting::default())?;
     let payload = vec![b'x'; record_size];
     let start = Instant::now();
@@ -85,6 +110,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         delivered as f64 / elapsed,
         delivered as f64 * record_size as f64 / elapsed / (1024.0 * 1024.0),
     );
+    if print_metrics {
+        // Statistics come every 100 ms: wait for one taken after the last acknowledgement.
+        let until = Instant::now() + Duration::from_millis(250);
+        while Instant::now() < until {
+            producer.poll(Duration::from_millis(50));
+        }
+        let ctx = producer.context();
+        let (produce, bytes, requests) = (
+            ctx.produce_requests.load(Ordering::Relaxed),
+            ctx.tx_bytes.load(Ordering::Relaxed),
+            ctx.tx_requests.load(Ordering::Relaxed),
+        );
+        println!(
+            "librdkafka statistics: {produce} produce requests, {} bytes per request ({requests} requests, {bytes} bytes sent to brokers)",
+            bytes.checked_div(requests).unwrap_or(0)
+        );
+    }
     if failed > 0 {
         return Err(format!("{failed} records failed").into());
     }

@@ -140,8 +140,8 @@ fn append_batch(
         builder.set_producer_state(producer_id, epoch, -1);
         builder.set_transactional(true);
     }
-    let mut batch = match builder.build() {
-        Ok(bytes) => bytes.to_vec(),
+    let batch = match builder.build() {
+        Ok(bytes) => bytes,
         Err(e) => {
             tracing::error!(topic, error = %e, "could not build a coordinator batch");
             return Err(ErrorCode::UnknownServerError);
@@ -151,8 +151,8 @@ fn append_batch(
         return Err(ErrorCode::InvalidCommitOffsetSize);
     }
     let result = match producer {
-        Some(_) => lock_log(&log).append_as_coordinator(&mut batch, leader_epoch, now),
-        None => lock_log(&log).append_as_leader(&mut batch, leader_epoch, now),
+        Some(_) => lock_log(&log).append_as_coordinator(batch, leader_epoch, now),
+        None => lock_log(&log).append_as_leader(batch, leader_epoch, now),
     };
     match result {
         Ok(_) => {

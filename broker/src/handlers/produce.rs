@@ -28,13 +28,14 @@
 //! for non-transactional producers (KIP-890 changes transactional ones); v13 names topics by id
 //! (UNKNOWN_TOPIC_ID for an id no topic has).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
-use kafkit_protocol::record::{Batches, RecordBatchMut, TimestampType};
+use kafkit_protocol::record::{Batches, RecordBatch, RecordBatchMut, TimestampType};
 use kafkit_protocol::ErrorCode;
 
 use super::metadata::INTERNAL_TOPICS;
@@ -182,29 +183,40 @@ fn produce_partition(
         Ok(v) => v,
         Err(e) => return validation_failure(ctx, index, &log, e),
     };
-    let mut batch = validated
-        .rebuilt
-        .unwrap_or_else(|| records[..validated.size].to_vec());
-    if validated.timestamp_type == TimestampType::CreateTime {
-        // Kafka's LogValidator corrects a header max timestamp that disagrees with the records
-        // (recomputing the CRC); LogAppendTime is stamped by the log itself.
-        if let Ok(mut m) = RecordBatchMut::new(&mut batch) {
-            m.set_max_timestamp(TimestampType::CreateTime, validated.max_timestamp);
+    // The batch is appended from the request's own bytes; a copy is made only when the
+    // validator rebuilt it, or when Kafka's LogValidator would correct a header max timestamp
+    // that disagrees with the records (recomputing the CRC). LogAppendTime is stamped by the
+    // log itself.
+    let sent = &records[..validated.size];
+    let batch: Cow<'_, [u8]> = match validated.rebuilt {
+        Some(rebuilt) => Cow::Owned(rebuilt),
+        None if validated.timestamp_type == TimestampType::CreateTime
+            && RecordBatch::parse(sent).is_ok_and(|b| {
+                b.max_timestamp() != validated.max_timestamp
+                    || b.timestamp_type() != TimestampType::CreateTime
+            }) =>
+        {
+            let mut copy = sent.to_vec();
+            if let Ok(mut m) = RecordBatchMut::new(&mut copy) {
+                m.set_max_timestamp(TimestampType::CreateTime, validated.max_timestamp);
+            }
+            Cow::Owned(copy)
         }
-    }
+        None => Cow::Borrowed(sent),
+    };
     let transactional = Batches::new(&batch)
         .next()
         .and_then(|b| b.ok())
         .filter(|b| b.is_transactional())
         .map(|b| (b.producer_id(), b.producer_epoch()));
     let appended = match (transactional, transactional_id) {
-        (None, _) => Ok(lock_log(&log).append_as_leader(&mut batch, leader_epoch, now)),
+        (None, _) => Ok(lock_log(&log).append_as_leader(&batch, leader_epoch, now)),
         (Some(_), None) => Err(ErrorCode::TransactionalIdAuthorizationFailed),
         (Some(producer), Some(id)) => {
             ctx.state
                 .transactions()
                 .append_verified(id, producer, topic, index, || {
-                    lock_log(&log).append_as_leader(&mut batch, leader_epoch, now)
+                    lock_log(&log).append_as_leader(&batch, leader_epoch, now)
                 })
         }
     };

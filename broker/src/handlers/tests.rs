@@ -398,6 +398,41 @@ fn fetch_returns_whole_batches(state: ClusterState) {
     assert_eq!(read(5, 100).1.len(), 0, "at the high watermark: empty");
 }
 
+/// A batch is stored from the request's own bytes with only its header stamped; a header max
+/// timestamp that disagrees with the records is corrected (CRC recomputed), as Kafka's
+/// LogValidator does.
+#[rstest]
+fn produce_stores_the_records_as_sent_and_corrects_a_wrong_max_timestamp(state: ClusterState) {
+    let sent = batch(3, None);
+    let mut wrong = sent.to_vec();
+    kafkit_protocol::record::RecordBatchMut::new(&mut wrong)
+        .expect("batch")
+        .set_max_timestamp(TimestampType::CreateTime, now() - 1);
+    produce(&state, 0, 9, produce_request("orders", 0, Some(sent.clone()), -1));
+    produce(
+        &state,
+        0,
+        9,
+        produce_request("orders", 0, Some(Bytes::from(wrong)), -1),
+    );
+    let out = fetch::handle(&ctx(&state, 0), 12, &fetch_request(0, 1 << 20));
+    let records = out.response.responses[0].partitions[0]
+        .records
+        .clone()
+        .unwrap_or_default();
+    let stored: Vec<_> = kafkit_protocol::record::Batches::new(&records)
+        .map(|b| b.expect("batch"))
+        .collect();
+    let original = kafkit_protocol::record::RecordBatch::parse(&sent).expect("parse");
+    assert_eq!(stored.len(), 2);
+    for (b, base) in stored.iter().zip([0, 3]) {
+        assert!(b.is_crc_valid());
+        assert_eq!((b.base_offset(), b.partition_leader_epoch()), (base, 0));
+        assert_eq!(b.max_timestamp(), original.max_timestamp(), "the records' max");
+        assert_eq!(b.records_bytes(), original.records_bytes());
+    }
+}
+
 /// The broker's fetch.max.bytes caps a response whatever the request's max_bytes, as Kafka
 /// does (min of the two); the first batch still comes whole.
 #[test]

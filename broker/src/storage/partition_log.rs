@@ -238,10 +238,12 @@ impl PartitionLog {
     /// (`UnifiedLog.append`, reference/broker-storage-spec.md §2.4 and §9).
     ///
     /// `batch` holds exactly one batch (bytes after it are ignored) that has already passed the
-    /// produce validator (structure, CRC, records, `max.message.bytes`). It is stamped in place: base offset = LEO and the partition leader
-    /// epoch (both outside the CRC), and the max timestamp by the topic's
-    /// `message.timestamp.type` (LogAppendTime: `now_ms`, with a CRC recompute; CreateTime: the
-    /// header's max timestamp is kept, only clearing a LogAppendTime bit). Then:
+    /// produce validator (structure, CRC, records, `max.message.bytes`). Its header is stamped
+    /// in a copy written before the records, which are written from `batch` as they are (no copy
+    /// of the batch): base offset = LEO and the partition leader epoch (both outside the CRC),
+    /// and the max timestamp by the topic's `message.timestamp.type` (LogAppendTime: `now_ms`,
+    /// with the CRC recomputed; CreateTime: the header's max timestamp is kept, only clearing a
+    /// LogAppendTime bit). Then:
     /// `RECORD_LIST_TOO_LARGE` if it exceeds `segment.bytes`; the producer-state checks (a
     /// duplicate of one of the producer's last five batches is answered with the original
     /// offsets and not written); the leader-epoch cache; a roll if due; the write with sparse
@@ -255,7 +257,7 @@ impl PartitionLog {
     /// recovery checks stored epochs against it.
     pub fn append_as_leader(
         &mut self,
-        batch: &mut [u8],
+        batch: &[u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<LogAppendInfo> {
@@ -268,7 +270,7 @@ impl PartitionLog {
     /// id and epoch and no sequence.
     pub fn append_as_coordinator(
         &mut self,
-        batch: &mut [u8],
+        batch: &[u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<LogAppendInfo> {
@@ -277,7 +279,7 @@ impl PartitionLog {
 
     fn append_checked(
         &mut self,
-        batch: &mut [u8],
+        batch: &[u8],
         leader_epoch: i32,
         now_ms: i64,
         check_producer: bool,
@@ -292,22 +294,15 @@ impl PartitionLog {
             });
         }
         let first_offset = self.log_end_offset;
-        let size = {
-            let mut stamp = RecordBatchMut::new(batch)?;
-            stamp.set_base_offset(first_offset);
-            stamp.set_partition_leader_epoch(leader_epoch);
-            match self.config.message_timestamp_type {
-                TimestampType::LogAppendTime => stamp.set_max_timestamp(TimestampType::LogAppendTime, now_ms),
-                TimestampType::CreateTime => {
-                    let max = stamp.view().max_timestamp();
-                    stamp.set_max_timestamp(TimestampType::CreateTime, max)
-                }
-            };
-            stamp.view().size_in_bytes()
+        // The batch stays where the request put it: only its header is stamped, in a copy
+        // written before the records (a 1 MiB batch is not copied to change 16 bytes).
+        let view = RecordBatch::parse(batch)?;
+        let size = view.size_in_bytes();
+        let max_timestamp = match self.config.message_timestamp_type {
+            TimestampType::LogAppendTime => now_ms,
+            TimestampType::CreateTime => view.max_timestamp(),
         };
-        let bytes = &batch[..size];
-        let view = RecordBatch::parse(bytes)?;
-        let (last_offset, max_timestamp) = (view.last_offset(), view.max_timestamp());
+        let last_offset = first_offset + i64::from(view.last_offset_delta());
         if size > self.config.segment_bytes {
             return Err(Error::RecordListTooLarge {
                 topic: self.topic.clone(),
@@ -317,7 +312,7 @@ impl PartitionLog {
             });
         }
         let duplicate = if check_producer {
-            self.producer_state.check_leader_append(&view)?
+            self.producer_state.check_leader_append(&view, first_offset)?
         } else {
             None
         };
@@ -336,13 +331,23 @@ impl PartitionLog {
                 duplicate: true,
             });
         }
+        let header = view.stamped_header(
+            first_offset,
+            leader_epoch,
+            (self.config.message_timestamp_type, max_timestamp),
+        );
         self.leader_epoch_cache.assign(leader_epoch, first_offset)?;
         self.maybe_roll(size as u64, max_timestamp, first_offset, last_offset, now_ms)?;
-        self.active_segment_mut()?
-            .append(last_offset, max_timestamp, last_offset, bytes)?;
+        self.active_segment_mut()?.append(
+            last_offset,
+            max_timestamp,
+            last_offset,
+            &[&header, view.records_bytes()],
+        )?;
         self.log_end_offset = last_offset + 1;
         self.high_watermark = self.log_end_offset;
-        self.producer_state.update(&view);
+        self.producer_state
+            .update_appended(&view, first_offset, max_timestamp);
         if let Some(flush_messages) = self.config.flush_messages {
             let unflushed = u64::try_from(self.log_end_offset - self.recovery_point).unwrap_or(0);
             if unflushed >= flush_messages {
@@ -393,7 +398,7 @@ impl PartitionLog {
         self.leader_epoch_cache.assign(leader_epoch, offset)?;
         self.maybe_roll(batch.len() as u64, now_ms, offset, offset, now_ms)?;
         self.active_segment_mut()?
-            .append(offset, now_ms, offset, &batch)?;
+            .append(offset, now_ms, offset, &[&batch])?;
         self.log_end_offset = offset + 1;
         self.high_watermark = self.log_end_offset;
         self.producer_state.update(&view);

@@ -180,11 +180,15 @@ impl ProducerStateManager {
         self.producers.is_empty()
     }
 
-    /// The checks of a leader (client-origin) append of `batch`, whose offsets are already
-    /// assigned: `Ok(Some(original))` for a duplicate of a retained batch, `Ok(None)` to append,
-    /// or `INVALID_PRODUCER_EPOCH` / `OUT_OF_ORDER_SEQUENCE_NUMBER`. Batches without a producer
-    /// id pass.
-    pub fn check_leader_append(&self, batch: &RecordBatch<'_>) -> Result<Option<BatchMetadata>> {
+    /// The checks of a leader (client-origin) append of `batch` at `base_offset` (the batch as
+    /// sent, its header not stamped yet): `Ok(Some(original))` for a duplicate of a retained
+    /// batch, `Ok(None)` to append, or `INVALID_PRODUCER_EPOCH` /
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`. Batches without a producer id pass.
+    pub fn check_leader_append(
+        &self,
+        batch: &RecordBatch<'_>,
+        base_offset: i64,
+    ) -> Result<Option<BatchMetadata>> {
         if !batch.has_producer_id() {
             return Ok(None);
         }
@@ -203,7 +207,7 @@ impl ProducerStateManager {
                 producer_id,
                 epoch,
                 current_epoch,
-                offset: batch.base_offset(),
+                offset: base_offset,
             });
         }
         let base_sequence = batch.base_sequence();
@@ -221,7 +225,7 @@ impl ProducerStateManager {
                 epoch,
                 base_sequence,
                 last_sequence: last_seq,
-                offset: batch.base_offset(),
+                offset: base_offset,
             });
         }
         Ok(None)
@@ -229,18 +233,24 @@ impl ProducerStateManager {
 
     /// Records an appended (or, during recovery, replayed) batch: a changed epoch clears the
     /// retained batches, then the batch is added and the oldest beyond five dropped. No checks:
-    /// this is also Kafka's replication/recovery path.
+    /// this is also Kafka's replication/recovery path. `batch` is a stored (stamped) batch.
     pub fn update(&mut self, batch: &RecordBatch<'_>) {
+        self.update_appended(batch, batch.base_offset(), batch.max_timestamp());
+    }
+
+    /// [`update`](Self::update) for a batch appended at `base_offset` with `max_timestamp`
+    /// (what the log stamped in the header it wrote; `batch` is the batch as sent).
+    pub fn update_appended(&mut self, batch: &RecordBatch<'_>, base_offset: i64, max_timestamp: i64) {
         if !batch.has_producer_id() {
             return;
         }
         let producer_id = batch.producer_id();
         if batch.is_control() {
-            self.end_transaction(batch);
+            self.end_transaction(batch, base_offset);
             return;
         }
         if batch.is_transactional() {
-            self.ongoing.entry(producer_id).or_insert(batch.base_offset());
+            self.ongoing.entry(producer_id).or_insert(base_offset);
         }
         let entry = self
             .producers
@@ -249,7 +259,7 @@ impl ProducerStateManager {
                 producer_id,
                 producer_epoch: batch.producer_epoch(),
                 batch_metadata: VecDeque::with_capacity(NUM_BATCHES_TO_RETAIN),
-                last_timestamp: batch.max_timestamp(),
+                last_timestamp: max_timestamp,
             });
         if entry.producer_epoch != batch.producer_epoch() {
             entry.producer_epoch = batch.producer_epoch();
@@ -260,11 +270,11 @@ impl ProducerStateManager {
         }
         entry.batch_metadata.push_back(BatchMetadata {
             last_seq: batch.last_sequence(),
-            last_offset: batch.last_offset(),
+            last_offset: base_offset + i64::from(batch.last_offset_delta()),
             offset_delta: batch.last_offset_delta(),
-            timestamp: batch.max_timestamp(),
+            timestamp: max_timestamp,
         });
-        entry.last_timestamp = batch.max_timestamp();
+        entry.last_timestamp = max_timestamp;
     }
 
     /// Forgets producers whose last batch timestamp is `expiration_ms` or more before `now_ms`
@@ -281,7 +291,7 @@ impl ProducerStateManager {
 
     /// A marker: the producer's transaction on this partition ends (an abort is remembered);
     /// its epoch moves to the marker's.
-    fn end_transaction(&mut self, batch: &RecordBatch<'_>) {
+    fn end_transaction(&mut self, batch: &RecordBatch<'_>, base_offset: i64) {
         let producer_id = batch.producer_id();
         let mut scratch = Vec::new();
         let commit = batch
@@ -293,11 +303,11 @@ impl ProducerStateManager {
         let first = self.ongoing.remove(&producer_id);
         if commit == Some(false) {
             if let Some(first_offset) = first {
-                let last_stable_offset = self.first_unstable_offset().unwrap_or(batch.base_offset() + 1);
+                let last_stable_offset = self.first_unstable_offset().unwrap_or(base_offset + 1);
                 self.aborted.push(AbortedTxn {
                     producer_id,
                     first_offset,
-                    last_offset: batch.base_offset(),
+                    last_offset: base_offset,
                     last_stable_offset,
                 });
             }
@@ -354,12 +364,16 @@ mod tests {
     }
 
     fn check(m: &ProducerStateManager, bytes: &[u8]) -> Result<Option<BatchMetadata>> {
-        m.check_leader_append(&RecordBatch::parse(bytes).expect("parse"))
+        let b = RecordBatch::parse(bytes).expect("parse");
+        m.check_leader_append(&b, b.base_offset())
     }
 
     fn append(m: &mut ProducerStateManager, bytes: &[u8]) {
         let b = RecordBatch::parse(bytes).expect("parse");
-        assert_eq!(m.check_leader_append(&b).expect("accepted"), None);
+        assert_eq!(
+            m.check_leader_append(&b, b.base_offset()).expect("accepted"),
+            None
+        );
         m.update(&b);
     }
 

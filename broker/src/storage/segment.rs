@@ -57,6 +57,39 @@ pub(crate) enum RecoveryStop {
     Corrupt(String),
 }
 
+/// A batch of at most this many bytes is written with one `pwrite` from a copy of its parts
+/// (a stamped header and the records); a larger one part by part, where a second system call
+/// costs less than copying the records (with 16 KiB batches, two writes cost more CPU than one
+/// copy; with 1 MiB batches, the copy costs more than the second write).
+const COALESCE_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// Where small batches' parts are put together; kept per thread, so no allocation per append.
+    static WRITE_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Writes `parts` (`len` bytes in all) one after the other at `position`.
+fn write_parts_at(file: &File, parts: &[&[u8]], len: usize, position: u64) -> std::io::Result<()> {
+    if let [only] = parts {
+        return file.write_all_at(only, position);
+    }
+    if len <= COALESCE_MAX {
+        return WRITE_BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            for part in parts {
+                buffer.extend_from_slice(part);
+            }
+            file.write_all_at(buffer, position)
+        });
+    }
+    let mut at = position;
+    for part in parts {
+        file.write_all_at(part, at)?;
+        at += part.len() as u64;
+    }
+    Ok(())
+}
+
 /// One segment of a partition's log.
 #[derive(Debug)]
 pub struct LogSegment {
@@ -210,7 +243,8 @@ impl LogSegment {
         }
     }
 
-    /// Kafka's `LogSegment.append` for one batch: write at the end, then, if more than
+    /// Kafka's `LogSegment.append` for one batch, given as consecutive `parts` (a stamped
+    /// header and the records as sent): write at the end, then, if more than
     /// `index.interval.bytes` were appended since the last entry (checked before counting this
     /// batch), index the batch's last offset at its start position and the max timestamp so
     /// far. On error nothing remains written.
@@ -219,9 +253,10 @@ impl LogSegment {
         largest_offset: i64,
         largest_timestamp: i64,
         shallow_offset_of_max_timestamp: i64,
-        records: &[u8],
+        parts: &[&[u8]],
     ) -> Result<()> {
         let position = self.size;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         if relative_offset(self.base_offset, largest_offset).is_none() {
             return Err(Error::InvalidOffset {
                 path: self.log_path.clone(),
@@ -236,7 +271,7 @@ impl LogSegment {
             offset: largest_offset,
             reason: "segment position does not fit int32",
         })?;
-        if let Err(e) = self.log.write_all_at(records, position) {
+        if let Err(e) = write_parts_at(&self.log, parts, len, position) {
             // Leave no partial batch behind.
             let _ = self.log.set_len(position);
             return Err(Error::io("write", &self.log_path, e));
@@ -265,7 +300,7 @@ impl LogSegment {
                 return Err(e);
             }
         }
-        self.size += records.len() as u64;
+        self.size += len as u64;
         if position == 0 {
             self.rolling_based_timestamp = Some(largest_timestamp);
         }
@@ -273,7 +308,7 @@ impl LogSegment {
         if indexed {
             self.bytes_since_last_index_entry = 0;
         }
-        self.bytes_since_last_index_entry += records.len();
+        self.bytes_since_last_index_entry += len;
         Ok(())
     }
 
@@ -569,7 +604,31 @@ mod tests {
 
     /// Appends `len` filler bytes as the batch of `offset`, timestamp `offset`.
     fn append(segment: &mut LogSegment, offset: i64, len: usize) -> Result<()> {
-        segment.append(offset, offset, offset, &vec![7u8; len])
+        segment.append(offset, offset, offset, &[&vec![7u8; len]])
+    }
+
+    /// A batch given in parts (a stamped header and the records) lands as their concatenation,
+    /// whether it is put together for one write (small) or written part by part (large).
+    #[test]
+    fn a_batch_in_parts_is_stored_as_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut segment = LogSegment::create(dir.path(), 0, 1 << 20, 4096, 0).expect("segment");
+        let mut expected = Vec::new();
+        for (offset, len) in [(0, 100), (1, COALESCE_MAX + 1), (2, 7)] {
+            let head = [offset as u8; 61];
+            let body = vec![offset as u8 + 100; len];
+            segment
+                .append(offset, offset, offset, &[&head, &body])
+                .expect("append");
+            expected.extend_from_slice(&head);
+            expected.extend_from_slice(&body);
+        }
+        let stored = fs::read(paths::log_file(dir.path(), 0)).expect("read");
+        assert_eq!(
+            (segment.size(), stored.len()),
+            (expected.len() as u64, expected.len())
+        );
+        assert!(stored == expected, "the parts were stored in order");
     }
 
     /// An index that refuses an entry after the batch was written leaves the segment as it was:

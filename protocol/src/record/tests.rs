@@ -202,6 +202,41 @@ fn build(codec: Compression, records: &[TestRecord]) -> Vec<u8> {
     b.build().expect("build").to_vec()
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The header a leader writes beside the untouched records is byte for byte what stamping
+    /// the whole batch in place makes, for every timestamp outcome (unchanged, LogAppendTime,
+    /// a corrected CreateTime max), so the stored batch's CRC holds.
+    #[test]
+    fn stamped_header_and_records_equal_the_batch_stamped_in_place(
+        records in proptest::collection::vec(arb_record(), 1..20),
+        codec in prop_oneof![Just(Compression::None), Just(Compression::Lz4)],
+        base_offset in any::<i64>(),
+        epoch in any::<i32>(),
+        log_append in any::<bool>(),
+        max_timestamp in prop_oneof![Just(None), any::<i64>().prop_map(Some)],
+    ) {
+        let sent = build(codec, &records);
+        let view = RecordBatch::parse(&sent).expect("parse");
+        let timestamp = if log_append {
+            (TimestampType::LogAppendTime, max_timestamp.unwrap_or(1_800_000_000_000))
+        } else {
+            (TimestampType::CreateTime, max_timestamp.unwrap_or(view.max_timestamp()))
+        };
+        let head = view.stamped_header(base_offset, epoch, timestamp);
+
+        let mut in_place = sent.clone();
+        let mut m = RecordBatchMut::new(&mut in_place).expect("batch");
+        m.set_base_offset(base_offset);
+        m.set_partition_leader_epoch(epoch);
+        m.set_max_timestamp(timestamp.0, timestamp.1);
+        let written = [&head[..], view.records_bytes()].concat();
+        prop_assert_eq!(&written, &in_place);
+        prop_assert!(RecordBatch::parse(&written).expect("parse").is_crc_valid());
+    }
+}
+
 /// The CRC used for batches agrees with the `crc32c` crate (an independent implementation) at
 /// every length up to 600 bytes and every start alignment within 64 bytes: the SIMD folding
 /// paths switch on length and the loads on alignment.

@@ -55,8 +55,16 @@ pub const fn varlong_len(value: i64) -> usize {
 
 /// Reads a varint at `*pos`, advancing it. `None` when the bytes end first or the encoding is
 /// longer than 5 bytes.
-#[inline]
+#[inline(always)]
 pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<i32> {
+    // One byte (values -64..=63) is the common case in a record: attributes-adjacent deltas,
+    // a null key, no headers.
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        let raw = u32::from(first);
+        return Some(((raw >> 1) as i32) ^ -((raw & 1) as i32));
+    }
     let mut raw: u32 = 0;
     for i in 0..5 {
         let b = *buf.get(*pos + i)?;
@@ -71,8 +79,14 @@ pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<i32> {
 
 /// Reads a varlong at `*pos`, advancing it. `None` when the bytes end first or the encoding is
 /// longer than 10 bytes.
-#[inline]
+#[inline(always)]
 pub fn get_varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        let raw = u64::from(first);
+        return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+    }
     let mut raw: u64 = 0;
     for i in 0..10 {
         let b = *buf.get(*pos + i)?;

@@ -32,8 +32,8 @@
 //!   acknowledged, as Kafka's does; the CPU line adds the number of transactions committed.
 //! - On a terminal, a progress bar runs below the window lines.
 //! - After the summary, one more line gives the process's CPU seconds (user and system) per
-//!   million records, and the produce requests and batches that carried them (with the
-//!   embedded broker, its CPU is in the process's).
+//!   million records, the produce requests and batches that carried them and the batch bytes
+//!   per request (with the embedded broker, its CPU is in the process's).
 //! - The first Ctrl-C stops sending and the run ends as usual with the records sent so far;
 //!   a second one exits at once.
 //!
@@ -437,6 +437,7 @@ async fn produce(cli: &Cli, producer: &Producer, embedded_broker: bool) -> Resul
         metrics.records_sent,
         metrics.requests_sent,
         metrics.batches_sent,
+        metrics.bytes_sent,
         embedded_broker,
     );
     if transaction_duration.is_some() {

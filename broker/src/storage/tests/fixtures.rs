@@ -59,8 +59,8 @@ pub(super) fn producer_batch(producer_id: i64, epoch: i16, base_sequence: i32, r
 
 /// Appends `batch` (a copy) in `epoch` at `T0`.
 pub(super) fn append(log: &mut PartitionLog, batch: &[u8], epoch: i32) -> crate::storage::LogAppendInfo {
-    let mut bytes = batch.to_vec();
-    log.append_as_leader(&mut bytes, epoch, T0).expect("append")
+    let bytes = batch.to_vec();
+    log.append_as_leader(&bytes, epoch, T0).expect("append")
 }
 
 /// The batch as the leader stores it at `base_offset` in `epoch` (CreateTime topic).

@@ -30,8 +30,8 @@ fn duplicates_of_the_last_five_batches_get_their_original_offsets(partition: Par
     let batches = seven_batches(&mut log);
     let (leo, size) = (log.log_end_offset(), log_size(&log));
     for (i, b) in batches.iter().enumerate().skip(2) {
-        let mut again = b.clone();
-        let info = log.append_as_leader(&mut again, 0, T0 + 999).expect("duplicate");
+        let again = b.clone();
+        let info = log.append_as_leader(&again, 0, T0 + 999).expect("duplicate");
         assert!(info.duplicate);
         assert_eq!(
             (info.first_offset, info.last_offset),
@@ -73,8 +73,8 @@ fn producer_errors_write_nothing(
         append(&mut log, &producer_batch(PID, 1, 2 * i, 2), 0);
     }
     let (leo, size) = (log.log_end_offset(), log_size(&log));
-    let mut b = producer_batch(PID, 1 + epoch_delta, base_sequence, 2);
-    let err = log.append_as_leader(&mut b, 0, T0).expect_err("rejected");
+    let b = producer_batch(PID, 1 + epoch_delta, base_sequence, 2);
+    let err = log.append_as_leader(&b, 0, T0).expect_err("rejected");
     assert_eq!(err.error_code(), expected, "{err}");
     assert_eq!((log.log_end_offset(), log_size(&log)), (leo, size));
 }
@@ -96,7 +96,7 @@ fn new_epoch_starts_at_zero_and_unknown_producers_start_anywhere(partition: Part
     append(&mut log, &producer_batch(PID + 1, 4, 777, 1), 0);
     append(&mut log, &producer_batch(PID + 1, 4, 778, 1), 0);
     let err = log
-        .append_as_leader(&mut producer_batch(PID + 1, 4, 780, 1), 0, T0)
+        .append_as_leader(&producer_batch(PID + 1, 4, 780, 1), 0, T0)
         .expect_err("gap");
     assert_eq!(err.error_code(), ErrorCode::OutOfOrderSequenceNumber);
     // Batches without a producer id are never checked.
@@ -127,12 +127,12 @@ fn producer_state_is_rebuilt_on_reopen(partition: Partition, #[case] clean: bool
     assert_eq!(log.producer_state_snapshot(), before);
     let leo = log.log_end_offset();
     for (i, b) in batches.iter().enumerate().skip(2) {
-        let info = log.append_as_leader(&mut b.clone(), 0, T0).expect("duplicate");
+        let info = log.append_as_leader(&b.clone(), 0, T0).expect("duplicate");
         assert_eq!((info.duplicate, info.first_offset), (true, 2 * i as i64));
     }
     assert_eq!(log.log_end_offset(), leo);
     let err = log
-        .append_as_leader(&mut batches[1].clone(), 0, T0)
+        .append_as_leader(&batches[1].clone(), 0, T0)
         .expect_err("too old");
     assert_eq!(err.error_code(), ErrorCode::OutOfOrderSequenceNumber);
     append(&mut log, &producer_batch(PID, 0, 14, 1), 0);
