@@ -17,7 +17,7 @@ median over the rounds:
   /proc/<pid>/stat);
 - produce requests per second and bytes per request, from each client's own counters:
   kafkit-perf's CPU line (record-batch bytes), librdkafka's statistics (`req.Produce`, and
-  `txbytes`/`tx` over every request) and Java's `--print-metrics` (`request-total`,
+  `txbytes` over the Produce requests) and Java's `--print-metrics` (`request-total`,
   `outgoing-byte-total`, which count its few Metadata requests too).
 
 Settings rows: `same-16k` (batch.size 16384, linger.ms 5, no idempotence: Java's defaults
@@ -27,9 +27,13 @@ idempotence), `defaults` (each client's own defaults; only acks and linger.ms 5 
 kafka-producer-perf-test's `--transactional-id` and `--transaction-duration-ms 100`, acks=all
 only, for kafkit-perf and Java's tool (the librdkafka example has no transactions).
 
-Brokers: `kafkit`, `rdkafka-mock`, `kafka`, and `kafkit-tls` (not in the default list): kafkit's
-broker behind an SSL listener, its certificate made with the openssl tool, so TLS can be
-compared with plaintext in one run (`--brokers kafkit,kafkit-tls`).
+Brokers: `kafkit`, `rdkafka-mock`, `kafka`, and two not in the default list: `kafkit-tls`,
+kafkit's broker behind an SSL listener, its certificate made with the openssl tool, so TLS can
+be compared with plaintext in one run (`--brokers kafkit,kafkit-tls`); and `tansu`, the tansu
+broker (a Rust Kafka-compatible broker) with its in-memory storage engine, from `$TANSU` or
+`tansu` on the PATH (`cargo install tansu --version 0.6.0 --features dynostore`; it is not
+fetched by this script). tansu keeps every record in memory, so it is started afresh at the
+start of each round (the others run throughout).
 
 Usage (from the repository root; builds what it runs, fetches Kafka's jars):
 
@@ -48,6 +52,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -91,6 +96,7 @@ class Broker:
     """A running broker process: its bootstrap address and the pid whose CPU counts."""
 
     def __init__(self, kind, workdir, topic):
+        self.workdir = workdir
         self.kind = kind
         self.topic = topic
         self.proc = None
@@ -123,6 +129,27 @@ class Broker:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self.bootstrap = self.proc.stdout.readline().strip()
             self.pid = self.proc.pid
+        elif kind == "tansu":
+            tansu = os.environ.get("TANSU", "tansu")
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            url = f"tcp://127.0.0.1:{port}"
+            self.proc = subprocess.Popen(
+                [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.bootstrap = f"127.0.0.1:{port}"
+            self.pid = self.proc.pid
+            # tansu does not create topics on Metadata: create it, retrying while it starts.
+            for _ in range(50):
+                created = subprocess.run([tansu, "topic", "create", topic, "--partitions", "1",
+                                          "--broker", url], capture_output=True)
+                if created.returncode == 0:
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit(f"tansu: could not create {topic}: {created.stderr[-500:]}")
         elif kind == "kafka":
             self.kafka_dir = os.path.join(workdir, "kafka")
             subprocess.run([KAFKA_SH, "start", "--dir", self.kafka_dir], check=True,
@@ -275,7 +302,11 @@ def main():
             # A first run creates the topic and warms the broker; not counted.
             run_client("kafkit", broker, 10_000, args.size, {"acks": "1"})
         for r in range(args.rounds):
-            for broker in brokers:
+            for i, broker in enumerate(brokers):
+                if broker.kind == "tansu" and r > 0:
+                    broker.stop()
+                    broker = brokers[i] = Broker("tansu", workdir, "bench")
+                    run_client("kafkit", broker, 10_000, args.size, {"acks": "1"})
                 kind = broker.kind
                 for setting in args.settings.split(","):
                     for acks in args.acks.split(","):

@@ -26,8 +26,8 @@ use rdkafka::{ClientContext, Statistics};
 struct Counting {
     delivered: AtomicU64,
     failed: AtomicU64,
-    /// From the last statistics (with `--print-metrics`): Produce requests sent and bytes
-    /// sent to brokers (every request's, as librdkafka counts `txbytes`).
+    /// From the last statistics (with `--print-metrics`): Produce requests sent, bytes sent to
+    /// brokers (every request's, as librdkafka counts `txbytes`) and `tx`.
     produce_requests: AtomicU64,
     tx_bytes: AtomicU64,
     tx_requests: AtomicU64,
@@ -122,9 +122,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ctx.tx_bytes.load(Ordering::Relaxed),
             ctx.tx_requests.load(Ordering::Relaxed),
         );
+        // Per Produce request: the few Metadata/ApiVersions requests are small, and `tx` is
+        // not a request count over TLS (it counts writes there).
         println!(
             "librdkafka statistics: {produce} produce requests, {} bytes per request ({requests} requests, {bytes} bytes sent to brokers)",
-            bytes.checked_div(requests).unwrap_or(0)
+            bytes.checked_div(produce).unwrap_or(0)
         );
     }
     if failed > 0 {
